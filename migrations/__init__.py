@@ -1,0 +1,1 @@
+"""Alembic migration history (``reconsent db upgrade`` runs it)."""

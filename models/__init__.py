@@ -1,0 +1,28 @@
+"""SQLAlchemy 2.x typed models: the one schema, built by the Alembic migrations."""
+
+from models.base import Base as Base
+from models.catalog import Notice as Notice
+from models.catalog import Purpose as Purpose
+from models.consent import ConsentEvent as ConsentEvent
+from models.consent import ConsentStatus as ConsentStatus
+from models.consent import Suppression as Suppression
+from models.contact import Contact as Contact
+from models.wave import SendAttempt as SendAttempt
+from models.wave import Wave as Wave
+from models.wave import WaveRequest as WaveRequest
+
+metadata = Base.metadata
+
+__all__ = [
+    "Base",
+    "ConsentEvent",
+    "ConsentStatus",
+    "Contact",
+    "Notice",
+    "Purpose",
+    "SendAttempt",
+    "Suppression",
+    "Wave",
+    "WaveRequest",
+    "metadata",
+]

@@ -1,0 +1,98 @@
+"""The consent ledger (append-only events), its projection and the suppression list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, str_enum
+from reconsent.vocab import Channel, CollectionMethod, ConsentState, SuppressionReason
+
+
+class ConsentEvent(Base):
+    """One consent event; UPDATE and DELETE are refused by database triggers.
+
+    Fields follow the union of ISO/IEC TS 27560, the Kantara Consent Receipt and
+    Fides listed in ``shared/domain.md``; ``hash`` chains the events of a subject.
+    """
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    subject_id: Mapped[str] = mapped_column(String(36))
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("purposes.id"))
+    state: Mapped[ConsentState] = mapped_column(str_enum(ConsentState))
+    #: When the person acted (for imports: the original capture time).
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    controller: Mapped[str] = mapped_column(String(200))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(10))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    notice_version: Mapped[str | None] = mapped_column(String(32))
+    notice_digest: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[CollectionMethod] = mapped_column(str_enum(CollectionMethod))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 10))
+    actor: Mapped[str] = mapped_column(String(64))
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("waves.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("wave_requests.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("send_attempts.id"))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any]]
+    #: False for imported history that carries no evidence ("unprovable").
+    provable: Mapped[bool]
+    source: Mapped[str | None] = mapped_column(String(128))
+    #: Natural key that makes re-imports and double posts no-ops.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_consent_events_subject", "subject_id", "id"),
+        Index("ix_consent_events_contact", "contact_id", "purpose_id"),
+    )
+
+
+class ConsentStatus(Base):
+    """Current state per contact and purpose: a projection of the events,
+    maintained in the same transaction as the event that changes it."""
+
+    __tablename__ = "consent_status"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("purposes.id"), primary_key=True)
+    state: Mapped[ConsentState] = mapped_column(str_enum(ConsentState))
+    occurred_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    notice_version: Mapped[str | None] = mapped_column(String(32))
+    provable: Mapped[bool]
+    last_event_id: Mapped[int] = mapped_column(ForeignKey("consent_events.id"))
+
+
+class Suppression(Base):
+    """Who must never be contacted, by contact and/or by address hash.
+
+    ``channel`` NULL means every channel.  Address hashes survive erasure, so an
+    erased person re-imported from a CRM is still never contacted.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 10))
+    reason: Mapped[SuppressionReason] = mapped_column(str_enum(SuppressionReason))
+    source: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_suppressions_contact", "contact_id"),
+        Index("ix_suppressions_address_hash", "address_hash"),
+    )

@@ -1,0 +1,74 @@
+"""Signed links (itsdangerous): opaque request ids only, one salt per use, key rotation.
+
+A token carries ``{"r": request_id, "s": step_index}`` and nothing personal.
+Keys are a list, oldest first: the newest signs, all verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from reconsent.errors import BadLink, ExpiredLink
+
+
+class LinkUse(StrEnum):
+    LANDING = "reconsent.landing.v1"  # the consent page
+    OPTOUT = "reconsent.optout.v1"  # one-click withdrawal / unsubscribe
+    IVR = "reconsent.ivr.v1"  # the call's TwiML and gather action
+
+
+@dataclass(frozen=True)
+class LinkPayload:
+    request_id: int
+    step_index: int
+    token_id: str  # short digest of the token: evidence without storing the token
+
+
+class LinkSigner:
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one signing key is required")
+        self._keys = keys
+        self._serializers: dict[LinkUse, URLSafeTimedSerializer] = {}
+
+    def _serializer(self, use: LinkUse) -> URLSafeTimedSerializer:
+        if use not in self._serializers:
+            self._serializers[use] = URLSafeTimedSerializer(self._keys, salt=use.value)
+        return self._serializers[use]
+
+    def sign(self, use: LinkUse, request_id: int, step_index: int = 0) -> str:
+        token = self._serializer(use).dumps({"r": request_id, "s": step_index})
+        assert isinstance(token, str)
+        return token
+
+    def verify(self, use: LinkUse, token: str, max_age: timedelta) -> LinkPayload:
+        """Return the payload, or raise ``BadLink`` (tampered) / ``ExpiredLink`` (too old)."""
+        serializer = self._serializer(use)
+        try:
+            data: Any = serializer.loads(token, max_age=int(max_age.total_seconds()))
+        except SignatureExpired as exc:
+            request_id = _request_id(exc.payload)
+            raise ExpiredLink("this link has expired", request_id=request_id) from None
+        except BadSignature:
+            raise BadLink("this link is not valid") from None
+        request_id = _request_id(data)
+        if request_id is None:
+            raise BadLink("this link is not valid")
+        step = data.get("s", 0) if isinstance(data, dict) else 0
+        return LinkPayload(request_id, int(step) if isinstance(step, int) else 0, token_id(token))
+
+
+def _request_id(data: Any) -> int | None:
+    if isinstance(data, dict) and isinstance(data.get("r"), int):
+        return int(data["r"])
+    return None
+
+
+def token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Pure rules: plain functions over data, no I/O, tested without a database."""

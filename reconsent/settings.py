@@ -1,0 +1,133 @@
+"""Typed settings, read from the environment (prefix ``RECONSENT_``) and ``.env``.
+
+One place, built on demand (never at import time).  Secrets are ``SecretStr``
+so they never print; ``Settings.describe()`` lists every setting with secrets
+masked, for ``reconsent config``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ChannelMode(StrEnum):
+    AUTO = "auto"  # a provider where its credentials are complete, else the file outbox
+    OUTBOX = "outbox"  # always the file outbox
+    PROVIDERS = "providers"  # always the providers: missing credentials are an error
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    database_url: str = Field(
+        default="sqlite:///reconsent.db",
+        description="SQLAlchemy URL; default a SQLite file in the working directory.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"), description="Working files: outbox, generated dev keys."
+    )
+    portal_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public base URL of the consent portal."
+    )
+    signing_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Link-signing keys, comma separated, oldest first (the last signs). "
+        "Unset: a key is generated once into DATA_DIR/signing.key.",
+    )
+    address_hash_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that hashes addresses for suppression. "
+        "Unset: generated once into DATA_DIR/address-hash.key. Never change it in production.",
+    )
+    link_max_age_days: int = Field(default=14, ge=1, description="Default signed-link lifetime.")
+    controller_name: str = Field(default="Example Contact Centre S.r.l.")
+    controller_contact: str = Field(default="privacy@example.com")
+    jurisdiction: str = Field(default="IT")
+    channel_mode: ChannelMode = Field(default=ChannelMode.AUTO)
+    outbox_dir: Path | None = Field(default=None, description="Default DATA_DIR/outbox.")
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    email_from: str = "privacy@example.com"
+    email_from_name: str = "Privacy team"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Also verifies Twilio webhooks (X-Twilio-Signature)."
+    )
+    twilio_api_base_url: str = "https://api.twilio.com"
+    sms_from: str | None = None
+    voice_from: str | None = None
+    dispatch_batch_size: int = Field(default=500, ge=1, le=1000)
+    send_max_tries: int = Field(default=3, ge=1)
+    claim_lease_seconds: int = Field(
+        default=600, ge=10, description="After this, an unfinished claim is presumed sent."
+    )
+
+    @field_validator("signing_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    def link_signing_keys(self) -> list[str]:
+        if self.signing_keys:
+            return [key.get_secret_value() for key in self.signing_keys]
+        return [_dev_key(self.data_dir / "signing.key")]
+
+    def address_key(self) -> bytes:
+        if self.address_hash_key is not None:
+            return self.address_hash_key.get_secret_value().encode()
+        return _dev_key(self.data_dir / "address-hash.key").encode()
+
+    def sendgrid_configured(self) -> bool:
+        return self.sendgrid_api_key is not None
+
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def describe(self) -> dict[str, str]:
+        """Every setting with its value as text; secrets masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) or (
+                isinstance(value, list) and value and isinstance(value[0], SecretStr)
+            ):
+                out[name] = "********"
+            elif value is None or value == []:
+                out[name] = "(unset)"
+            else:
+                out[name] = str(value)
+        return out
+
+
+def _dev_key(path: Path) -> str:
+    """A random key persisted once under the data dir (mode 0600)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

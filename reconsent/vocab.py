@@ -1,0 +1,105 @@
+"""The shared vocabulary: channels, consent states, statuses and reasons.
+
+Plain ``StrEnum``s with no I/O, used by the pure rules, the models and the
+adapters alike; their values are what the database stores.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    IVR = "ivr"
+
+    @property
+    def address_kind(self) -> AddressKind:
+        return AddressKind.EMAIL if self is Channel.EMAIL else AddressKind.PHONE
+
+
+class AddressKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class ConsentState(StrEnum):
+    REQUESTED = "requested"
+    GIVEN = "given"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    INVALIDATED = "invalidated"
+
+
+#: States after which a person is never contacted by a wave again.
+NEGATIVE_STATES = frozenset({ConsentState.REFUSED, ConsentState.WITHDRAWN})
+
+
+class CollectionMethod(StrEnum):
+    PORTAL = "portal"  # the signed-link landing page
+    IVR = "ivr"  # DTMF answer on a recorded call
+    SMS = "sms"  # keyword reply
+    EMAIL = "email"  # one-click unsubscribe
+    IMPORTED = "imported"  # consent history from a CRM
+    OPERATOR = "operator"  # recorded by staff
+
+
+class WaveStatus(StrEnum):
+    DRAFT = "draft"
+    PLANNED = "planned"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class RequestStatus(StrEnum):
+    ACTIVE = "active"  # somebody still has to act: send a step, or wait for the answer
+    CONFIRMED = "confirmed"  # at least one purpose given
+    REFUSED = "refused"  # every answered purpose refused
+    EXPIRED = "expired"  # no answer after the last step: silence is never consent
+    FAILED = "failed"  # no step could reach the person
+    CANCELLED = "cancelled"  # excluded at send time (objection, refusal, suppression)
+
+    @property
+    def is_open(self) -> bool:
+        return self is RequestStatus.ACTIVE
+
+
+class AttemptStatus(StrEnum):
+    CLAIMED = "claimed"  # reserved in the database; the provider call is in flight
+    SENT = "sent"  # the provider accepted it
+    RETRY = "retry"  # transient failure; next_retry_at says when
+    FAILED = "failed"  # permanent failure, or out of retries
+    SKIPPED = "skipped"  # not sent: no address, channel suppressed, no lawful basis
+    UNKNOWN = "unknown"  # a claim whose outcome was lost in a crash: presumed sent
+
+
+class RequestBasis(StrEnum):
+    PRIOR_CONSENT = "prior_consent"  # an earlier (stale) consent exists
+    DECLARED = "declared"  # no record: the wave declared another lawful basis per channel
+
+
+class SuppressionReason(StrEnum):
+    OBJECTION = "objection"  # art. 21: absolute and immediate
+    ERASURE = "erasure"
+    STOP = "stop"  # SMS STOP keyword
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+    SPAM_REPORT = "spam_report"
+    INVALID_ADDRESS = "invalid_address"
+    RPO = "rpo"  # Italy's Registro Pubblico delle Opposizioni
+    MANUAL = "manual"
+
+
+class Exclusion(StrEnum):
+    """Why a contact is not asked by a wave (the preflight's vocabulary)."""
+
+    FRESH = "consent_fresh"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    SUPPRESSED = "suppressed"
+    ERASED = "erased"
+    NO_ADDRESS = "no_address"
+    NO_LAWFUL_BASIS = "no_lawful_basis"

@@ -1,0 +1,158 @@
+"""Small builders for test data, written straight to the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models import Contact, Notice, Purpose, Wave, WaveRequest
+from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
+from reconsent.rules.addresses import address_hash
+from reconsent.vocab import (
+    AddressKind,
+    Channel,
+    CollectionMethod,
+    ConsentState,
+    RequestBasis,
+    RequestStatus,
+)
+from reconsent.waveconfig import WaveConfig, parse_wave_config
+from reconsent.waves import create_wave
+
+ADDRESS_KEY = b"test-address-key"
+
+PURPOSES: list[dict[str, Any]] = [
+    {"code": "marketing_email", "channel": Channel.EMAIL, "titles": {"it": "Offerte via email", "en": "Offers by email"}},
+    {"code": "marketing_sms", "channel": Channel.SMS, "titles": {"it": "Offerte via SMS", "en": "Offers by SMS"}},
+    {"code": "profiling", "channel": None, "titles": {"it": "Profilazione", "en": "Profiling"}},
+]
+
+
+def add_catalog(session: Session, now: datetime, versions: tuple[str, ...] = ("2024-01", "2026-09")) -> dict[str, Purpose]:
+    purposes = {}
+    for spec in PURPOSES:
+        purpose = Purpose(
+            code=spec["code"],
+            category="marketing",
+            channel=spec["channel"],
+            lifetime_months=24,
+            titles=spec["titles"],
+            descriptions={"it": f"Descrizione {spec['code']}", "en": f"About {spec['code']}"},
+            created_at=now,
+        )
+        session.add(purpose)
+        purposes[purpose.code] = purpose
+    for version in versions:
+        for locale in ("it", "en"):
+            session.add(
+                Notice(
+                    version=version,
+                    locale=locale,
+                    title=f"Notice {version} ({locale})",
+                    body_html=f"<p>Notice {version} {locale}</p>",
+                    digest=uuid.uuid5(uuid.NAMESPACE_URL, f"{version}/{locale}").hex * 2,
+                    published_at=now,
+                )
+            )
+    session.flush()
+    return purposes
+
+
+def add_contact(
+    session: Session,
+    now: datetime,
+    external_id: str,
+    *,
+    email: str | None = "x@example.com",
+    phone: str | None = "+393331234567",
+    locale: str = "it",
+    timezone: str = "Europe/Rome",
+    given_name: str = "Giulia",
+) -> Contact:
+    contact = Contact(
+        external_id=external_id,
+        subject_id=str(uuid.uuid4()),
+        given_name=given_name,
+        family_name="Rossi",
+        email=email,
+        email_hash=address_hash(ADDRESS_KEY, AddressKind.EMAIL, email) if email else None,
+        phone=phone,
+        phone_hash=address_hash(ADDRESS_KEY, AddressKind.PHONE, phone) if phone else None,
+        locale=locale,
+        timezone=timezone,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def record(
+    session: Session,
+    now: datetime,
+    contact: Contact,
+    purpose: Purpose,
+    state: ConsentState,
+    occurred_at: datetime,
+    *,
+    notice_version: str | None = "2026-09",
+    method: CollectionMethod = CollectionMethod.IMPORTED,
+    provable: bool = True,
+) -> None:
+    append_events(
+        session,
+        [
+            NewEvent(
+                contact_id=contact.id,
+                subject_id=contact.subject_id,
+                purpose=purpose,
+                state=state,
+                occurred_at=occurred_at,
+                method=method,
+                actor="test",
+                notice=NoticeRef(None, notice_version, None) if notice_version else None,
+                provable=provable,
+            )
+        ],
+        LedgerContext(controller="Test S.r.l.", jurisdiction="IT", now=now),
+    )
+
+
+def wave_config(**overrides: Any) -> WaveConfig:
+    data: dict[str, Any] = {
+        "name": "Test wave",
+        "purposes": ["marketing_email", "marketing_sms"],
+        "notice_version": "2026-09",
+        "stale": {"stale_after_days": 365, "old_notice_versions": ["2024-01"]},
+        "lawful_basis": {"email": "soft-spam art. 130(4)"},
+        "steps": [
+            {"channel": "email", "wait": "3d"},
+            {"channel": "sms", "wait": "2d"},
+            {"channel": "ivr", "wait": "1d"},
+        ],
+    }
+    data.update(overrides)
+    return parse_wave_config(data)
+
+
+def add_wave(session: Session, now: datetime, **overrides: Any) -> Wave:
+    return create_wave(session, wave_config(**overrides), now)
+
+
+def add_request(session: Session, now: datetime, wave: Wave, contact: Contact) -> WaveRequest:
+    request = WaveRequest(
+        wave_id=wave.id,
+        contact_id=contact.id,
+        status=RequestStatus.ACTIVE,
+        basis=RequestBasis.PRIOR_CONSENT,
+        step_index=0,
+        next_action_at=now,
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request
