@@ -17,21 +17,44 @@ from reconsent.vocab import Channel
 
 
 @dataclass(frozen=True)
+class PurposeText:
+    code: str
+    title: str  # in the message's locale
+    description: str
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """What every message of one wave in one locale shares (a batch can share it)."""
+
+    wave_name: str
+    locale: str  # "it", "en", ...
+    controller_name: str
+    controller_contact: str
+    purposes: tuple[PurposeText, ...]
+    link_lifetime_days: int
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
+    """One request to one person on one channel: data, not rendered text.
+
+    Adapters render it with ``channels.render`` (the file outbox renders it
+    whole; SendGrid renders one body per context with per-recipient
+    substitutions).  Nothing personal leaves through custom args or URLs:
+    links carry signed opaque ids only.
+    """
+
     attempt_id: int
     request_id: int
     channel: Channel
     to: str  # normalised email, or E.164 phone
-    locale: str
-    text: str  # email text part, SMS body, or the IVR script read out (for the outbox)
+    context: MessageContext
     link: str  # the signed landing-page link
     optout_link: str  # one-click withdrawal (List-Unsubscribe, SMS opt-out line)
-    subject: str | None = None  # email only
-    html: str | None = None  # email only
-    to_name: str | None = None  # email only: display name
-    voice_url: str | None = None  # IVR only: where the provider fetches the call's TwiML
+    to_name: str | None = None  # given name, for the greeting
+    voice_url: str | None = None  # IVR: where the provider fetches the call's TwiML
     status_callback_url: str | None = None  # SMS / IVR: provider status webhook
-    twiml: str | None = None  # IVR only: what a person who answers hears (outbox copy)
 
 
 class SendOutcome(StrEnum):
