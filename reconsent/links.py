@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +28,7 @@ class LinkPayload:
     request_id: int
     step_index: int
     token_id: str  # short digest of the token: evidence without storing the token
+    issued_at: datetime
 
 
 class LinkSigner:
@@ -47,21 +48,37 @@ class LinkSigner:
         assert isinstance(token, str)
         return token
 
-    def verify(self, use: LinkUse, token: str, max_age: timedelta) -> LinkPayload:
-        """Return the payload, or raise ``BadLink`` (tampered) / ``ExpiredLink`` (too old)."""
+    def verify(self, use: LinkUse, token: str, max_age: timedelta | None) -> LinkPayload:
+        """Return the payload, or raise ``BadLink`` (tampered) / ``ExpiredLink`` (too old).
+
+        ``max_age=None`` checks the signature only: callers that learn the
+        lifetime from the request (the wave's ``link_lifetime``) check
+        ``issued_at`` themselves with :func:`check_age`.
+        """
         serializer = self._serializer(use)
+        seconds = None if max_age is None else int(max_age.total_seconds())
         try:
-            data: Any = serializer.loads(token, max_age=int(max_age.total_seconds()))
+            data, issued = serializer.loads(token, max_age=seconds, return_timestamp=True)
         except SignatureExpired as exc:
-            request_id = _request_id(exc.payload)
-            raise ExpiredLink("this link has expired", request_id=request_id) from None
+            raise ExpiredLink("this link has expired", request_id=_request_id(exc.payload)) from None
         except BadSignature:
             raise BadLink("this link is not valid") from None
         request_id = _request_id(data)
         if request_id is None:
             raise BadLink("this link is not valid")
-        step = data.get("s", 0) if isinstance(data, dict) else 0
-        return LinkPayload(request_id, int(step) if isinstance(step, int) else 0, token_id(token))
+        step = data.get("s", 0)
+        return LinkPayload(
+            request_id,
+            int(step) if isinstance(step, int) else 0,
+            token_id(token),
+            issued.astimezone(UTC),
+        )
+
+
+def check_age(payload: LinkPayload, lifetime: timedelta, now: datetime) -> None:
+    """Raise ``ExpiredLink`` when the link is older than ``lifetime`` at ``now``."""
+    if now - payload.issued_at > lifetime:
+        raise ExpiredLink("this link has expired", request_id=payload.request_id)
 
 
 def _request_id(data: Any) -> int | None:

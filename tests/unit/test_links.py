@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reconsent.errors import BadLink, ExpiredLink
+from reconsent.links import LinkSigner, LinkUse, check_age
+
+
+def test_round_trip_carries_only_the_opaque_ids() -> None:
+    signer = LinkSigner(["k1"])
+    token = signer.sign(LinkUse.LANDING, 42, 1)
+    payload = signer.verify(LinkUse.LANDING, token, timedelta(days=1))
+    assert (payload.request_id, payload.step_index) == (42, 1)
+    assert len(payload.token_id) == 16 and payload.token_id not in token
+
+
+def test_rotation_old_key_verifies_new_key_signs() -> None:
+    old_token = LinkSigner(["old"]).sign(LinkUse.LANDING, 7)
+    rotated = LinkSigner(["old", "new"])
+    assert rotated.verify(LinkUse.LANDING, old_token, None).request_id == 7
+    new_token = rotated.sign(LinkUse.LANDING, 7)
+    with pytest.raises(BadLink):
+        LinkSigner(["old"]).verify(LinkUse.LANDING, new_token, None)
+
+
+@pytest.mark.parametrize("mutate", [lambda t: t[:-2] + "xx", lambda t: "A" + t[1:], lambda t: ""])
+def test_tampered_token_is_a_bad_link(mutate: object) -> None:
+    signer = LinkSigner(["k"])
+    token = signer.sign(LinkUse.LANDING, 1)
+    with pytest.raises(BadLink):
+        signer.verify(LinkUse.LANDING, mutate(token), None)  # type: ignore[operator]
+
+
+def test_salt_separates_uses() -> None:
+    signer = LinkSigner(["k"])
+    with pytest.raises(BadLink):
+        signer.verify(LinkUse.OPTOUT, signer.sign(LinkUse.LANDING, 1), None)
+
+
+def test_age_is_checked_against_the_given_clock() -> None:
+    signer = LinkSigner(["k"])
+    payload = signer.verify(LinkUse.LANDING, signer.sign(LinkUse.LANDING, 5), None)
+    check_age(payload, timedelta(days=14), payload.issued_at + timedelta(days=13))
+    with pytest.raises(ExpiredLink) as info:
+        check_age(payload, timedelta(days=14), payload.issued_at + timedelta(days=15))
+    assert info.value.request_id == 5
+    assert payload.issued_at.tzinfo is UTC or payload.issued_at.utcoffset() == timedelta(0)
+    assert abs(payload.issued_at - datetime.now(UTC)) < timedelta(minutes=1)
