@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from reconsent.clock import Clock, SystemClock
 
 from reconsent.errors import BadLink, ExpiredLink
 
@@ -31,16 +33,33 @@ class LinkPayload:
     issued_at: datetime
 
 
+class _ClockSigner(TimestampSigner):
+    """itsdangerous' timestamp signer reading time from our clock (fixed in tests)."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock.now().timestamp())
+
+
 class LinkSigner:
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str], clock: Clock | None = None) -> None:
         if not keys:
             raise ValueError("at least one signing key is required")
         self._keys = keys
+        self._clock = clock or SystemClock()
         self._serializers: dict[LinkUse, URLSafeTimedSerializer] = {}
 
     def _serializer(self, use: LinkUse) -> URLSafeTimedSerializer:
         if use not in self._serializers:
-            self._serializers[use] = URLSafeTimedSerializer(self._keys, salt=use.value)
+            self._serializers[use] = URLSafeTimedSerializer(
+                self._keys,
+                salt=use.value,
+                signer=_ClockSigner,
+                signer_kwargs={"clock": self._clock},
+            )
         return self._serializers[use]
 
     def sign(self, use: LinkUse, request_id: int, step_index: int = 0) -> str:

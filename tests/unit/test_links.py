@@ -48,3 +48,15 @@ def test_age_is_checked_against_the_given_clock() -> None:
     assert info.value.request_id == 5
     assert payload.issued_at.tzinfo is UTC or payload.issued_at.utcoffset() == timedelta(0)
     assert abs(payload.issued_at - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_signer_reads_time_from_the_injected_clock() -> None:
+    from reconsent.clock import FixedClock
+
+    clock = FixedClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
+    signer = LinkSigner(["k"], clock=clock)
+    token = signer.sign(LinkUse.LANDING, 3)
+    assert signer.verify(LinkUse.LANDING, token, None).issued_at == clock.now()
+    clock.advance(timedelta(days=2))
+    with pytest.raises(ExpiredLink):
+        signer.verify(LinkUse.LANDING, token, timedelta(days=1))
