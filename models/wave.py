@@ -67,6 +67,8 @@ class SendAttempt(Base):
     status: Mapped[AttemptStatus] = mapped_column(str_enum(AttemptStatus))
     tries: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime]
+    #: Random per claiming batch: who owns the claim (compare-and-set across workers).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime | None]
     next_retry_at: Mapped[datetime | None]
     provider: Mapped[str | None] = mapped_column(String(32))

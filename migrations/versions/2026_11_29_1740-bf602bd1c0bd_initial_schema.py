@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('claimed', 'sent', 'retry', 'failed', 'skipped', 'unknown', name='attemptstatus', native_enum=False, length=20), nullable=False),
     sa.Column('tries', sa.Integer(), nullable=False),
     sa.Column('claimed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
     sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('next_retry_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('provider', sa.String(length=32), nullable=True),

@@ -1,0 +1,95 @@
+"""Calling hours per channel, in the contact's own timezone.
+
+Presets (see shared/domain.md):
+- ``it-telemarketing``: the Garante-approved Italian telemarketing code (in force
+  28 Sept 2024): weekdays 09:00-20:00, Saturdays and pre-holidays 10:00-19:00,
+  never Sundays or Italian public holidays.
+- ``us-tcpa``: every day 08:00-21:00 at the callee's location.
+- ``daytime``: Monday to Saturday 09:00-20:00 (the default for SMS).
+- ``always``: no restriction (email).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Window = tuple[time, time] | None
+
+_WEEKDAY = (time(9), time(20))
+_REDUCED = (time(10), time(19))
+
+
+def easter_sunday(year: int) -> date:
+    """Anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month = (h + ell - 7 * m + 114) // 31
+    day = ((h + ell - 7 * m + 114) % 31) + 1
+    return date(year, month, day)
+
+
+@lru_cache(maxsize=64)
+def italian_holidays(year: int) -> frozenset[date]:
+    fixed = [(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8), (12, 25), (12, 26)]
+    days = {date(year, m, d) for m, d in fixed}
+    days.add(easter_sunday(year) + timedelta(days=1))  # Easter Monday
+    return frozenset(days)
+
+
+def _is_it_holiday(day: date) -> bool:
+    return day in italian_holidays(day.year)
+
+
+def window_for(preset: str, day: date) -> Window:
+    """The allowed local time window on ``day`` for ``preset`` (None: closed all day)."""
+    weekday = day.weekday()  # Monday = 0
+    if preset == "always":
+        return (time(0), time(23, 59, 59, 999999))
+    if preset == "us-tcpa":
+        return (time(8), time(21))
+    if preset == "daytime":
+        return None if weekday == 6 else _WEEKDAY
+    if preset == "it-telemarketing":
+        if weekday == 6 or _is_it_holiday(day):
+            return None
+        if weekday == 5 or _is_it_holiday(day + timedelta(days=1)):
+            return _REDUCED
+        return _WEEKDAY
+    raise ValueError(f"unknown quiet-hours preset {preset!r}")
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Rome")  # imports validate timezones; this is a last resort
+
+
+def next_allowed(now: datetime, tz_name: str, preset: str) -> datetime:
+    """``now`` if the channel may reach the person now, else the next opening (UTC)."""
+    tz = zone(tz_name)
+    local = now.astimezone(tz)
+    for offset in range(0, 15):
+        day = local.date() + timedelta(days=offset)
+        window = window_for(preset, day)
+        if window is None:
+            continue
+        start = datetime.combine(day, window[0], tzinfo=tz)
+        end = datetime.combine(day, window[1], tzinfo=tz)
+        if offset == 0 and start <= local < end:
+            return now
+        if local < start:
+            return start.astimezone(UTC)
+    raise ValueError(f"no calling window within two weeks for preset {preset!r}")
+
+
+def is_allowed(now: datetime, tz_name: str, preset: str) -> bool:
+    return next_allowed(now, tz_name, preset) == now
