@@ -1,0 +1,1 @@
+"""Prefect flows: advancing waves (tick) and launching them from the UI."""

@@ -1,0 +1,120 @@
+"""The wave tick: plan once, then advance every due request in batches.
+
+The wave's state lives in the database, so running a tick again (or two at
+once) is always safe: it only does what is due.  Tasks take a wave id and an
+id range, never a list of contacts, and log and publish counts only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from sqlalchemy.exc import OperationalError
+
+from reconsent.clock import ensure_utc
+from reconsent.db import unit_of_work
+from reconsent.planning import plan_wave
+from reconsent.reporting import complete_if_done, wave_funnel
+from reconsent.runtime import get_runtime
+from reconsent.vocab import WaveStatus
+from reconsent.waves import get_wave, wave_config
+
+
+def _retry_on_database_hiccup(_task: Any, _run: TaskRun, state: State[Any]) -> bool:
+    """Retry lock timeouts and dropped connections, never logic errors."""
+    try:
+        state.result()
+    except OperationalError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="plan-wave", retries=2, retry_delay_seconds=[2, 10],
+      retry_condition_fn=_retry_on_database_hiccup)
+def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
+    runtime = get_runtime()
+    with unit_of_work(runtime.engine) as session:
+        wave = get_wave(session, wave_id)
+        if wave.status is not WaveStatus.DRAFT:
+            return dict(wave.plan_summary or {})
+        return plan_wave(session, wave, now).as_dict()
+
+
+@task(name="find-due-batches")
+def due_batches_task(wave_id: int, now: datetime) -> list[tuple[int, int]]:
+    runtime = get_runtime()
+    return runtime.dispatcher.due_ranges(wave_id, now, runtime.settings.dispatch_batch_size)
+
+
+@task(name="advance-batch", task_run_name="advance wave {wave_id} requests {lo}-{hi}",
+      retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_on_database_hiccup)
+def advance_batch_task(wave_id: int, lo: int, hi: int, now: datetime) -> dict[str, dict[str, int]]:
+    return get_runtime().dispatcher.advance(wave_id, lo, hi, now).as_dict()
+
+
+@task(name="summarise-wave")
+def summarise_task(wave_id: int, now: datetime) -> dict[str, Any]:
+    runtime = get_runtime()
+    with unit_of_work(runtime.engine) as session:
+        wave = get_wave(session, wave_id)
+        complete_if_done(session, wave, now)
+        return wave_funnel(session, wave)
+
+
+def _merge(total: dict[str, dict[str, int]], part: dict[str, dict[str, int]]) -> None:
+    for group, counts in part.items():
+        bucket = total.setdefault(group, {})
+        for key, value in counts.items():
+            bucket[key] = bucket.get(key, 0) + value
+
+
+@flow(name="wave-tick", flow_run_name="wave-{wave_id}-tick", log_prints=False)
+def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Advance wave ``wave_id``: plan it if new, then send, escalate and expire what is due.
+
+    ``now`` pins the clock (replays, the demo's virtual time); default: the current time.
+    """
+    logger = get_run_logger()
+    at = ensure_utc(now) if now else datetime.now(UTC)
+    plan = plan_wave_task(wave_id, at)
+    with unit_of_work(get_runtime().engine) as session:
+        dry_run = wave_config(get_wave(session, wave_id)).dry_run
+    activity: dict[str, dict[str, int]] = {}
+    if not dry_run:
+        for lo, hi in due_batches_task(wave_id, at):
+            _merge(activity, advance_batch_task(wave_id, lo, hi, at))
+    funnel = summarise_task(wave_id, at)
+    logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
+    _publish(wave_id, plan, activity, funnel, dry_run)
+    return {"wave_id": wave_id, "at": at.isoformat(), "plan": plan, "activity": activity,
+            "funnel": funnel}
+
+
+def _publish(wave_id: int, plan: dict[str, Any], activity: dict[str, dict[str, int]],
+             funnel: dict[str, Any], dry_run: bool) -> None:
+    """Artifacts with aggregate counts only (they show in the Prefect UI)."""
+    rows = [{"channel": channel, **counts} for channel, counts in funnel["channels"].items()]
+    create_table_artifact(key=f"wave-{wave_id}-funnel", table=rows,
+                          description=f"Wave {wave_id} funnel per channel")
+    excluded = "\n".join(f"| {reason} | {count} |" for reason, count in
+                         sorted(plan.get("excluded", {}).items())) or "| (none) | 0 |"
+    this_tick = "\n".join(f"- **{group}**: {counts}" for group, counts in activity.items() if counts)
+    create_markdown_artifact(
+        key=f"wave-{wave_id}-preflight",
+        markdown=(
+            f"# Wave {wave_id}{' (dry run)' if dry_run else ''}\n\n"
+            f"Eligible: **{plan.get('eligible_total', 0)}** {plan.get('eligible', {})}; "
+            f"reachable per channel: {plan.get('reachable', {})}\n\n"
+            f"| excluded because | contacts |\n|---|---|\n{excluded}\n\n"
+            f"## This tick\n{this_tick or '- nothing was due'}\n\n"
+            f"## Requests\n{funnel['requests']}\n"
+        ),
+        description=f"Wave {wave_id} preflight and tick summary",
+    )

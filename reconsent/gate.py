@@ -1,0 +1,98 @@
+"""The lawful-contact gate at send time: re-read, per person, everything that
+forbids or limits contact (refusals, withdrawals, suppressions, erasure).
+
+It is consulted at claim time, so an objection that lands mid-wave stops the
+very next send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import ConsentStatus, Contact, Suppression
+from reconsent.rules.escalation import Gate
+from reconsent.vocab import Channel, ConsentState
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    blocked: dict[int, str]
+    channels: dict[int, set[Channel]]
+
+
+def load_gates(
+    session: Session, contacts: Iterable[Contact], declared: frozenset[Channel]
+) -> dict[int, Gate]:
+    people = list(contacts)
+    blocks = _load_blocks(session, people)
+    return {
+        c.id: Gate(
+            blocked=blocks.blocked.get(c.id),
+            timezone=c.timezone,
+            has_email=bool(c.email),
+            has_phone=bool(c.phone),
+            suppressed_channels=frozenset(blocks.channels.get(c.id, set())),
+            declared_channels=declared,
+        )
+        for c in people
+    }
+
+
+def _load_blocks(session: Session, people: list[Contact]) -> _Blocks:
+    blocked: dict[int, str] = {}
+    channels: dict[int, set[Channel]] = {}
+    for contact in people:
+        if contact.erased_at is not None:
+            blocked[contact.id] = "erased"
+    ids = [c.id for c in people]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        negative = session.execute(
+            select(ConsentStatus.contact_id, ConsentStatus.state).where(
+                ConsentStatus.contact_id.in_(chunk),
+                ConsentStatus.state.in_([ConsentState.REFUSED, ConsentState.WITHDRAWN]),
+            )
+        )
+        for contact_id, state in negative:
+            blocked.setdefault(contact_id, ConsentState(state).value)
+    by_hash: dict[str, list[int]] = {}
+    for c in people:
+        for digest in (c.email_hash, c.phone_hash):
+            if digest:
+                by_hash.setdefault(digest, []).append(c.id)
+    hashes = list(by_hash)
+    by_id = {c.id: c for c in people}
+    for start in range(0, max(len(ids), len(hashes)), 500):
+        id_chunk = ids[start : start + 500]
+        hash_chunk = hashes[start : start + 500]
+        rows = session.execute(
+            select(
+                Suppression.contact_id, Suppression.address_hash, Suppression.channel,
+                Suppression.reason,
+            ).where(
+                or_(Suppression.contact_id.in_(id_chunk), Suppression.address_hash.in_(hash_chunk))
+            )
+        )
+        for contact_id, digest, channel, reason in rows:
+            owners = [contact_id] if contact_id is not None else []
+            if digest:
+                owners += by_hash.get(digest, [])
+            for owner in owners:
+                if owner not in by_id:
+                    continue
+                if channel is None:
+                    blocked.setdefault(owner, str(reason.value if hasattr(reason, "value") else reason))
+                elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
+                    channels.setdefault(owner, set()).add(Channel(channel))
+    return _Blocks(blocked, channels)
+
+
+def _address_fits(contact: Contact, channel: Channel, digest: str) -> bool:
+    """A hash suppression on a channel only applies to the address that channel uses."""
+    if channel is Channel.EMAIL:
+        return contact.email_hash == digest
+    return contact.phone_hash == digest

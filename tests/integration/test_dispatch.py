@@ -1,0 +1,205 @@
+"""Dispatching: the gate at send time, escalation, retries, idempotence, crash recovery."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from channels.base import OutboundMessage, SendOutcome, SendResult
+from models import ConsentEvent, SendAttempt, Suppression, Wave, WaveRequest
+from reconsent.clock import FixedClock
+from reconsent.db import unit_of_work
+from reconsent.dispatch import Dispatcher
+from reconsent.planning import plan_wave
+from reconsent.settings import Settings
+from reconsent.vocab import AttemptStatus, Channel, ConsentState, RequestStatus, SuppressionReason
+from tests.conftest import make_settings
+from tests.support import factories
+from tests.support.fakes import RecordingAdapter, adapters
+
+
+def _wave_with(engine: Engine, clock: FixedClock, n: int = 3, **wave_overrides: object) -> int:
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        for i in range(n):
+            c = factories.add_contact(s, now, f"c{i}", email=f"c{i}@example.com")
+            factories.record(s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800))
+        wave = factories.add_wave(s, now, **wave_overrides)
+        plan_wave(s, wave, now)
+        return wave.id
+
+
+def _tick(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:
+    for lo, hi in d.due_ranges(wave_id, clock.now(), 2):
+        d.advance(wave_id, lo, hi, clock.now())
+
+
+@pytest.fixture
+def dsettings(tmp_path: Path, db_url: str) -> Settings:
+    return make_settings(tmp_path, db_url)
+
+
+def test_escalates_email_sms_ivr_then_expires_without_consent(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=3)
+    fakes = adapters()
+    d = Dispatcher(engine, dsettings, fakes)
+    _tick(d, wave_id, clock)
+    _tick(d, wave_id, clock)  # a second tick at the same time sends nothing twice
+    assert [len(fakes[c].sent) for c in Channel] == [3, 0, 0]
+    assert len({m.link for m in fakes[Channel.EMAIL].sent}) == 3
+    clock.advance(timedelta(days=3))
+    _tick(d, wave_id, clock)
+    assert [len(fakes[c].sent) for c in Channel] == [3, 3, 0]
+    clock.advance(timedelta(days=2))  # Sunday 6 Dec: no calls under the Italian code
+    _tick(d, wave_id, clock)
+    assert [len(fakes[c].sent) for c in Channel] == [3, 3, 0]
+    clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday 10:00 in Rome (pre-holiday hours)
+    _tick(d, wave_id, clock)
+    assert [len(fakes[c].sent) for c in Channel] == [3, 3, 3]
+    assert all(m.voice_url and "/webhooks/twilio/voice?t=" in m.voice_url for m in fakes[Channel.IVR].sent)
+    clock.advance(timedelta(days=1))
+    _tick(d, wave_id, clock)
+    with unit_of_work(engine) as s:
+        statuses = s.scalars(select(WaveRequest.status)).all()
+        given_by_wave = s.scalar(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.wave_id == wave_id))
+    assert statuses == [RequestStatus.EXPIRED] * 3
+    assert given_by_wave == 0  # silence is never consent
+
+
+def test_objection_mid_wave_stops_the_next_step(engine: Engine, clock: FixedClock, dsettings: Settings) -> None:
+    wave_id = _wave_with(engine, clock, n=2)
+    fakes = adapters()
+    d = Dispatcher(engine, dsettings, fakes)
+    _tick(d, wave_id, clock)
+    with unit_of_work(engine) as s:
+        first = s.scalars(select(WaveRequest).order_by(WaveRequest.id)).first()
+        assert first is not None
+        s.add(Suppression(contact_id=first.contact_id, channel=None, reason=SuppressionReason.OBJECTION,
+                          source="test", created_at=clock.now()))
+        objector = first.id
+    clock.advance(timedelta(days=3))
+    _tick(d, wave_id, clock)
+    assert [m.request_id for m in fakes[Channel.SMS].sent] != [objector]
+    assert objector not in {m.request_id for m in fakes[Channel.SMS].sent}
+    with unit_of_work(engine) as s:
+        req = s.get_one(WaveRequest, objector)
+        assert (req.status, req.close_reason) == (RequestStatus.CANCELLED, "objection")
+
+
+def test_transient_errors_retry_with_backoff_then_escalate(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=1)
+
+    def throttled(m: OutboundMessage) -> SendResult:
+        return SendResult(m.attempt_id, SendOutcome.TRANSIENT, "fake", error_code="429", retry_after=120)
+
+    fakes = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=throttled))
+    d = Dispatcher(engine, dsettings, fakes)
+    _tick(d, wave_id, clock)
+    with unit_of_work(engine) as s:
+        attempt = s.scalars(select(SendAttempt)).one()
+        assert (attempt.status, attempt.tries) == (AttemptStatus.RETRY, 1)
+        assert attempt.next_retry_at == clock.now() + timedelta(seconds=120)  # Retry-After beats 30 s
+    clock.advance(timedelta(seconds=60))
+    _tick(d, wave_id, clock)  # not yet due
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(SendAttempt.tries)).one() == 1
+    for _ in range(2):
+        clock.advance(timedelta(hours=1))
+        _tick(d, wave_id, clock)
+    with unit_of_work(engine) as s:
+        attempts = {a.channel: a for a in s.scalars(select(SendAttempt))}
+    assert attempts[Channel.EMAIL].status is AttemptStatus.FAILED
+    assert attempts[Channel.EMAIL].tries == dsettings.send_max_tries
+    assert attempts[Channel.SMS].status is AttemptStatus.SENT  # escalated after the retries
+    assert len(fakes[Channel.SMS].sent) == 1
+
+
+def test_permanent_error_escalates_at_once_and_suppresses_the_address(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=1)
+
+    def bounced(m: OutboundMessage) -> SendResult:
+        return SendResult(m.attempt_id, SendOutcome.PERMANENT, "fake", error_code="bounce")
+
+    fakes = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=bounced))
+    _tick(Dispatcher(engine, dsettings, fakes), wave_id, clock)
+    assert len(fakes[Channel.SMS].sent) == 1  # same tick, next channel
+    with unit_of_work(engine) as s:
+        sup = s.scalars(select(Suppression)).one()
+        assert (sup.channel, sup.reason) == (Channel.EMAIL, SuppressionReason.BOUNCE)
+        assert sup.address_hash is not None
+
+
+def test_crash_after_claim_never_sends_twice(engine: Engine, clock: FixedClock, dsettings: Settings) -> None:
+    wave_id = _wave_with(engine, clock, n=2)
+    fakes = adapters()
+    d = Dispatcher(engine, dsettings, fakes)
+    lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
+    from reconsent.dispatch import BatchReport
+
+    d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())  # claimed, then the process "dies"
+    _tick(d, wave_id, clock)  # within the lease: nothing happens
+    assert fakes[Channel.EMAIL].sent == []
+    clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
+    _tick(d, wave_id, clock)
+    assert fakes[Channel.EMAIL].sent == []  # presumed sent: at most once
+    with unit_of_work(engine) as s:
+        assert set(s.scalars(select(SendAttempt.status))) == {AttemptStatus.UNKNOWN}
+    clock.advance(timedelta(days=3))
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.SMS].sent) == 2  # nobody lost: they escalate on schedule
+
+
+def test_crash_after_claim_resends_on_an_idempotent_channel(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=2)
+    fakes = adapters(email=RecordingAdapter(Channel.EMAIL, idempotent=True))
+    d = Dispatcher(engine, dsettings, fakes)
+    lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
+    from reconsent.dispatch import BatchReport
+
+    d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())
+    clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 2
+
+
+@pytest.mark.postgres
+def test_concurrent_dispatchers_never_send_twice(pg_url: str, clock: FixedClock, tmp_path: Path) -> None:
+    from reconsent.db import make_engine
+
+    engine = make_engine(pg_url, pool_size=10)
+    settings = make_settings(tmp_path, pg_url)
+    wave_id = _wave_with(engine, clock, n=60)
+    fakes = adapters()
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        d = Dispatcher(engine, settings, fakes)
+        barrier.wait()
+        for lo, hi in d.due_ranges(wave_id, clock.now(), 1000):
+            d.advance(wave_id, lo, hi, clock.now())
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [m.request_id for m in fakes[Channel.EMAIL].sent]
+    assert len(ids) == 60 and len(set(ids)) == 60
+    with unit_of_work(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SendAttempt)) == 60
+        wave = s.get_one(Wave, wave_id)
+        assert wave.id == wave_id
+    engine.dispose()
