@@ -1,0 +1,44 @@
+# reconsent: two commands do everything on a fresh machine.
+#   make demo   installs, then runs the whole re-consent loop on SQLite + a file outbox
+#   make test   installs (Python packages, PostgreSQL server binaries), then runs the suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install system-packages demo test test-fast lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-packages:
+	@bash scripts/ensure-system-packages.sh
+
+demo: install
+	$(BIN)/reconsent demo
+
+test: install system-packages
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "unit" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install system-packages
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) demo-data var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``reconsent`` command line (Typer)."""

@@ -1,0 +1,115 @@
+"""Importing the catalog, contacts, consent history and suppression lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from reconsent.cli.common import console, engine, errors, print_json, session, settings
+from reconsent.clock import SystemClock
+
+catalog_app = typer.Typer(help="Purposes and privacy notices.", no_args_is_help=True)
+contacts_app = typer.Typer(help="The contact base.", no_args_is_help=True)
+consents_app = typer.Typer(help="Consent history from a CRM.", no_args_is_help=True)
+suppressions_app = typer.Typer(help="Do-not-contact lists.", no_args_is_help=True)
+
+FILE = typer.Argument(..., exists=False, dir_okay=False, help="Path of the file.")
+JSON = typer.Option(False, "--json", help="Machine-readable report.")
+
+
+def _report(report: Any, as_json: bool, what: str) -> None:
+    data = report.as_dict() if hasattr(report, "as_dict") else vars(report)
+    if as_json:
+        print_json(data)
+    else:
+        counts = {k: v for k, v in data.items() if isinstance(v, int)}
+        console.print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for err in data.get("errors", [])[:50]:
+            errors.print(f"  line {err['line']}: {err['reason']}", highlight=False)
+        if len(data.get("errors", [])) > 50:
+            errors.print(f"  ... and {len(data['errors']) - 50} more (use --json)")
+    if data.get("errors"):
+        raise typer.Exit(1)  # some rows were rejected: say so in the exit status
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        from reconsent.errors import ConfigError
+
+        raise ConfigError(f"{path}: no such file")
+    return path
+
+
+@catalog_app.command("load")
+def catalog_load(path: Path = FILE, as_json: bool = JSON) -> None:
+    """Load purposes and publish notice versions from a catalog TOML file."""
+    from reconsent.catalog import load_catalog
+
+    cfg = settings()
+    with session(cfg) as s:
+        report = load_catalog(s, _require(path), cfg, SystemClock().now())
+    _report(report, as_json, "catalog")
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """List purposes and published notices."""
+    from sqlalchemy import select
+
+    from models import Notice, Purpose
+
+    with session() as s:
+        table = Table("purpose", "channel", "lifetime (months)", "title (en)")
+        for p in s.scalars(select(Purpose).order_by(Purpose.code)):
+            table.add_row(p.code, p.channel.value if p.channel else "-", str(p.lifetime_months),
+                          str(p.titles.get("en", "")))
+        console.print(table)
+        notices = Table("notice version", "locale", "digest", "published")
+        for n in s.scalars(select(Notice).order_by(Notice.version, Notice.locale)):
+            notices.add_row(n.version, n.locale, n.digest[:16], n.published_at.isoformat())
+        console.print(notices)
+
+
+@contacts_app.command("import")
+def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
+    """Import or update contacts (CSV: external_id,given_name,family_name,email,phone,locale,timezone)."""
+    from reconsent.imports import import_contacts
+
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        report = import_contacts(eng, _require(path), cfg, SystemClock().now())
+    finally:
+        eng.dispose()
+    _report(report, as_json, "contacts")
+
+
+@consents_app.command("import")
+def consents_import(path: Path = FILE, as_json: bool = JSON) -> None:
+    """Import consent history (CSV: external_id,purpose,state,captured_at,notice_version,channel,source[,evidence_ref])."""
+    from reconsent.imports import import_consents
+
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        report = import_consents(eng, _require(path), cfg, SystemClock().now())
+    finally:
+        eng.dispose()
+    _report(report, as_json, "consents")
+
+
+@suppressions_app.command("import")
+def suppressions_import(path: Path = FILE, as_json: bool = JSON) -> None:
+    """Import a do-not-contact list (CSV: address,channel,reason,source); only hashes are kept."""
+    from reconsent.imports import import_suppressions
+
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        report = import_suppressions(eng, _require(path), cfg, SystemClock().now())
+    finally:
+        eng.dispose()
+    _report(report, as_json, "suppressions")

@@ -1,0 +1,47 @@
+"""``reconsent demo``: the product's main job on a sample base, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from reconsent.cli.common import console
+
+
+def demo(
+    directory: Path = typer.Option(Path("demo-data"), "--dir", help="Working folder (recreated)."),
+    contacts: int = typer.Option(1000, min=10, max=200_000, help="Size of the sample base."),
+    seed: int = typer.Option(7, help="Seed of the sample base and of the customers' behaviour."),
+) -> None:
+    """Import a sample base, run an email -> SMS -> IVR wave, let simulated customers
+    answer through the real portal, and print the funnel."""
+    from reconsent.demo.runner import DemoOptions, run_demo
+
+    result = run_demo(DemoOptions(directory, contacts, seed), lambda text: console.print(text, highlight=False))
+    funnel = result["funnel"]
+    console.print("[6/6] result")
+    columns = ["sent", "failed", "skipped", "confirmed", "refused"]
+    table = Table("channel", *columns, title=f"wave {result['wave_id']}: {funnel['name']}")
+    for channel, counts in funnel["channels"].items():
+        table.add_row(channel, *[str(counts.get(c, 0)) for c in columns])
+    console.print(table)
+    console.print("requests: " + ", ".join(f"{k} {v}" for k, v in funnel["requests"].items() if v))
+    console.print("preflight exclusions: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(funnel["plan"].get("excluded", {}).items())))
+    console.print("what the simulated customers did: " + ", ".join(
+        f"{k} {v}" for k, v in result["customers"].items()))
+    db = (directory / "reconsent.db").resolve()
+    console.print(f"\nDone in {result['seconds']} s. Where to look:")
+    console.print(f"  outbox (what customers received): {result['outbox']}/")
+    console.print(f"  the funnel again:   RECONSENT_DATABASE_URL=sqlite:///{db} reconsent wave status {result['wave_id']}")
+    console.print(f"  one person's proof: RECONSENT_DATABASE_URL=sqlite:///{db} reconsent proof <external_id>")
+    if result.get("proof_example"):
+        from reconsent.cli.common import session
+        from reconsent.cli.proof_cmd import print_proof
+        from reconsent.proof import contact_proof
+
+        console.print(f"\nThe proof of one person who answered (reconsent proof {result['proof_example']}):")
+        with session() as s:
+            print_proof(contact_proof(s, result["proof_example"]))

@@ -1,0 +1,55 @@
+"""Entry point: ``reconsent --help``.
+
+User mistakes (``ReconsentError``, a database that was never migrated) end in
+one clear line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from reconsent.cli import data_cmds, demo_cmd, proof_cmd, system_cmds, wave_cmds
+from reconsent.cli.common import errors
+from reconsent.errors import ReconsentError
+
+app = typer.Typer(
+    name="reconsent",
+    help="Multichannel GDPR re-consent campaigns: import, plan, send, escalate, prove.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(system_cmds.db_app, name="db")
+app.add_typer(data_cmds.catalog_app, name="catalog")
+app.add_typer(data_cmds.contacts_app, name="contacts")
+app.add_typer(data_cmds.consents_app, name="consents")
+app.add_typer(data_cmds.suppressions_app, name="suppressions")
+app.add_typer(wave_cmds.wave_app, name="wave")
+app.add_typer(system_cmds.channels_app, name="channels")
+app.command("proof")(proof_cmd.proof)
+app.command("portal")(system_cmds.portal)
+app.command("config")(system_cmds.show_config)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    try:
+        app()
+    except ReconsentError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as exc:
+        detail = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        errors.print(
+            f"[red]database error:[/red] {detail} (is RECONSENT_DATABASE_URL right, "
+            "and did you run `reconsent db upgrade`?)",
+            highlight=False,
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

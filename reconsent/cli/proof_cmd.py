@@ -1,0 +1,45 @@
+"""``reconsent proof``: everything one person agreed to, when, how and under which notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from reconsent.cli.common import console, print_json, session
+from reconsent.proof import contact_proof
+
+
+def proof(
+    external_id: str = typer.Argument(..., help="The contact's id in your CRM."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable history."),
+) -> None:
+    """Show the full consent history of one person and their current state per purpose."""
+    with session() as s:
+        data = contact_proof(s, external_id)
+    if as_json:
+        print_json(data)
+        return
+    print_proof(data)
+
+
+def print_proof(data: dict[str, Any]) -> None:
+    console.print(f"contact [bold]{data['external_id']}[/bold] (subject {data['subject_id']}), "
+                  f"locale {data['locale']}")
+    current = Table("purpose", "state", "since", "expires", "notice", "provable")
+    for row in data["current"]:
+        current.add_row(row["purpose"], row["state"], row["occurred_at"], row["expires_at"] or "-",
+                        row["notice_version"] or "-", "yes" if row["provable"] else "no")
+    console.print(current)
+    history = Table("when", "purpose", "state", "method", "channel", "notice", "wave", "evidence")
+    for ev in data["events"]:
+        evidence = ", ".join(f"{k}={v}" for k, v in ev["evidence"].items() if k != "ip")
+        history.add_row(ev["occurred_at"], ev["purpose"], ev["state"], ev["method"],
+                        ev["channel"] or "-", ev["notice_version"] or "-",
+                        str(ev["wave_id"] or "-"), evidence[:60])
+    console.print(history)
+    if data["suppressions"]:
+        console.print("suppressed: " + "; ".join(
+            f"{s['reason']} on {s['channel'] or 'every channel'} since {s['created_at']}"
+            for s in data["suppressions"]))

@@ -1,0 +1,70 @@
+"""db, config, channels and portal commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from reconsent.cli.common import console, engine, print_json, settings
+from reconsent.db import current_revision, upgrade
+
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+channels_app = typer.Typer(help="Channel adapters and provider settings.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Create or migrate the schema (safe to run again)."""
+    cfg = settings()
+    upgrade(cfg.database_url, revision)
+    eng = engine(cfg)
+    console.print(f"database at revision [bold]{current_revision(eng)}[/bold]")
+    eng.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    eng = engine()
+    console.print(current_revision(eng) or "(empty: run `reconsent db upgrade`)")
+    eng.dispose()
+
+
+def show_config(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
+    """Show the effective settings (secrets masked)."""
+    described = settings().describe()
+    if as_json:
+        print_json(described)
+        return
+    table = Table("setting", "environment variable", "value")
+    for name, value in described.items():
+        table.add_row(name, f"RECONSENT_{name.upper()}", value)
+    console.print(table)
+
+
+@channels_app.command("check")
+def channels_check(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show which adapter serves each channel and validate its settings; sends nothing."""
+    from channels.wiring import describe_adapters
+
+    described = describe_adapters(settings())
+    if as_json:
+        print_json(described)
+        return
+    table = Table("channel", "adapter")
+    for channel, text in described.items():
+        table.add_row(channel, text)
+    console.print(table)
+
+
+def portal(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="uvicorn worker processes."),
+) -> None:
+    """Serve the consent portal and the provider webhooks."""
+    import uvicorn
+
+    settings()  # fail fast on bad settings
+    uvicorn.run("consent_portal.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="info", access_log=False)

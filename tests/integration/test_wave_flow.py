@@ -1,0 +1,115 @@
+"""The wave tick as a real Prefect flow run, on SQLite and PostgreSQL, through the file outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from sqlalchemy import Engine, func, select
+
+from models import SendAttempt, Wave, WaveRequest
+from reconsent.clock import FixedClock
+from reconsent.db import unit_of_work
+from reconsent.runtime import reset_runtimes
+from reconsent.vocab import ConsentState, RequestStatus, SuppressionReason, WaveStatus
+from tests.support import factories
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def flow_env(prefect_harness: None, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    outbox = tmp_path / "outbox"
+    for name, value in {
+        "RECONSENT_DATABASE_URL": db_url,
+        "RECONSENT_DATA_DIR": str(tmp_path / "var"),
+        "RECONSENT_OUTBOX_DIR": str(outbox),
+        "RECONSENT_CHANNEL_MODE": "outbox",
+        "RECONSENT_SIGNING_KEYS": "flow-test-key",
+        "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_PORTAL_BASE_URL": "http://portal.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield outbox
+    reset_runtimes()
+
+
+def _seed(engine: Engine, clock: FixedClock) -> tuple[int, dict[str, int]]:
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        ids = {}
+        for name in ("stale1", "stale2", "refuser", "objector"):
+            c = factories.add_contact(s, now, name, email=f"{name}@example.com")
+            factories.record(s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900))
+            ids[name] = c.id
+        refuser = s.get_one(__import__("models").Contact, ids["refuser"])
+        factories.record(s, now, refuser, p["marketing_sms"], ConsentState.REFUSED, now - timedelta(days=2))
+        from models import Suppression
+
+        s.add(Suppression(contact_id=ids["objector"], channel=None, reason=SuppressionReason.OBJECTION,
+                          source="test", created_at=now))
+        wave = factories.add_wave(s, now)
+        return wave.id, ids
+
+
+def test_tick_twice_sends_nothing_twice_and_never_reaches_the_excluded(
+    flow_env: Path, engine: Engine, clock: FixedClock
+) -> None:
+    from flows.wave_tick import wave_tick
+
+    wave_id, ids = _seed(engine, clock)
+    first = wave_tick(wave_id, clock.now())
+    second = wave_tick(wave_id, clock.now())
+    assert first["activity"]["sent"] == {"email": 2}
+    assert second["activity"].get("sent", {}) == {}
+    entries = [json.loads(line) for line in (flow_env / "index.jsonl").read_text().splitlines()]
+    assert len(entries) == 2 and {e["channel"] for e in entries} == {"email"}
+    eml = "".join(p.read_text() for p in (flow_env / "email").glob("*.eml"))
+    assert "refuser@example.com" not in eml and "objector@example.com" not in eml
+    assert first["plan"]["excluded"] == {"refused": 1, "suppressed": 1}
+    with unit_of_work(engine) as s:
+        contacts = set(s.scalars(select(WaveRequest.contact_id)))
+        assert contacts == {ids["stale1"], ids["stale2"]}
+        assert s.scalar(select(func.count()).select_from(SendAttempt)) == 2
+
+
+def test_unanswered_wave_ends_expired_and_completed(flow_env: Path, engine: Engine, clock: FixedClock) -> None:
+    from flows.wave_tick import wave_tick
+
+    wave_id, _ = _seed(engine, clock)
+    wave_tick(wave_id, clock.now())  # email
+    clock.advance(timedelta(days=3))
+    wave_tick(wave_id, clock.now())  # sms (Friday 4 Dec)
+    clock.advance(timedelta(days=2))
+    wave_tick(wave_id, clock.now())  # Sunday: no call
+    clock.advance(timedelta(days=1, hours=1))
+    wave_tick(wave_id, clock.now())  # Monday: ivr
+    clock.advance(timedelta(days=2))
+    result = wave_tick(wave_id, clock.now())
+    assert result["funnel"]["requests"]["expired"] == 2
+    assert result["funnel"]["channels"]["ivr"]["sent"] == 2
+    with unit_of_work(engine) as s:
+        assert s.get_one(Wave, wave_id).status is WaveStatus.COMPLETED
+        assert set(s.scalars(select(WaveRequest.status))) == {RequestStatus.EXPIRED}
+
+
+async def _artifact_keys(flow_run_name_prefix: str) -> list[str]:
+    async with get_client() as client:
+        artifacts = await client.read_artifacts()
+    return [a.key for a in artifacts if a.key]
+
+
+def test_tick_publishes_aggregate_artifacts(flow_env: Path, engine: Engine, clock: FixedClock) -> None:
+    import asyncio
+
+    from flows.wave_tick import wave_tick
+
+    wave_id, _ = _seed(engine, clock)
+    wave_tick(wave_id, clock.now())
+    keys = asyncio.run(_artifact_keys("wave"))
+    assert f"wave-{wave_id}-funnel" in keys and f"wave-{wave_id}-preflight" in keys
