@@ -12,8 +12,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
+from prefect.client.schemas.objects import State, TaskRun
 from sqlalchemy.exc import OperationalError
 
 from reconsent.clock import ensure_utc
@@ -36,8 +35,12 @@ def _retry_on_database_hiccup(_task: Any, _run: TaskRun, state: State[Any]) -> b
     return False
 
 
-@task(name="plan-wave", retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=_retry_on_database_hiccup)
+@task(
+    name="plan-wave",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_retry_on_database_hiccup,
+)
 def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
     runtime = get_runtime()
     with unit_of_work(runtime.engine) as session:
@@ -53,8 +56,13 @@ def due_batches_task(wave_id: int, now: datetime) -> list[tuple[int, int]]:
     return runtime.dispatcher.due_ranges(wave_id, now, runtime.settings.dispatch_batch_size)
 
 
-@task(name="advance-batch", task_run_name="advance wave {wave_id} requests {lo}-{hi}",
-      retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_on_database_hiccup)
+@task(
+    name="advance-batch",
+    task_run_name="advance wave {wave_id} requests {lo}-{hi}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_retry_on_database_hiccup,
+)
 def advance_batch_task(wave_id: int, lo: int, hi: int, now: datetime) -> dict[str, dict[str, int]]:
     return get_runtime().dispatcher.advance(wave_id, lo, hi, now).as_dict()
 
@@ -93,19 +101,36 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     funnel = summarise_task(wave_id, at)
     logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
     _publish(wave_id, plan, activity, funnel, dry_run)
-    return {"wave_id": wave_id, "at": at.isoformat(), "plan": plan, "activity": activity,
-            "funnel": funnel}
+    return {
+        "wave_id": wave_id,
+        "at": at.isoformat(),
+        "plan": plan,
+        "activity": activity,
+        "funnel": funnel,
+    }
 
 
-def _publish(wave_id: int, plan: dict[str, Any], activity: dict[str, dict[str, int]],
-             funnel: dict[str, Any], dry_run: bool) -> None:
+def _publish(
+    wave_id: int,
+    plan: dict[str, Any],
+    activity: dict[str, dict[str, int]],
+    funnel: dict[str, Any],
+    dry_run: bool,
+) -> None:
     """Artifacts with aggregate counts only (they show in the Prefect UI)."""
     rows = [{"channel": channel, **counts} for channel, counts in funnel["channels"].items()]
-    create_table_artifact(key=f"wave-{wave_id}-funnel", table=rows,
-                          description=f"Wave {wave_id} funnel per channel")
-    excluded = "\n".join(f"| {reason} | {count} |" for reason, count in
-                         sorted(plan.get("excluded", {}).items())) or "| (none) | 0 |"
-    this_tick = "\n".join(f"- **{group}**: {counts}" for group, counts in activity.items() if counts)
+    create_table_artifact(
+        key=f"wave-{wave_id}-funnel", table=rows, description=f"Wave {wave_id} funnel per channel"
+    )
+    excluded = (
+        "\n".join(
+            f"| {reason} | {count} |" for reason, count in sorted(plan.get("excluded", {}).items())
+        )
+        or "| (none) | 0 |"
+    )
+    this_tick = "\n".join(
+        f"- **{group}**: {counts}" for group, counts in activity.items() if counts
+    )
     create_markdown_artifact(
         key=f"wave-{wave_id}-preflight",
         markdown=(

@@ -28,7 +28,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
-from channels.base import ChannelAdapter, OutboundMessage, SendOutcome, SendResult
+from channels.base import (
+    ChannelAdapter,
+    MessageContext,
+    OutboundMessage,
+    SendOutcome,
+    SendResult,
+)
 from models import Contact, SendAttempt, Suppression, Wave, WaveRequest
 from reconsent.clock import FixedClock
 from reconsent.db import insert_ignoring_conflicts, is_postgres, unit_of_work
@@ -81,7 +87,8 @@ class _Claimed:
 def steps_of(wave: Wave) -> list[StepSpec]:
     config = wave_config(wave)
     return [
-        StepSpec(s.channel, s.wait_delta, config.quiet_hours.preset(s.channel)) for s in config.steps
+        StepSpec(s.channel, s.wait_delta, config.quiet_hours.preset(s.channel))
+        for s in config.steps
     ]
 
 
@@ -103,9 +110,7 @@ class Dispatcher:
         """Id ranges of at most ``size`` due requests: what one batch task handles."""
         with unit_of_work(self.engine) as session:
             ids = session.scalars(
-                select(WaveRequest.id)
-                .where(_due(wave_id, now))
-                .order_by(WaveRequest.id)
+                select(WaveRequest.id).where(_due(wave_id, now)).order_by(WaveRequest.id)
             ).all()
         return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
@@ -151,22 +156,39 @@ class Dispatcher:
                     request.step_index,
                     request.step_sent_at,
                     request.basis,
-                    any(a.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN) for a in mine.values()),
+                    any(
+                        a.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN)
+                        for a in mine.values()
+                    ),
                 )
                 attempt_view = (
-                    AttemptView(current.status, current.tries, current.claimed_at, current.next_retry_at)
+                    AttemptView(
+                        current.status, current.tries, current.claimed_at, current.next_retry_at
+                    )
                     if current is not None
                     else None
                 )
                 decision = decide(
-                    view, attempt_view, gates[contact.id], steps, now,
-                    claim_lease=self.lease, idempotent=self.idempotent,
+                    view,
+                    attempt_view,
+                    gates[contact.id],
+                    steps,
+                    now,
+                    claim_lease=self.lease,
+                    idempotent=self.idempotent,
                 )
                 self._apply(session, request, current, decision, steps, now, report)
                 if decision.outcome is Outcome.SEND:
                     sends.append((request, contact, decision))
-            self._claim(session, wave, sends, mine_by_request=attempts, steps=steps, now=now,
-                        claimed=claimed)
+            self._claim(
+                session,
+                wave,
+                sends,
+                mine_by_request=attempts,
+                steps=steps,
+                now=now,
+                claimed=claimed,
+            )
         return claimed
 
     def _apply(
@@ -186,8 +208,13 @@ class Dispatcher:
         for index, channel, why in decision.skipped:
             session.execute(
                 insert_ignoring_conflicts(session, SendAttempt.__table__).values(
-                    request_id=request.id, step_index=index, channel=channel.value,
-                    status=AttemptStatus.SKIPPED.value, tries=0, claimed_at=now, error_code=why,
+                    request_id=request.id,
+                    step_index=index,
+                    channel=channel.value,
+                    status=AttemptStatus.SKIPPED.value,
+                    tries=0,
+                    claimed_at=now,
+                    error_code=why,
                 )
             )
             report.skipped[f"{channel.value}:{why}"] += 1
@@ -224,9 +251,13 @@ class Dispatcher:
             if existing is None:
                 session.execute(
                     insert_ignoring_conflicts(session, table).values(
-                        request_id=request.id, step_index=decision.step_index,
-                        channel=step.channel.value, status=AttemptStatus.CLAIMED.value,
-                        tries=0, claimed_at=now, claim_token=claimed.token,
+                        request_id=request.id,
+                        step_index=decision.step_index,
+                        channel=step.channel.value,
+                        status=AttemptStatus.CLAIMED.value,
+                        tries=0,
+                        claimed_at=now,
+                        claim_token=claimed.token,
                     )
                 )
             else:  # compare-and-set: only the worker that sees the same row state wins
@@ -248,38 +279,19 @@ class Dispatcher:
                 .execution_options(populate_existing=True)
             )
         }
-        contexts: dict[str, object] = {}
-        base = self.settings.portal_base_url.rstrip("/")
-        signer = LinkSigner(self.keys, clock=FixedClock(now))  # links are issued at tick time
+        contexts: dict[str, MessageContext] = {}
+        links = Links(self.settings.portal_base_url, LinkSigner(self.keys, clock=FixedClock(now)))
         for request, contact, decision in sends:
             attempt = owned.get(request.id)
             if attempt is None or attempt.step_index != decision.step_index:
                 continue  # another worker claimed it first
             request.next_action_at = now + self.lease
             step = steps[decision.step_index]
-            locale = contact.locale
-            if locale not in contexts:
-                contexts[locale] = message_context(session, wave, locale, self.settings)
-            message = OutboundMessage(
-                attempt_id=attempt.id,
-                request_id=request.id,
-                channel=step.channel,
-                to=(contact.email if step.channel is Channel.EMAIL else contact.phone) or "",
-                context=contexts[locale],  # type: ignore[arg-type]
-                link=f"{base}/c/{signer.sign(LinkUse.LANDING, request.id, decision.step_index)}",
-                optout_link=f"{base}/o/{signer.sign(LinkUse.OPTOUT, request.id, decision.step_index)}",
-                to_name=contact.given_name,
-                voice_url=(
-                    f"{base}/webhooks/twilio/voice?t={signer.sign(LinkUse.IVR, request.id, decision.step_index)}"
-                    if step.channel is Channel.IVR
-                    else None
-                ),
-                status_callback_url=(
-                    f"{base}/webhooks/twilio/sms-status" if step.channel is Channel.SMS
-                    else f"{base}/webhooks/twilio/call-status" if step.channel is Channel.IVR
-                    else None
-                ),
-            )
+            if contact.locale not in contexts:
+                contexts[contact.locale] = message_context(
+                    session, wave, contact.locale, self.settings
+                )
+            message = links.message(attempt, contact, step.channel, contexts[contact.locale])
             claimed.messages.setdefault(step.channel, []).append(message)
             claimed.waits[attempt.id] = step.wait
 
@@ -295,11 +307,20 @@ class Dispatcher:
                 except Exception as exc:
                     # Nothing in this chunk is known to have gone out: retry it later,
                     # then let the error surface (a configuration problem must be seen).
-                    log.error("adapter %s failed for %d messages: %s", adapter.provider,
-                              len(chunk), type(exc).__name__)
+                    log.error(
+                        "adapter %s failed for %d messages: %s",
+                        adapter.provider,
+                        len(chunk),
+                        type(exc).__name__,
+                    )
                     results.extend(
-                        SendResult(m.attempt_id, SendOutcome.TRANSIENT, adapter.provider,
-                                   error_code="adapter_error", error_detail=type(exc).__name__)
+                        SendResult(
+                            m.attempt_id,
+                            SendOutcome.TRANSIENT,
+                            adapter.provider,
+                            error_code="adapter_error",
+                            error_detail=type(exc).__name__,
+                        )
                         for m in chunk
                     )
         return results
@@ -318,7 +339,9 @@ class Dispatcher:
             requests = {
                 r.id: r
                 for r in session.scalars(
-                    select(WaveRequest).where(WaveRequest.id.in_([a.request_id for a in by_id.values()]))
+                    select(WaveRequest).where(
+                        WaveRequest.id.in_([a.request_id for a in by_id.values()])
+                    )
                 )
             }
             for result in results:
@@ -339,7 +362,10 @@ class Dispatcher:
                     continue
                 attempt.error_code = result.error_code
                 attempt.error_detail = result.error_detail
-                if result.outcome is SendOutcome.TRANSIENT and attempt.tries < self.settings.send_max_tries:
+                if (
+                    result.outcome is SendOutcome.TRANSIENT
+                    and attempt.tries < self.settings.send_max_tries
+                ):
                     attempt.status = AttemptStatus.RETRY
                     attempt.next_retry_at = now + backoff(attempt.tries, result.retry_after)
                     request.next_action_at = attempt.next_retry_at
@@ -350,6 +376,37 @@ class Dispatcher:
                 report.failed[f"{channel}:{result.error_code}"] += 1
                 if result.outcome is SendOutcome.PERMANENT:
                     _suppress_address(session, request, attempt, result, now)
+
+
+@dataclass(frozen=True)
+class Links:
+    """The signed URLs of one message: issued at tick time, opaque ids only."""
+
+    base_url: str
+    signer: LinkSigner
+
+    def message(
+        self, attempt: SendAttempt, contact: Contact, channel: Channel, context: MessageContext
+    ) -> OutboundMessage:
+        base = self.base_url.rstrip("/")
+        rid, step = attempt.request_id, attempt.step_index
+        voice = f"{base}/webhooks/twilio/voice?t={self.signer.sign(LinkUse.IVR, rid, step)}"
+        callbacks = {
+            Channel.SMS: f"{base}/webhooks/twilio/sms-status",
+            Channel.IVR: f"{base}/webhooks/twilio/call-status",
+        }
+        return OutboundMessage(
+            attempt_id=attempt.id,
+            request_id=rid,
+            channel=channel,
+            to=(contact.email if channel is Channel.EMAIL else contact.phone) or "",
+            context=context,
+            link=f"{base}/c/{self.signer.sign(LinkUse.LANDING, rid, step)}",
+            optout_link=f"{base}/o/{self.signer.sign(LinkUse.OPTOUT, rid, step)}",
+            to_name=contact.given_name,
+            voice_url=voice if channel is Channel.IVR else None,
+            status_callback_url=callbacks.get(channel),
+        )
 
 
 def backoff(tries: int, retry_after: float | None) -> timedelta:
@@ -368,10 +425,14 @@ def _suppress_address(
     digest = contact.email_hash if attempt.channel is Channel.EMAIL else contact.phone_hash
     session.add(
         Suppression(
-            contact_id=contact.id, address_hash=digest, channel=attempt.channel,
-            reason=SuppressionReason.BOUNCE if attempt.channel is Channel.EMAIL
+            contact_id=contact.id,
+            address_hash=digest,
+            channel=attempt.channel,
+            reason=SuppressionReason.BOUNCE
+            if attempt.channel is Channel.EMAIL
             else SuppressionReason.INVALID_ADDRESS,
-            source=f"{result.provider}:{result.error_code}", created_at=now,
+            source=f"{result.provider}:{result.error_code}",
+            created_at=now,
         )
     )
 
@@ -388,6 +449,8 @@ def _attempts(session: Session, request_ids: list[int]) -> dict[int, dict[int, S
     found: dict[int, dict[int, SendAttempt]] = {}
     for start in range(0, len(request_ids), 500):
         chunk = request_ids[start : start + 500]
-        for attempt in session.scalars(select(SendAttempt).where(SendAttempt.request_id.in_(chunk))):
+        for attempt in session.scalars(
+            select(SendAttempt).where(SendAttempt.request_id.in_(chunk))
+        ):
             found.setdefault(attempt.request_id, {})[attempt.step_index] = attempt
     return found

@@ -71,21 +71,25 @@ def _load_blocks(session: Session, people: list[Contact]) -> _Blocks:
         hash_chunk = hashes[start : start + 500]
         rows = session.execute(
             select(
-                Suppression.contact_id, Suppression.address_hash, Suppression.channel,
+                Suppression.contact_id,
+                Suppression.address_hash,
+                Suppression.channel,
                 Suppression.reason,
             ).where(
                 or_(Suppression.contact_id.in_(id_chunk), Suppression.address_hash.in_(hash_chunk))
             )
         )
-        for contact_id, digest, channel, reason in rows:
-            owners = [contact_id] if contact_id is not None else []
+        for suppressed_id, digest, channel, reason in rows:
+            owners: list[int] = [suppressed_id] if suppressed_id is not None else []
             if digest:
                 owners += by_hash.get(digest, [])
             for owner in owners:
                 if owner not in by_id:
                     continue
                 if channel is None:
-                    blocked.setdefault(owner, str(reason.value if hasattr(reason, "value") else reason))
+                    blocked.setdefault(
+                        owner, str(reason.value if hasattr(reason, "value") else reason)
+                    )
                 elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
                     channels.setdefault(owner, set()).add(Channel(channel))
     return _Blocks(blocked, channels)

@@ -70,16 +70,15 @@ def append_events(
 ) -> list[ConsentEvent]:
     """Append events (skipping any whose ``dedupe_key`` is already recorded) and
     update the projection. Returns the events actually written."""
+    subjects = sorted({e.subject_id for e in events})
+    if is_postgres(session):
+        # Serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
+        # decisions never fork a chain, and a double post sees the first one's dedupe key.
+        for subject in subjects:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": subject})
     events = _drop_duplicates(session, events)
     if not events:
         return []
-    subjects = sorted({e.subject_id for e in events})
-    if is_postgres(session):
-        # Serialise writers per subject so two concurrent decisions never fork a chain.
-        for subject in subjects:
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": subject}
-            )
     heads = _chain_heads(session, subjects)
     written: list[ConsentEvent] = []
     for new in events:
@@ -98,8 +97,9 @@ def _drop_duplicates(session: Session, events: Sequence[NewEvent]) -> list[NewEv
     for chunk_start in range(0, len(keys), 500):
         chunk = keys[chunk_start : chunk_start + 500]
         seen.update(
-            session.scalars(select(ConsentEvent.dedupe_key).where(ConsentEvent.dedupe_key.in_(chunk)))
-            .all()  # type: ignore[arg-type]
+            session.scalars(
+                select(ConsentEvent.dedupe_key).where(ConsentEvent.dedupe_key.in_(chunk))
+            ).all()  # type: ignore[arg-type]
         )
     kept: list[NewEvent] = []
     for event in events:
@@ -178,10 +178,10 @@ def _project(session: Session, written: list[ConsentEvent]) -> None:
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
         contact_ids = {c for c, _ in chunk}
-        for status in session.scalars(
+        for row in session.scalars(
             select(ConsentStatus).where(ConsentStatus.contact_id.in_(contact_ids))
         ):
-            existing[(status.contact_id, status.purpose_id)] = status
+            existing[(row.contact_id, row.purpose_id)] = row
     for key, event in latest.items():
         status = existing.get(key)
         if status is None:

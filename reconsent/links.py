@@ -15,7 +15,6 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from reconsent.clock import Clock, SystemClock
-
 from reconsent.errors import BadLink, ExpiredLink
 
 
@@ -79,7 +78,9 @@ class LinkSigner:
         try:
             data, issued = serializer.loads(token, max_age=seconds, return_timestamp=True)
         except SignatureExpired as exc:
-            raise ExpiredLink("this link has expired", request_id=_request_id(exc.payload)) from None
+            raise ExpiredLink(
+                "this link has expired", request_id=_request_id(exc.payload)
+            ) from None
         except BadSignature:
             raise BadLink("this link is not valid") from None
         request_id = _request_id(data)

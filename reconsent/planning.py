@@ -29,7 +29,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models import ConsentStatus, Contact, Suppression, Wave, WaveRequest
 from models.base import UTCDateTime
-from reconsent.vocab import Channel, ConsentState, Exclusion, RequestBasis, RequestStatus, WaveStatus
+from reconsent.vocab import (
+    Channel,
+    ConsentState,
+    Exclusion,
+    RequestBasis,
+    RequestStatus,
+    WaveStatus,
+)
 from reconsent.waveconfig import WaveConfig
 from reconsent.waves import wave_config, wave_purposes
 
@@ -59,8 +66,8 @@ class Preflight:
         }
 
 
-def _suppressed(channel: Channel | None, address: ColumnElement[Any] | None) -> ColumnElement[bool]:
-    """EXISTS a suppression for the contact (or its address) on ``channel`` (None: every channel)."""
+def _suppressed(channel: Channel | None, address: Any) -> ColumnElement[bool]:
+    """EXISTS a suppression for the contact or its address on ``channel`` (None: all)."""
     who: list[ColumnElement[bool]] = [Suppression.contact_id == Contact.id]
     if address is not None:
         who.append(and_(address.is_not(None), Suppression.address_hash == address))
@@ -104,9 +111,15 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         .subquery("agg")
     )
     reach = {
-        Channel.EMAIL: and_(Contact.email.is_not(None), ~_suppressed(Channel.EMAIL, Contact.email_hash)),
-        Channel.SMS: and_(Contact.phone.is_not(None), ~_suppressed(Channel.SMS, Contact.phone_hash)),
-        Channel.IVR: and_(Contact.phone.is_not(None), ~_suppressed(Channel.IVR, Contact.phone_hash)),
+        Channel.EMAIL: and_(
+            Contact.email.is_not(None), ~_suppressed(Channel.EMAIL, Contact.email_hash)
+        ),
+        Channel.SMS: and_(
+            Contact.phone.is_not(None), ~_suppressed(Channel.SMS, Contact.phone_hash)
+        ),
+        Channel.IVR: and_(
+            Contact.phone.is_not(None), ~_suppressed(Channel.IVR, Contact.phone_hash)
+        ),
     }
     steps = set(config.channels)
     declared = [c for c in config.lawful_basis if c in steps]
@@ -129,10 +142,12 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         else_=literal(ELIGIBLE),
     )
     basis = case(
-        (missing, literal(RequestBasis.DECLARED.value)), else_=literal(RequestBasis.PRIOR_CONSENT.value)
+        (missing, literal(RequestBasis.DECLARED.value)),
+        else_=literal(RequestBasis.PRIOR_CONSENT.value),
     )
     flags = [
-        case((reach[c], 1), else_=0).label(f"reach_{c.value}") for c in (Channel.EMAIL, Channel.SMS, Channel.IVR)
+        case((reach[c], 1), else_=0).label(f"reach_{c.value}")
+        for c in (Channel.EMAIL, Channel.SMS, Channel.IVR)
     ]
     return (
         select(Contact.id.label("contact_id"), reason.label("reason"), basis.label("basis"), *flags)
@@ -192,8 +207,16 @@ def plan_wave(session: Session, wave: Wave, now: datetime) -> Preflight:
         before = session.scalar(count) or 0
         session.execute(
             insert(WaveRequest).from_select(
-                ["wave_id", "contact_id", "status", "basis", "step_index", "step_sent_at",
-                 "next_action_at", "created_at"],
+                [
+                    "wave_id",
+                    "contact_id",
+                    "status",
+                    "basis",
+                    "step_index",
+                    "step_sent_at",
+                    "next_action_at",
+                    "created_at",
+                ],
                 source,
             )
         )

@@ -27,7 +27,9 @@ def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
             "event_id": s.last_event_id,
         }
         for s in session.scalars(
-            select(ConsentStatus).where(ConsentStatus.contact_id == contact.id).order_by(ConsentStatus.purpose_id)
+            select(ConsentStatus)
+            .where(ConsentStatus.contact_id == contact.id)
+            .order_by(ConsentStatus.purpose_id)
         )
     ]
     events = [
@@ -56,13 +58,19 @@ def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
             "hash": e.hash,
         }
         for e in session.scalars(
-            select(ConsentEvent).where(ConsentEvent.subject_id == contact.subject_id).order_by(ConsentEvent.id)
+            select(ConsentEvent)
+            .where(ConsentEvent.subject_id == contact.subject_id)
+            .order_by(ConsentEvent.id)
         )
     ]
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
     suppressions = [
-        {"reason": s.reason.value, "channel": s.channel.value if s.channel else None,
-         "created_at": s.created_at.isoformat(), "source": s.source}
+        {
+            "reason": s.reason.value,
+            "channel": s.channel.value if s.channel else None,
+            "created_at": s.created_at.isoformat(),
+            "source": s.source,
+        }
         for s in session.scalars(
             select(Suppression).where(
                 or_(Suppression.contact_id == contact.id, Suppression.address_hash.in_(hashes))

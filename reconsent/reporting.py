@@ -17,15 +17,25 @@ def wave_funnel(session: Session, wave: Wave) -> dict[str, Any]:
     config = wave_config(wave)
     statuses = {s.value: 0 for s in RequestStatus}
     for status, count in session.execute(
-        select(WaveRequest.status, func.count()).where(WaveRequest.wave_id == wave.id).group_by(WaveRequest.status)
+        select(WaveRequest.status, func.count())
+        .where(WaveRequest.wave_id == wave.id)
+        .group_by(WaveRequest.status)
     ):
         statuses[RequestStatus(status).value] = int(count)
     channels: dict[str, dict[str, int]] = {}
     for step in config.steps:
-        channels.setdefault(step.channel.value, {
-            "sent": 0, "failed": 0, "skipped": 0, "retrying": 0, "in_flight": 0,
-            "confirmed": 0, "refused": 0,
-        })
+        channels.setdefault(
+            step.channel.value,
+            {
+                "sent": 0,
+                "failed": 0,
+                "skipped": 0,
+                "retrying": 0,
+                "in_flight": 0,
+                "confirmed": 0,
+                "refused": 0,
+            },
+        )
     attempt_rows = session.execute(
         select(SendAttempt.channel, SendAttempt.status, func.count())
         .join(WaveRequest, WaveRequest.id == SendAttempt.request_id)
@@ -33,21 +43,26 @@ def wave_funnel(session: Session, wave: Wave) -> dict[str, Any]:
         .group_by(SendAttempt.channel, SendAttempt.status)
     )
     column = {
-        AttemptStatus.SENT: "sent", AttemptStatus.UNKNOWN: "sent", AttemptStatus.FAILED: "failed",
-        AttemptStatus.SKIPPED: "skipped", AttemptStatus.RETRY: "retrying",
+        AttemptStatus.SENT: "sent",
+        AttemptStatus.UNKNOWN: "sent",
+        AttemptStatus.FAILED: "failed",
+        AttemptStatus.SKIPPED: "skipped",
+        AttemptStatus.RETRY: "retrying",
         AttemptStatus.CLAIMED: "in_flight",
     }
-    for channel, status, count in attempt_rows:
-        row = channels.setdefault(channel.value, {})
-        key = column[AttemptStatus(status)]
+    for attempt_channel, attempt_status, count in attempt_rows:
+        row = channels.setdefault(attempt_channel.value, {})
+        key = column[AttemptStatus(attempt_status)]
         row[key] = row.get(key, 0) + int(count)
     answered = session.execute(
         select(WaveRequest.answered_channel, WaveRequest.status, func.count())
         .where(WaveRequest.wave_id == wave.id, WaveRequest.answered_channel.is_not(None))
         .group_by(WaveRequest.answered_channel, WaveRequest.status)
     )
-    for channel, status, count in answered:
-        row = channels.setdefault(channel.value, {})
+    for answered_channel, status, count in answered:
+        if answered_channel is None:
+            continue
+        row = channels.setdefault(answered_channel.value, {})
         if status in (RequestStatus.CONFIRMED, RequestStatus.REFUSED):
             key = RequestStatus(status).value
             row[key] = row.get(key, 0) + int(count)
@@ -66,7 +81,9 @@ def complete_if_done(session: Session, wave: Wave, now: datetime) -> bool:
     if wave.status is not WaveStatus.RUNNING:
         return False
     open_count = session.scalar(
-        select(func.count()).where(WaveRequest.wave_id == wave.id, WaveRequest.status == RequestStatus.ACTIVE)
+        select(func.count()).where(
+            WaveRequest.wave_id == wave.id, WaveRequest.status == RequestStatus.ACTIVE
+        )
     )
     if open_count:
         return False

@@ -65,6 +65,28 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     sms_from: str | None = None
     voice_from: str | None = None
+    provider_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one SendGrid / Twilio API call."
+    )
+    sendgrid_max_inline_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a 429/5xx inside one send (each waits Retry-After, at most "
+        "SENDGRID_MAX_INLINE_WAIT seconds); beyond that the attempt is retried later.",
+    )
+    sendgrid_max_inline_wait: float = Field(default=5.0, ge=0)
+    sendgrid_event_public_key: str | None = Field(
+        default=None,
+        description="Public key (base64 P-256) that verifies the signed SendGrid Event Webhook.",
+    )
+    sms_max_segments: int = Field(
+        default=3, ge=1, le=10, description="Longest SMS, in segments (GSM-7 153, UCS-2 67)."
+    )
+    ivr_audio_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='Recorded call scripts per locale, JSON: {"it": "https://.../it.mp3"}. '
+        "Unset for a locale: the script is read by text-to-speech.",
+    )
     dispatch_batch_size: int = Field(default=500, ge=1, le=1000)
     send_max_tries: int = Field(default=3, ge=1)
     claim_lease_seconds: int = Field(

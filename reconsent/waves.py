@@ -38,7 +38,9 @@ def create_wave(session: Session, config: WaveConfig, now: datetime) -> Wave:
 
 def wave_purposes(session: Session, config: WaveConfig) -> list[Purpose]:
     """The wave's purposes, in the wave's order; unknown codes are a ConfigError."""
-    found = {p.code: p for p in session.scalars(select(Purpose).where(Purpose.code.in_(config.purposes)))}
+    found = {
+        p.code: p for p in session.scalars(select(Purpose).where(Purpose.code.in_(config.purposes)))
+    }
     missing = [code for code in config.purposes if code not in found]
     if missing:
         raise ConfigError(f"unknown purpose(s): {', '.join(missing)}")

@@ -52,4 +52,6 @@ def parse_time(value: str | None) -> datetime | None:
     try:
         return ensure_utc(datetime.fromisoformat(value))
     except ValueError:
-        raise ConfigError(f"invalid time {value!r}: use ISO 8601, e.g. 2026-12-01T10:00:00Z") from None
+        raise ConfigError(
+            f"invalid time {value!r}: use ISO 8601, e.g. 2026-12-01T10:00:00Z"
+        ) from None

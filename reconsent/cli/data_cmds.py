@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ JSON = typer.Option(False, "--json", help="Machine-readable report.")
 
 
 def _report(report: Any, as_json: bool, what: str) -> None:
-    data = report.as_dict() if hasattr(report, "as_dict") else vars(report)
+    data = report.as_dict() if hasattr(report, "as_dict") else dataclasses.asdict(report)
     if as_json:
         print_json(data)
     else:
@@ -64,8 +65,12 @@ def catalog_list() -> None:
     with session() as s:
         table = Table("purpose", "channel", "lifetime (months)", "title (en)")
         for p in s.scalars(select(Purpose).order_by(Purpose.code)):
-            table.add_row(p.code, p.channel.value if p.channel else "-", str(p.lifetime_months),
-                          str(p.titles.get("en", "")))
+            table.add_row(
+                p.code,
+                p.channel.value if p.channel else "-",
+                str(p.lifetime_months),
+                str(p.titles.get("en", "")),
+            )
         console.print(table)
         notices = Table("notice version", "locale", "digest", "published")
         for n in s.scalars(select(Notice).order_by(Notice.version, Notice.locale)):
@@ -75,7 +80,10 @@ def catalog_list() -> None:
 
 @contacts_app.command("import")
 def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
-    """Import or update contacts (CSV: external_id,given_name,family_name,email,phone,locale,timezone)."""
+    """Import or update contacts.
+
+    CSV header: external_id,given_name,family_name,email,phone,locale,timezone
+    """
     from reconsent.imports import import_contacts
 
     cfg = settings()
@@ -89,7 +97,11 @@ def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
 
 @consents_app.command("import")
 def consents_import(path: Path = FILE, as_json: bool = JSON) -> None:
-    """Import consent history (CSV: external_id,purpose,state,captured_at,notice_version,channel,source[,evidence_ref])."""
+    """Import consent history from a CRM.
+
+    CSV header: external_id,purpose,state,captured_at,notice_version,channel,source
+    (plus an optional evidence_ref column).
+    """
     from reconsent.imports import import_consents
 
     cfg = settings()

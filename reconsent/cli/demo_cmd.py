@@ -19,7 +19,9 @@ def demo(
     answer through the real portal, and print the funnel."""
     from reconsent.demo.runner import DemoOptions, run_demo
 
-    result = run_demo(DemoOptions(directory, contacts, seed), lambda text: console.print(text, highlight=False))
+    result = run_demo(
+        DemoOptions(directory, contacts, seed), lambda text: console.print(text, highlight=False)
+    )
     funnel = result["funnel"]
     console.print("[6/6] result")
     columns = ["sent", "failed", "skipped", "confirmed", "refused"]
@@ -28,20 +30,29 @@ def demo(
         table.add_row(channel, *[str(counts.get(c, 0)) for c in columns])
     console.print(table)
     console.print("requests: " + ", ".join(f"{k} {v}" for k, v in funnel["requests"].items() if v))
-    console.print("preflight exclusions: " + ", ".join(
-        f"{k} {v}" for k, v in sorted(funnel["plan"].get("excluded", {}).items())))
-    console.print("what the simulated customers did: " + ", ".join(
-        f"{k} {v}" for k, v in result["customers"].items()))
+    console.print(
+        "preflight exclusions: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(funnel["plan"].get("excluded", {}).items()))
+    )
+    console.print(
+        "what the simulated customers did: "
+        + ", ".join(f"{k} {v}" for k, v in result["customers"].items())
+    )
     db = (directory / "reconsent.db").resolve()
     console.print(f"\nDone in {result['seconds']} s. Where to look:")
-    console.print(f"  outbox (what customers received): {result['outbox']}/")
-    console.print(f"  the funnel again:   RECONSENT_DATABASE_URL=sqlite:///{db} reconsent wave status {result['wave_id']}")
-    console.print(f"  one person's proof: RECONSENT_DATABASE_URL=sqlite:///{db} reconsent proof <external_id>")
+    console.print(f"  outbox (what customers received): {result['outbox']}/", soft_wrap=True)
+    env = f"RECONSENT_DATABASE_URL=sqlite:///{db}"
+    console.print(
+        f"  the funnel again:   {env} reconsent wave status {result['wave_id']}", soft_wrap=True
+    )
+    console.print(f"  one person's proof: {env} reconsent proof <external_id>", soft_wrap=True)
     if result.get("proof_example"):
         from reconsent.cli.common import session
         from reconsent.cli.proof_cmd import print_proof
         from reconsent.proof import contact_proof
 
-        console.print(f"\nThe proof of one person who answered (reconsent proof {result['proof_example']}):")
+        console.print(
+            f"\nThe proof of one person who answered (reconsent proof {result['proof_example']}):"
+        )
         with session() as s:
             print_proof(contact_proof(s, result["proof_example"]))

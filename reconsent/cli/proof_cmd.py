@@ -25,21 +25,40 @@ def proof(
 
 
 def print_proof(data: dict[str, Any]) -> None:
-    console.print(f"contact [bold]{data['external_id']}[/bold] (subject {data['subject_id']}), "
-                  f"locale {data['locale']}")
+    console.print(
+        f"contact [bold]{data['external_id']}[/bold] (subject {data['subject_id']}), "
+        f"locale {data['locale']}"
+    )
     current = Table("purpose", "state", "since", "expires", "notice", "provable")
     for row in data["current"]:
-        current.add_row(row["purpose"], row["state"], row["occurred_at"], row["expires_at"] or "-",
-                        row["notice_version"] or "-", "yes" if row["provable"] else "no")
+        current.add_row(
+            row["purpose"],
+            row["state"],
+            row["occurred_at"],
+            row["expires_at"] or "-",
+            row["notice_version"] or "-",
+            "yes" if row["provable"] else "no",
+        )
     console.print(current)
     history = Table("when", "purpose", "state", "method", "channel", "notice", "wave", "evidence")
     for ev in data["events"]:
         evidence = ", ".join(f"{k}={v}" for k, v in ev["evidence"].items() if k != "ip")
-        history.add_row(ev["occurred_at"], ev["purpose"], ev["state"], ev["method"],
-                        ev["channel"] or "-", ev["notice_version"] or "-",
-                        str(ev["wave_id"] or "-"), evidence[:60])
+        history.add_row(
+            ev["occurred_at"],
+            ev["purpose"],
+            ev["state"],
+            ev["method"],
+            ev["channel"] or "-",
+            ev["notice_version"] or "-",
+            str(ev["wave_id"] or "-"),
+            evidence[:60],
+        )
     console.print(history)
     if data["suppressions"]:
-        console.print("suppressed: " + "; ".join(
-            f"{s['reason']} on {s['channel'] or 'every channel'} since {s['created_at']}"
-            for s in data["suppressions"]))
+        console.print(
+            "suppressed: "
+            + "; ".join(
+                f"{s['reason']} on {s['channel'] or 'every channel'} since {s['created_at']}"
+                for s in data["suppressions"]
+            )
+        )

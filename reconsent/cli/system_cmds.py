@@ -66,5 +66,12 @@ def portal(
     import uvicorn
 
     settings()  # fail fast on bad settings
-    uvicorn.run("consent_portal.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False)
+    uvicorn.run(
+        "consent_portal.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

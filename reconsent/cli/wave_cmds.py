@@ -37,8 +37,13 @@ def list_waves(as_json: bool = JSON) -> None:
 
     with session() as s:
         rows = [
-            {"id": w.id, "name": w.name, "status": w.status.value, "notice": w.notice_version,
-             "created_at": w.created_at.isoformat()}
+            {
+                "id": w.id,
+                "name": w.name,
+                "status": w.status.value,
+                "notice": w.notice_version,
+                "created_at": w.created_at.isoformat(),
+            }
             for w in s.scalars(select(Wave).order_by(Wave.id))
         ]
     if as_json:
@@ -46,7 +51,7 @@ def list_waves(as_json: bool = JSON) -> None:
         return
     table = Table("id", "name", "status", "notice", "created")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["status"], r["notice"], r["created_at"])
+        table.add_row(*(str(r[k]) for k in ("id", "name", "status", "notice", "created_at")))
     console.print(table)
 
 
@@ -68,8 +73,10 @@ def plan(
     if as_json:
         print_json(report)
         return
-    console.print(f"wave {wave_id} ({report['status']}): [bold]{report['eligible_total']}[/bold] "
-                  f"to ask {report['eligible']}")
+    console.print(
+        f"wave {wave_id} ({report['status']}): [bold]{report['eligible_total']}[/bold] "
+        f"to ask {report['eligible']}"
+    )
     reach = Table("channel", "eligible people reachable")
     for channel, count in report["reachable"].items():
         reach.add_row(channel, str(count))
@@ -114,7 +121,9 @@ def status(wave_id: int = WAVE, as_json: bool = JSON) -> None:
 
 def _print_activity(activity: dict[str, dict[str, int]]) -> None:
     done = {k: v for k, v in activity.items() if v}
-    console.print("this tick: " + ("; ".join(f"{k} {v}" for k, v in done.items()) or "nothing was due"))
+    console.print(
+        "this tick: " + ("; ".join(f"{k} {v}" for k, v in done.items()) or "nothing was due")
+    )
 
 
 def _print_funnel(funnel: dict[str, Any]) -> None:

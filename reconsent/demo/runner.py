@@ -26,7 +26,8 @@ from reconsent.clock import FixedClock
 from reconsent.rules.quiet_hours import italian_holidays
 
 MARKER = ".reconsent-demo"
-DEMO_TWILIO_TOKEN = "demo-webhook-token"  # signs the simulated voice webhooks; not a secret
+#: Signs the simulated voice webhooks of the demo's own portal; not a secret.
+DEMO_TWILIO_TOKEN = "demo-webhook-token"  # noqa: S105
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -58,7 +59,9 @@ def prepare_directory(directory: Path) -> None:
         if not (directory / MARKER).exists():
             from reconsent.errors import ConfigError
 
-            raise ConfigError(f"{directory} exists and was not made by the demo: choose another --dir")
+            raise ConfigError(
+                f"{directory} exists and was not made by the demo: choose another --dir"
+            )
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / MARKER).write_text("made by `reconsent demo`; safe to delete\n")
@@ -101,14 +104,21 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
 
     with unit_of_work(engine) as session:
         load_catalog(session, EXAMPLES / "catalog.toml", settings, clock.now())
-    sample = write_sample(options.directory / "sample", options.contacts, options.seed, now=clock.now())
+    sample = write_sample(
+        options.directory / "sample", options.contacts, options.seed, now=clock.now()
+    )
     contacts = import_contacts(engine, sample.contacts_csv, settings, clock.now())
     consents = import_consents(engine, sample.consents_csv, settings, clock.now())
     say(f"[2/6] catalog loaded; sample base written to {sample.contacts_csv.parent}/")
-    say(f"      contacts: {contacts.created} imported, {len(contacts.errors)} bad rows reported"
-        + "".join(f"\n        line {e.line}: {e.reason}" for e in contacts.errors))
-    say(f"      consent history: {consents.created} events, {len(consents.errors)} bad rows reported"
-        + "".join(f"\n        line {e.line}: {e.reason}" for e in consents.errors))
+    say(
+        f"      contacts: {contacts.created} imported, {len(contacts.errors)} bad rows reported"
+        + "".join(f"\n        line {e.line}: {e.reason}" for e in contacts.errors)
+    )
+    say(
+        f"      consent history: {consents.created} events, "
+        f"{len(consents.errors)} bad rows reported"
+        + "".join(f"\n        line {e.line}: {e.reason}" for e in consents.errors)
+    )
 
     from reconsent.waveconfig import load_wave_config
     from reconsent.waves import create_wave
@@ -116,8 +126,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
     config = load_wave_config(EXAMPLES / "demo-wave.toml")
     with unit_of_work(engine) as session:
         wave_id = create_wave(session, config, clock.now()).id
-    say(f"[3/6] wave {wave_id} created from examples/demo-wave.toml; virtual time starts "
-        f"{clock.now():%A %d %B %Y %H:%M} UTC")
+    say(
+        f"[3/6] wave {wave_id} created from examples/demo-wave.toml; virtual time starts "
+        f"{clock.now():%A %d %B %Y %H:%M} UTC"
+    )
 
     from consent_portal.app import create_app
     from flows.wave_tick import wave_tick
@@ -137,8 +149,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
             ticks.append(result)
             sent = {k: v for k, v in result["activity"].get("sent", {}).items()}
             closed = result["activity"].get("closed", {})
-            say(f"      {clock.now():%a %H:%M} UTC tick: sent {sent or '{}'}"
-                + (f", closed {closed}" if closed else ""))
+            say(
+                f"      {clock.now():%a %H:%M} UTC tick: sent {sent or '{}'}"
+                + (f", closed {closed}" if closed else "")
+            )
             for entry in _new_outbox_entries(outbox, seen):
                 if entry["channel"] == "email":
                     people.follow_link("email", entry["link"], p_open=0.55)

@@ -117,8 +117,14 @@ def decide(
         if index >= len(steps):
             outcome = Outcome.EXPIRE if any_sent else Outcome.FAIL
             reason = "no_answer" if any_sent else "unreachable"
-            return Decision(outcome, index, reason=reason, skipped=tuple(skipped),
-                            presumed_sent_at=presumed, escalated=escalated)
+            return Decision(
+                outcome,
+                index,
+                reason=reason,
+                skipped=tuple(skipped),
+                presumed_sent_at=presumed,
+                escalated=escalated,
+            )
         step = steps[index]
         if sent_at is None and current is not None:
             if current.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN):
@@ -129,22 +135,40 @@ def decide(
             elif current.status is AttemptStatus.CLAIMED:
                 lease_end = current.claimed_at + claim_lease
                 if now < lease_end:
-                    return Decision(Outcome.WAIT, index, until=lease_end, reason="claimed",
-                                    skipped=tuple(skipped), escalated=escalated)
+                    return Decision(
+                        Outcome.WAIT,
+                        index,
+                        until=lease_end,
+                        reason="claimed",
+                        skipped=tuple(skipped),
+                        escalated=escalated,
+                    )
                 if step.channel not in idempotent:
                     presumed = sent_at = current.claimed_at
                     any_sent = True
             elif current.status is AttemptStatus.RETRY:
                 retry_at = current.next_retry_at or now
                 if now < retry_at:
-                    return Decision(Outcome.WAIT, index, until=retry_at, reason="retry",
-                                    skipped=tuple(skipped), escalated=escalated)
+                    return Decision(
+                        Outcome.WAIT,
+                        index,
+                        until=retry_at,
+                        reason="retry",
+                        skipped=tuple(skipped),
+                        escalated=escalated,
+                    )
         if sent_at is not None:
             answer_due = sent_at + step.wait
             if now < answer_due:
-                return Decision(Outcome.WAIT, index, until=answer_due, reason="awaiting_answer",
-                                skipped=tuple(skipped), presumed_sent_at=presumed,
-                                escalated=escalated)
+                return Decision(
+                    Outcome.WAIT,
+                    index,
+                    until=answer_due,
+                    reason="awaiting_answer",
+                    skipped=tuple(skipped),
+                    presumed_sent_at=presumed,
+                    escalated=escalated,
+                )
             index, sent_at, current = index + 1, None, None
             continue
         blocked = channel_block(step.channel, gate, request.basis)
@@ -154,6 +178,12 @@ def decide(
             continue
         opens = next_allowed(now, gate.timezone, step.quiet_preset)
         if opens > now:
-            return Decision(Outcome.WAIT, index, until=opens, reason="quiet_hours",
-                            skipped=tuple(skipped), escalated=escalated)
+            return Decision(
+                Outcome.WAIT,
+                index,
+                until=opens,
+                reason="quiet_hours",
+                skipped=tuple(skipped),
+                escalated=escalated,
+            )
         return Decision(Outcome.SEND, index, skipped=tuple(skipped), escalated=escalated)

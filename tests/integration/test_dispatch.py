@@ -28,7 +28,9 @@ def _wave_with(engine: Engine, clock: FixedClock, n: int = 3, **wave_overrides: 
         p = factories.add_catalog(s, now)
         for i in range(n):
             c = factories.add_contact(s, now, f"c{i}", email=f"c{i}@example.com")
-            factories.record(s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800))
+            factories.record(
+                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
+            )
         wave = factories.add_wave(s, now, **wave_overrides)
         plan_wave(s, wave, now)
         return wave.id
@@ -63,17 +65,23 @@ def test_escalates_email_sms_ivr_then_expires_without_consent(
     clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday 10:00 in Rome (pre-holiday hours)
     _tick(d, wave_id, clock)
     assert [len(fakes[c].sent) for c in Channel] == [3, 3, 3]
-    assert all(m.voice_url and "/webhooks/twilio/voice?t=" in m.voice_url for m in fakes[Channel.IVR].sent)
+    assert all(
+        m.voice_url and "/webhooks/twilio/voice?t=" in m.voice_url for m in fakes[Channel.IVR].sent
+    )
     clock.advance(timedelta(days=1))
     _tick(d, wave_id, clock)
     with unit_of_work(engine) as s:
         statuses = s.scalars(select(WaveRequest.status)).all()
-        given_by_wave = s.scalar(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.wave_id == wave_id))
+        given_by_wave = s.scalar(
+            select(func.count()).select_from(ConsentEvent).where(ConsentEvent.wave_id == wave_id)
+        )
     assert statuses == [RequestStatus.EXPIRED] * 3
     assert given_by_wave == 0  # silence is never consent
 
 
-def test_objection_mid_wave_stops_the_next_step(engine: Engine, clock: FixedClock, dsettings: Settings) -> None:
+def test_objection_mid_wave_stops_the_next_step(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
     wave_id = _wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
@@ -81,8 +89,15 @@ def test_objection_mid_wave_stops_the_next_step(engine: Engine, clock: FixedCloc
     with unit_of_work(engine) as s:
         first = s.scalars(select(WaveRequest).order_by(WaveRequest.id)).first()
         assert first is not None
-        s.add(Suppression(contact_id=first.contact_id, channel=None, reason=SuppressionReason.OBJECTION,
-                          source="test", created_at=clock.now()))
+        s.add(
+            Suppression(
+                contact_id=first.contact_id,
+                channel=None,
+                reason=SuppressionReason.OBJECTION,
+                source="test",
+                created_at=clock.now(),
+            )
+        )
         objector = first.id
     clock.advance(timedelta(days=3))
     _tick(d, wave_id, clock)
@@ -99,7 +114,9 @@ def test_transient_errors_retry_with_backoff_then_escalate(
     wave_id = _wave_with(engine, clock, n=1)
 
     def throttled(m: OutboundMessage) -> SendResult:
-        return SendResult(m.attempt_id, SendOutcome.TRANSIENT, "fake", error_code="429", retry_after=120)
+        return SendResult(
+            m.attempt_id, SendOutcome.TRANSIENT, "fake", error_code="429", retry_after=120
+        )
 
     fakes = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=throttled))
     d = Dispatcher(engine, dsettings, fakes)
@@ -107,7 +124,9 @@ def test_transient_errors_retry_with_backoff_then_escalate(
     with unit_of_work(engine) as s:
         attempt = s.scalars(select(SendAttempt)).one()
         assert (attempt.status, attempt.tries) == (AttemptStatus.RETRY, 1)
-        assert attempt.next_retry_at == clock.now() + timedelta(seconds=120)  # Retry-After beats 30 s
+        assert attempt.next_retry_at == clock.now() + timedelta(
+            seconds=120
+        )  # Retry-After beats 30 s
     clock.advance(timedelta(seconds=60))
     _tick(d, wave_id, clock)  # not yet due
     with unit_of_work(engine) as s:
@@ -140,14 +159,18 @@ def test_permanent_error_escalates_at_once_and_suppresses_the_address(
         assert sup.address_hash is not None
 
 
-def test_crash_after_claim_never_sends_twice(engine: Engine, clock: FixedClock, dsettings: Settings) -> None:
+def test_crash_after_claim_never_sends_twice(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
     wave_id = _wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
     lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
     from reconsent.dispatch import BatchReport
 
-    d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())  # claimed, then the process "dies"
+    d._decide_and_claim(
+        wave_id, lo, hi, clock.now(), BatchReport()
+    )  # claimed, then the process "dies"
     _tick(d, wave_id, clock)  # within the lease: nothing happens
     assert fakes[Channel.EMAIL].sent == []
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
@@ -176,7 +199,9 @@ def test_crash_after_claim_resends_on_an_idempotent_channel(
 
 
 @pytest.mark.postgres
-def test_concurrent_dispatchers_never_send_twice(pg_url: str, clock: FixedClock, tmp_path: Path) -> None:
+def test_concurrent_dispatchers_never_send_twice(
+    pg_url: str, clock: FixedClock, tmp_path: Path
+) -> None:
     from reconsent.db import make_engine
 
     engine = make_engine(pg_url, pool_size=10)

@@ -22,7 +22,9 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
         email, sms = p["marketing_email"], p["marketing_sms"]
 
         def person(name: str, **kw: object) -> object:
-            c = factories.add_contact(s, now, name, email=kw.pop("email", f"{name}@example.com"), **kw)  # type: ignore[arg-type]
+            c = factories.add_contact(
+                s, now, name, email=kw.pop("email", f"{name}@example.com"), **kw
+            )  # type: ignore[arg-type]
             ids[name] = c.id
             return c
 
@@ -33,28 +35,62 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
         factories.record(s, now, stale, email, ConsentState.GIVEN, now - timedelta(days=800))  # type: ignore[arg-type]
         old_notice = person("old_notice")
         for purpose in (email, sms):
-            factories.record(s, now, old_notice, purpose, ConsentState.GIVEN, now - timedelta(days=10), notice_version="2024-01")  # type: ignore[arg-type]
+            factories.record(
+                s,
+                now,
+                old_notice,
+                purpose,
+                ConsentState.GIVEN,
+                now - timedelta(days=10),
+                notice_version="2024-01",
+            )  # type: ignore[arg-type]
         unprovable = person("unprovable")
         for purpose in (email, sms):
-            factories.record(s, now, unprovable, purpose, ConsentState.GIVEN, now - timedelta(days=10), provable=False)  # type: ignore[arg-type]
+            factories.record(
+                s,
+                now,
+                unprovable,
+                purpose,
+                ConsentState.GIVEN,
+                now - timedelta(days=10),
+                provable=False,
+            )  # type: ignore[arg-type]
         person("missing")  # no record: reachable only by email (declared basis)
         person("missing_no_email", email=None)
         refused = person("refused")
-        factories.record(s, now, refused, p["profiling"], ConsentState.REFUSED, now - timedelta(days=5))  # type: ignore[arg-type]
+        factories.record(
+            s, now, refused, p["profiling"], ConsentState.REFUSED, now - timedelta(days=5)
+        )  # type: ignore[arg-type]
         withdrawn = person("withdrawn")
         factories.record(s, now, withdrawn, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
         factories.record(s, now, withdrawn, email, ConsentState.WITHDRAWN, now - timedelta(days=3))  # type: ignore[arg-type]
         objected = person("objected")
         factories.record(s, now, objected, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        s.add(Suppression(contact_id=objected.id, channel=None, reason=SuppressionReason.OBJECTION,  # type: ignore[attr-defined]
-                          source="portal", created_at=now))
+        s.add(
+            Suppression(
+                contact_id=objected.id,
+                channel=None,
+                reason=SuppressionReason.OBJECTION,  # type: ignore[attr-defined]
+                source="portal",
+                created_at=now,
+            )
+        )
         erased = person("erased")
         erased.erased_at = now  # type: ignore[attr-defined]
         factories.record(s, now, erased, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        by_hash = person("by_hash")  # suppressed by address hash only (e.g. erased earlier under another id)
+        by_hash = person(
+            "by_hash"
+        )  # suppressed by address hash only (e.g. erased earlier under another id)
         factories.record(s, now, by_hash, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        s.add(Suppression(address_hash=by_hash.email_hash, channel=None, reason=SuppressionReason.ERASURE,  # type: ignore[attr-defined]
-                          source="erasure", created_at=now))
+        s.add(
+            Suppression(
+                address_hash=by_hash.email_hash,
+                channel=None,
+                reason=SuppressionReason.ERASURE,  # type: ignore[attr-defined]
+                source="erasure",
+                created_at=now,
+            )
+        )
         no_address = person("no_address", email=None, phone=None)
         factories.record(s, now, no_address, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
         ids["wave"] = factories.add_wave(s, now).id
@@ -66,10 +102,19 @@ def test_preflight_explains_every_exclusion(engine: Engine, clock: FixedClock) -
     with unit_of_work(engine) as s:
         wave = s.get_one(__import__("models").Wave, ids["wave"])
         report = preflight(s, wave, clock.now())
-    assert report.excluded == {
-        "consent_fresh": 1, "refused": 1, "withdrawn": 1, "suppressed": 2, "erased": 1,
-        "no_address": 2,  # the missing one without email (email is the only declared channel) + no_address
-    }
+    assert (
+        report.excluded
+        == {
+            "consent_fresh": 1,
+            "refused": 1,
+            "withdrawn": 1,
+            "suppressed": 2,
+            "erased": 1,
+            # the one with no address at all, and the "missing" one without e-mail
+            # (e-mail is the only channel with a declared basis)
+            "no_address": 2,
+        }
+    )
     assert report.eligible == {"prior_consent": 3, "declared": 1}
     assert report.reachable == {"email": 4, "sms": 3, "ivr": 3}
     assert report.eligible_total + sum(report.excluded.values()) == 12
@@ -98,7 +143,9 @@ def test_dry_run_plans_and_creates_nothing(engine: Engine, clock: FixedClock) ->
     with unit_of_work(engine) as s:
         p = factories.add_catalog(s, now)
         c = factories.add_contact(s, now, "a")
-        factories.record(s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800))
+        factories.record(
+            s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
+        )
         wave = factories.add_wave(s, now, dry_run=True)
         report = plan_wave(s, wave, now)
         assert report.eligible_total == 1 and report.created == 0

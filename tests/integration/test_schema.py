@@ -27,14 +27,18 @@ def test_consent_events_refuse_update_and_delete(engine: Engine, clock: FixedClo
     with unit_of_work(engine) as session:
         purposes = factories.add_catalog(session, now)
         contact = factories.add_contact(session, now, "c1")
-        factories.record(session, now, contact, purposes["marketing_email"], ConsentState.GIVEN, now)
+        factories.record(
+            session, now, contact, purposes["marketing_email"], ConsentState.GIVEN, now
+        )
     for statement in (
         update(ConsentEvent).values(state="refused"),
         text("DELETE FROM consent_events"),
         update(Notice).values(body_html="rewritten"),
     ):
-        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
-            with unit_of_work(engine) as session:
-                session.execute(statement)
+        with (
+            pytest.raises((IntegrityError, DBAPIError), match="append-only"),
+            unit_of_work(engine) as session,
+        ):
+            session.execute(statement)
     with unit_of_work(engine) as session:
         assert session.scalar(select(ConsentEvent.state)) == ConsentState.GIVEN

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.prefect
 
 
 @pytest.fixture
-def flow_env(prefect_harness: None, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def flow_env(
+    prefect_harness: None, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     outbox = tmp_path / "outbox"
     for name, value in {
         "RECONSENT_DATABASE_URL": db_url,
@@ -45,14 +47,25 @@ def _seed(engine: Engine, clock: FixedClock) -> tuple[int, dict[str, int]]:
         ids = {}
         for name in ("stale1", "stale2", "refuser", "objector"):
             c = factories.add_contact(s, now, name, email=f"{name}@example.com")
-            factories.record(s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900))
+            factories.record(
+                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900)
+            )
             ids[name] = c.id
         refuser = s.get_one(__import__("models").Contact, ids["refuser"])
-        factories.record(s, now, refuser, p["marketing_sms"], ConsentState.REFUSED, now - timedelta(days=2))
+        factories.record(
+            s, now, refuser, p["marketing_sms"], ConsentState.REFUSED, now - timedelta(days=2)
+        )
         from models import Suppression
 
-        s.add(Suppression(contact_id=ids["objector"], channel=None, reason=SuppressionReason.OBJECTION,
-                          source="test", created_at=now))
+        s.add(
+            Suppression(
+                contact_id=ids["objector"],
+                channel=None,
+                reason=SuppressionReason.OBJECTION,
+                source="test",
+                created_at=now,
+            )
+        )
         wave = factories.add_wave(s, now)
         return wave.id, ids
 
@@ -78,7 +91,9 @@ def test_tick_twice_sends_nothing_twice_and_never_reaches_the_excluded(
         assert s.scalar(select(func.count()).select_from(SendAttempt)) == 2
 
 
-def test_unanswered_wave_ends_expired_and_completed(flow_env: Path, engine: Engine, clock: FixedClock) -> None:
+def test_unanswered_wave_ends_expired_and_completed(
+    flow_env: Path, engine: Engine, clock: FixedClock
+) -> None:
     from flows.wave_tick import wave_tick
 
     wave_id, _ = _seed(engine, clock)
@@ -104,7 +119,9 @@ async def _artifact_keys(flow_run_name_prefix: str) -> list[str]:
     return [a.key for a in artifacts if a.key]
 
 
-def test_tick_publishes_aggregate_artifacts(flow_env: Path, engine: Engine, clock: FixedClock) -> None:
+def test_tick_publishes_aggregate_artifacts(
+    flow_env: Path, engine: Engine, clock: FixedClock
+) -> None:
     import asyncio
 
     from flows.wave_tick import wave_tick

@@ -25,13 +25,23 @@ from reconsent.waves import create_wave
 ADDRESS_KEY = b"test-address-key"
 
 PURPOSES: list[dict[str, Any]] = [
-    {"code": "marketing_email", "channel": Channel.EMAIL, "titles": {"it": "Offerte via email", "en": "Offers by email"}},
-    {"code": "marketing_sms", "channel": Channel.SMS, "titles": {"it": "Offerte via SMS", "en": "Offers by SMS"}},
+    {
+        "code": "marketing_email",
+        "channel": Channel.EMAIL,
+        "titles": {"it": "Offerte via email", "en": "Offers by email"},
+    },
+    {
+        "code": "marketing_sms",
+        "channel": Channel.SMS,
+        "titles": {"it": "Offerte via SMS", "en": "Offers by SMS"},
+    },
     {"code": "profiling", "channel": None, "titles": {"it": "Profilazione", "en": "Profiling"}},
 ]
 
 
-def add_catalog(session: Session, now: datetime, versions: tuple[str, ...] = ("2024-01", "2026-09")) -> dict[str, Purpose]:
+def add_catalog(
+    session: Session, now: datetime, versions: tuple[str, ...] = ("2024-01", "2026-09")
+) -> dict[str, Purpose]:
     purposes = {}
     for spec in PURPOSES:
         purpose = Purpose(

@@ -53,7 +53,9 @@ def _free_port() -> int:
 def running_postgres() -> Iterator[PostgresServer]:
     bindir = find_bindir()
     if bindir is None:
-        raise RuntimeError("PostgreSQL server binaries not found: run `make test` (it installs them)")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: run `make test` (it installs them)"
+        )
     root = Path(tempfile.mkdtemp(prefix="reconsent-pg-"))
     data = root / "data"
     prefix: list[str] = []
@@ -64,21 +66,53 @@ def running_postgres() -> Iterator[PostgresServer]:
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True, env=env,
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
     )
-    options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    options = (
+        f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=200"
+    )
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
-         "-w", "-t", "60", "start"],
-        check=True, capture_output=True, env=env,
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
     )
     try:
         yield PostgresServer("127.0.0.1", port, "postgres")
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            check=False, capture_output=True, env=env,
+            check=False,
+            capture_output=True,
+            env=env,
         )
         shutil.rmtree(root, ignore_errors=True)

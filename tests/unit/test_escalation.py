@@ -22,12 +22,18 @@ STEPS = [
 GATE = Gate(blocked=None, timezone="Europe/Rome", has_email=True, has_phone=True)
 
 
-def view(step: int = 0, sent: datetime | None = None, any_sent: bool = False,
-         basis: RequestBasis = RequestBasis.PRIOR_CONSENT) -> RequestView:
+def view(
+    step: int = 0,
+    sent: datetime | None = None,
+    any_sent: bool = False,
+    basis: RequestBasis = RequestBasis.PRIOR_CONSENT,
+) -> RequestView:
     return RequestView(step, sent, basis, any_sent or sent is not None)
 
 
-def attempt(status: AttemptStatus, claimed: datetime = NOW, retry: datetime | None = None) -> AttemptView:
+def attempt(
+    status: AttemptStatus, claimed: datetime = NOW, retry: datetime | None = None
+) -> AttemptView:
     return AttemptView(status, 1, claimed, retry)
 
 
@@ -38,16 +44,26 @@ def test_new_request_sends_the_first_step() -> None:
 
 def test_waits_for_an_answer_then_escalates() -> None:
     sent = NOW - timedelta(days=1)
-    d = decide(view(0, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, NOW, claim_lease=LEASE)
-    assert (d.outcome, d.until, d.reason) == (Outcome.WAIT, sent + timedelta(days=3), "awaiting_answer")
+    d = decide(
+        view(0, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, NOW, claim_lease=LEASE
+    )
+    assert (d.outcome, d.until, d.reason) == (
+        Outcome.WAIT,
+        sent + timedelta(days=3),
+        "awaiting_answer",
+    )
     later = sent + timedelta(days=3)
-    d = decide(view(0, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, later, claim_lease=LEASE)
+    d = decide(
+        view(0, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, later, claim_lease=LEASE
+    )
     assert (d.outcome, d.step_index, d.escalated) == (Outcome.SEND, 1, True)
 
 
 def test_silence_after_the_last_step_expires() -> None:
     sent = NOW - timedelta(days=2)
-    d = decide(view(2, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, NOW, claim_lease=LEASE)
+    d = decide(
+        view(2, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, NOW, claim_lease=LEASE
+    )
     assert (d.outcome, d.reason) == (Outcome.EXPIRE, "no_answer")
 
 
@@ -58,8 +74,13 @@ def test_blocked_person_is_cancelled_whatever_the_step() -> None:
 
 
 def test_missing_address_and_suppressed_channel_are_skipped() -> None:
-    gate = Gate(None, "Europe/Rome", has_email=False, has_phone=True,
-                suppressed_channels=frozenset({Channel.SMS}))
+    gate = Gate(
+        None,
+        "Europe/Rome",
+        has_email=False,
+        has_phone=True,
+        suppressed_channels=frozenset({Channel.SMS}),
+    )
     d = decide(view(), None, gate, STEPS, NOW, claim_lease=LEASE)
     assert d.outcome is Outcome.SEND and d.step_index == 2
     assert d.skipped == ((0, Channel.EMAIL, "no_address"), (1, Channel.SMS, "suppressed"))
@@ -68,8 +89,14 @@ def test_missing_address_and_suppressed_channel_are_skipped() -> None:
 def test_declared_basis_only_reaches_declared_channels() -> None:
     gate = Gate(None, "Europe/Rome", True, True, declared_channels=frozenset({Channel.EMAIL}))
     sent = NOW - timedelta(days=4)
-    d = decide(view(0, sent, basis=RequestBasis.DECLARED), attempt(AttemptStatus.SENT, sent),
-               gate, STEPS, NOW, claim_lease=LEASE)
+    d = decide(
+        view(0, sent, basis=RequestBasis.DECLARED),
+        attempt(AttemptStatus.SENT, sent),
+        gate,
+        STEPS,
+        NOW,
+        claim_lease=LEASE,
+    )
     assert d.outcome is Outcome.EXPIRE
     assert [s[2] for s in d.skipped] == ["no_lawful_basis", "no_lawful_basis"]
 
@@ -87,16 +114,22 @@ def test_permanent_failure_escalates_at_once() -> None:
 
 def test_transient_failure_waits_for_its_retry_time() -> None:
     retry = NOW + timedelta(seconds=30)
-    d = decide(view(0), attempt(AttemptStatus.RETRY, retry=retry), GATE, STEPS, NOW, claim_lease=LEASE)
+    d = decide(
+        view(0), attempt(AttemptStatus.RETRY, retry=retry), GATE, STEPS, NOW, claim_lease=LEASE
+    )
     assert (d.outcome, d.until) == (Outcome.WAIT, retry)
-    d = decide(view(0), attempt(AttemptStatus.RETRY, retry=retry), GATE, STEPS, retry, claim_lease=LEASE)
+    d = decide(
+        view(0), attempt(AttemptStatus.RETRY, retry=retry), GATE, STEPS, retry, claim_lease=LEASE
+    )
     assert (d.outcome, d.step_index) == (Outcome.SEND, 0)
 
 
 def test_quiet_hours_defer_the_call() -> None:
     sunday = datetime(2026, 12, 6, 11, 0, tzinfo=UTC)
     sent = sunday - timedelta(days=2)
-    d = decide(view(1, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, sunday, claim_lease=LEASE)
+    d = decide(
+        view(1, sent), attempt(AttemptStatus.SENT, sent), GATE, STEPS, sunday, claim_lease=LEASE
+    )
     # The SMS wait is over; the IVR step may not ring on a Sunday nor on Monday 7 Dec before 10:00.
     assert (d.outcome, d.step_index, d.reason) == (Outcome.WAIT, 2, "quiet_hours")
     assert d.until == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -104,15 +137,28 @@ def test_quiet_hours_defer_the_call() -> None:
 
 def test_live_claim_is_left_alone_and_a_lost_one_is_presumed_sent() -> None:
     claimed = NOW - timedelta(minutes=5)
-    d = decide(view(0), attempt(AttemptStatus.CLAIMED, claimed), GATE, STEPS, NOW, claim_lease=LEASE)
+    d = decide(
+        view(0), attempt(AttemptStatus.CLAIMED, claimed), GATE, STEPS, NOW, claim_lease=LEASE
+    )
     assert (d.outcome, d.reason) == (Outcome.WAIT, "claimed")
     lost = NOW - timedelta(hours=1)
     d = decide(view(0), attempt(AttemptStatus.CLAIMED, lost), GATE, STEPS, NOW, claim_lease=LEASE)
-    assert (d.outcome, d.presumed_sent_at, d.until) == (Outcome.WAIT, lost, lost + timedelta(days=3))
+    assert (d.outcome, d.presumed_sent_at, d.until) == (
+        Outcome.WAIT,
+        lost,
+        lost + timedelta(days=3),
+    )
 
 
 def test_lost_claim_on_an_idempotent_channel_is_sent_again() -> None:
     lost = NOW - timedelta(hours=1)
-    d = decide(view(0), attempt(AttemptStatus.CLAIMED, lost), GATE, STEPS, NOW,
-               claim_lease=LEASE, idempotent=frozenset({Channel.EMAIL}))
+    d = decide(
+        view(0),
+        attempt(AttemptStatus.CLAIMED, lost),
+        GATE,
+        STEPS,
+        NOW,
+        claim_lease=LEASE,
+        idempotent=frozenset({Channel.EMAIL}),
+    )
     assert (d.outcome, d.step_index, d.presumed_sent_at) == (Outcome.SEND, 0, None)

@@ -47,12 +47,16 @@ def test_windows_are_local_to_the_contact() -> None:
     assert is_allowed(now, "Europe/Rome", "daytime")
     assert next_allowed(now, "Europe/London", "daytime") == utc(2026, 12, 1, 9, 0)
     # TCPA: 08:00-21:00 in New York (UTC-5 in December)
-    assert next_allowed(utc(2026, 12, 1, 12, 0), "America/New_York", "us-tcpa") == utc(2026, 12, 1, 13, 0)
+    assert next_allowed(utc(2026, 12, 1, 12, 0), "America/New_York", "us-tcpa") == utc(
+        2026, 12, 1, 13, 0
+    )
 
 
 def test_dst_change_is_respected() -> None:
     # 30 March 2027 (Tuesday after the switch to CEST, UTC+2; Monday 29 is Easter Monday)
-    assert next_allowed(utc(2027, 3, 29, 6, 0), "Europe/Rome", "it-telemarketing") == utc(2027, 3, 30, 7, 0)
+    assert next_allowed(utc(2027, 3, 29, 6, 0), "Europe/Rome", "it-telemarketing") == utc(
+        2027, 3, 30, 7, 0
+    )
 
 
 def test_always_and_daytime_sunday() -> None:

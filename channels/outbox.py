@@ -1,0 +1,190 @@
+"""The file outbox: messages become files a person can open, instead of provider calls.
+
+Layout under ``root``::
+
+    email/attempt-<attempt_id>.eml   RFC 5322 message, multipart/alternative text + HTML,
+                                     List-Unsubscribe + List-Unsubscribe-Post (RFC 8058)
+    sms/attempt-<attempt_id>.txt     "To:" and "Segments:" lines, a blank line, the text
+    ivr/attempt-<attempt_id>.xml     the TwiML a person who answers would hear
+    index.jsonl                      one JSON line per attempt written for the first time:
+                                     attempt_id, request_id, channel, file, link, voice_url
+
+Files are written atomically (temporary file + ``os.replace``), so sending the
+same attempt again rewrites its file harmlessly (``idempotent = True``) and the
+manifest gets a line only when the attempt's file did not exist yet.  The
+manifest holds ids and links only: no names, addresses or phone numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from email import policy
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from channels.base import OutboundMessage, SendOutcome, SendResult
+from channels.ivr import call_twiml, gather_url_for
+from channels.render import (
+    DEFAULT_SMS_MAX_SEGMENTS,
+    render_email,
+    render_sms,
+    resolve_locale,
+    sms_segments,
+)
+from reconsent.clock import Clock, SystemClock
+from reconsent.vocab import Channel
+
+__all__ = ["MANIFEST_NAME", "FileOutbox"]
+
+MANIFEST_NAME = "index.jsonl"
+_EXTENSIONS = {Channel.EMAIL: "eml", Channel.SMS: "txt", Channel.IVR: "xml"}
+
+
+class FileOutbox:
+    """A :class:`channels.base.ChannelAdapter` writing one file per attempt."""
+
+    provider = "outbox"
+    idempotent = True
+
+    def __init__(
+        self,
+        channel: Channel,
+        root: Path,
+        *,
+        from_email: str = "privacy@example.com",
+        from_name: str = "Privacy team",
+        sms_from: str | None = None,
+        ivr_audio_urls: Mapping[str, str] | None = None,
+        sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS,
+        clock: Clock | None = None,
+        max_batch: int = 1000,
+    ) -> None:
+        self.channel = channel
+        self.root = Path(root)
+        self.max_batch = max_batch
+        self._from = Address(display_name=from_name, addr_spec=from_email)
+        self._sms_from = sms_from
+        self._audio_urls = dict(ivr_audio_urls or {})
+        self._sms_max_segments = sms_max_segments
+        self._clock = clock or SystemClock()
+        self._manifest_lock = threading.Lock()
+
+    def path_for(self, attempt_id: int) -> Path:
+        return self.root / self.channel.value / f"attempt-{attempt_id}.{_EXTENSIONS[self.channel]}"
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        for msg in messages:
+            if msg.channel is not self.channel:
+                raise ValueError(f"attempt {msg.attempt_id} is not a {self.channel} message")
+            if self.channel is Channel.IVR and not msg.voice_url:
+                raise ValueError(f"IVR attempt {msg.attempt_id} has no voice_url")
+        return [self._send_one(msg) for msg in messages]
+
+    def _send_one(self, msg: OutboundMessage) -> SendResult:
+        try:
+            content = self._content(msg)
+        except (ValueError, IndexError, MessageError) as exc:  # an address email rejects
+            return SendResult(
+                msg.attempt_id,
+                SendOutcome.PERMANENT,
+                self.provider,
+                error_code="invalid_address",
+                error_detail=type(exc).__name__,
+            )
+        path = self.path_for(msg.attempt_id)
+        try:
+            created = _write_atomic(path, content)
+            if created:
+                self._append_manifest(msg, path)
+        except OSError as exc:
+            return SendResult(
+                msg.attempt_id,
+                SendOutcome.TRANSIENT,
+                self.provider,
+                error_code="io_error",
+                error_detail=exc.strerror or type(exc).__name__,
+            )
+        return SendResult(
+            msg.attempt_id,
+            SendOutcome.SENT,
+            self.provider,
+            provider_message_id=f"outbox-{msg.attempt_id}",
+        )
+
+    def _content(self, msg: OutboundMessage) -> bytes:
+        if self.channel is Channel.EMAIL:
+            return self._email(msg)
+        if self.channel is Channel.SMS:
+            body = render_sms(msg, self._sms_max_segments)
+            encoding, segments = sms_segments(body)
+            lines = [f"To: {msg.to}"]
+            if self._sms_from:
+                lines.append(f"From: {self._sms_from}")
+            lines += [f"Segments: {segments} ({encoding})", "", body, ""]
+            return "\n".join(lines).encode()
+        assert msg.voice_url is not None  # checked in send()
+        audio = self._audio_urls.get(resolve_locale(msg.context.locale))
+        return call_twiml(msg.context, gather_url_for(msg.voice_url), audio).encode()
+
+    def _email(self, msg: OutboundMessage) -> bytes:
+        rendered = render_email(msg)
+        email = EmailMessage()
+        email["From"] = self._from
+        email["To"] = Address(display_name=msg.to_name or "", addr_spec=_ascii_address(msg.to))
+        email["Subject"] = rendered.subject
+        email["Date"] = format_datetime(self._clock.now())
+        email["Message-ID"] = f"<reconsent.attempt-{msg.attempt_id}@{self._from.domain}>"
+        email["List-Unsubscribe"] = f"<{msg.optout_link}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        email["X-Reconsent-Attempt"] = str(msg.attempt_id)
+        email.set_content(rendered.text)
+        email.add_alternative(rendered.html, subtype="html")
+        # A boundary derived from the content (which cannot contain its own digest) keeps a
+        # re-sent attempt byte-identical instead of random.
+        digest = hashlib.sha256(f"{rendered.text}\0{rendered.html}".encode()).hexdigest()
+        email.set_boundary(f"reconsent-{digest[:32]}")
+        return email.as_bytes(policy=policy.SMTP)
+
+    def _append_manifest(self, msg: OutboundMessage, path: Path) -> None:
+        entry = {
+            "attempt_id": msg.attempt_id,
+            "request_id": msg.request_id,
+            "channel": msg.channel.value,
+            "file": path.relative_to(self.root).as_posix(),
+            "link": msg.link,
+            "voice_url": msg.voice_url,
+        }
+        line = json.dumps(entry, separators=(",", ":")) + "\n"
+        with self._manifest_lock, (self.root / MANIFEST_NAME).open("a", encoding="utf-8") as fh:
+            fh.write(line)
+
+
+def _ascii_address(address: str) -> str:
+    """IDNA-encode an internationalised domain (a non-ASCII local part stays invalid)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+def _write_atomic(path: Path, content: bytes) -> bool:
+    """Write ``content`` to ``path`` atomically; True when the file did not exist before."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        Path(tmp_name).replace(path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return not existed

@@ -1,0 +1,91 @@
+"""The consent portal's application factory.
+
+``create_app(settings)`` is all a caller needs; the lifespan builds the shared
+:class:`~consent_portal.state.Portal` (and the engine, unless one is given,
+which it then disposes).  Nothing happens at import time.
+
+Run it with uvicorn's factory mode::
+
+    uvicorn --factory consent_portal.app:app_from_env
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from consent_portal import pages, twilio_voice
+from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
+from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
+from reconsent.clock import Clock, SystemClock
+from reconsent.db import make_engine
+from reconsent.links import LinkSigner
+from reconsent.settings import Settings, load_settings
+
+#: Forms here are a handful of fields; anything bigger is refused with 413.
+MAX_BODY_SIZE = 64 * 1024
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> Starlette:
+    """The portal for ``settings``; ``clock`` and ``engine`` are injected by tests.
+
+    A given engine belongs to the caller; otherwise the lifespan creates one
+    from ``settings.database_url`` and disposes it on shutdown.
+    """
+    app_clock: Clock = clock or SystemClock()
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        owned = engine is None
+        app_engine = make_engine(settings.database_url) if engine is None else engine
+        keys = settings.link_signing_keys()
+        portal = Portal(
+            settings=settings,
+            clock=app_clock,
+            engine=app_engine,
+            signer=LinkSigner(keys, clock=app_clock),
+            csrf=CsrfTokens(keys),
+            templates=templates,
+            address_key=settings.address_key(),
+        )
+        try:
+            yield {"portal": portal}
+        finally:
+            if owned:
+                app_engine.dispose()
+
+    routes = [
+        Route("/c/{token}", pages.landing, methods=["GET"], name="landing"),
+        Route("/c/{token}", pages.decide, methods=["POST"], name="decide"),
+        Route("/o/{token}", pages.optout_page, methods=["GET"], name="optout_page"),
+        Route("/o/{token}", pages.optout, methods=["POST"], name="optout"),
+        Route(twilio_voice.VOICE_PATH, twilio_voice.voice, methods=["POST"], name="voice"),
+        Route(twilio_voice.GATHER_PATH, twilio_voice.gather, methods=["POST"], name="gather"),
+        Route("/healthz", pages.healthz, methods=["GET"], name="healthz"),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    https = settings.portal_base_url.lower().startswith("https://")
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeadersMiddleware, https=https)],
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_SIZE,
+    )
+
+
+def app_from_env() -> Starlette:
+    """The portal configured from the environment (``RECONSENT_*`` and ``.env``)."""
+    return create_app(load_settings())

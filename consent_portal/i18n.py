@@ -1,0 +1,160 @@
+"""The portal's own words, in Italian and English (English fills any gap).
+
+Templates receive ``t``: a plain mapping of every key for the chosen locale.
+Placeholders use ``str.format`` names (``{name}``, ``{controller}``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconsent.messages import language_of
+
+DEFAULT_LOCALE = "en"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "language_name": "English",
+        "switch_to": "Leggi in italiano",
+        "skip": "Skip to content",
+        "greeting": "Hello {name},",
+        "greeting_anonymous": "Hello,",
+        "who_asks": "{controller} asks for your consent, purpose by purpose.",
+        "intro": "Nothing is pre-selected: choose Yes or No for each purpose. "
+        "You can change your mind at any time.",
+        "notice_heading": "Privacy notice",
+        "notice_version": "Notice version {version}",
+        "choices_heading": "Your choices",
+        "yes": "Yes",
+        "no": "No",
+        "save": "Save my choices",
+        "refuse_all": "Refuse all",
+        "link_validity": "You can use this link again until it expires "
+        "({days} days after we sent it) to change your choices.",
+        "contact_us": "Questions? Write to {contact}.",
+        "title_landing": "Your consent choices",
+        "title_done": "Your choices are saved",
+        "done_heading": "Thank you: your choices are saved",
+        "done_replay": "This form had already been sent: nothing new was recorded. "
+        "To change your choices, open the link again.",
+        "given": "Yes, I agree",
+        "refused": "No, I do not agree",
+        "withdrawn": "Withdrawn",
+        "recorded_at": "Recorded on {time} (UTC) under notice version {version}.",
+        "change_again": "You can use the same link again until it expires to change your "
+        "choices. You can also withdraw your consent at any time by writing to {contact}.",
+        "not_chosen": "Not answered",
+        "no_choice_title": "Nothing was recorded",
+        "no_choice": "Please choose Yes or No for at least one purpose. Nothing was recorded.",
+        "back": "Back to the choices",
+        "bad_link_title": "This link is not valid",
+        "bad_link": "This link is not valid. Please check that you copied it in full, "
+        "or contact {controller} at {contact}.",
+        "expired_title": "This link has expired",
+        "expired": "This link has expired. You can ask for a fresh one at any time by "
+        "writing to {controller} at {contact}.",
+        "forbidden_title": "This form could not be accepted",
+        "forbidden": "This form could not be verified, so nothing was recorded. "
+        "Please open the link again and resend your choices.",
+        "error_title": "Something went wrong",
+        "error": "Your choices could not be recorded. Nothing was saved. "
+        "Please try again later or write to {contact}.",
+        "optout_title": "Stop all marketing",
+        "optout_intro": "{controller} will stop contacting you for marketing on every "
+        "channel, and any consent you gave will be withdrawn.",
+        "optout_button": "Stop all marketing",
+        "optout_done_title": "You will not be contacted again",
+        "optout_done": "Done: we will not contact you for marketing again, on any channel. "
+        "Any consent you had given is withdrawn.",
+    },
+    "it": {
+        "language_name": "Italiano",
+        "switch_to": "Read in English",
+        "skip": "Vai al contenuto",
+        "greeting": "Gentile {name},",
+        "greeting_anonymous": "Gentile cliente,",
+        "who_asks": "{controller} le chiede il consenso, finalità per finalità.",
+        "intro": "Nessuna scelta è preimpostata: scelga Sì o No per ogni finalità. "
+        "Può cambiare idea in qualsiasi momento.",
+        "notice_heading": "Informativa privacy",
+        "notice_version": "Versione dell'informativa {version}",
+        "choices_heading": "Le sue scelte",
+        "yes": "Sì",
+        "no": "No",
+        "save": "Salva le mie scelte",
+        "refuse_all": "Rifiuta tutto",
+        "link_validity": "Può usare di nuovo questo link fino alla sua scadenza "
+        "({days} giorni dall'invio) per cambiare le sue scelte.",
+        "contact_us": "Domande? Scriva a {contact}.",
+        "title_landing": "Le sue scelte sul consenso",
+        "title_done": "Scelte salvate",
+        "done_heading": "Grazie: le sue scelte sono state salvate",
+        "done_replay": "Questo modulo era già stato inviato: non è stato registrato nulla "
+        "di nuovo. Per cambiare le sue scelte apra di nuovo il link.",
+        "given": "Sì, acconsento",
+        "refused": "No, non acconsento",
+        "withdrawn": "Revocato",
+        "recorded_at": "Registrato il {time} (UTC) con l'informativa versione {version}.",
+        "change_again": "Può usare lo stesso link fino alla sua scadenza per cambiare le sue "
+        "scelte. Può anche revocare il consenso in qualsiasi momento scrivendo a {contact}.",
+        "not_chosen": "Nessuna risposta",
+        "no_choice_title": "Non è stato registrato nulla",
+        "no_choice": "Scelga Sì o No per almeno una finalità. Non è stato registrato nulla.",
+        "back": "Torna alle scelte",
+        "bad_link_title": "Questo link non è valido",
+        "bad_link": "Questo link non è valido. Controlli di averlo copiato per intero, "
+        "oppure contatti {controller} all'indirizzo {contact}.",
+        "expired_title": "Questo link è scaduto",
+        "expired": "Questo link è scaduto. Può chiederne uno nuovo in qualsiasi momento "
+        "scrivendo a {controller} all'indirizzo {contact}.",
+        "forbidden_title": "Il modulo non è stato accettato",
+        "forbidden": "Non è stato possibile verificare il modulo, quindi non è stato "
+        "registrato nulla. Apra di nuovo il link e invii di nuovo le sue scelte.",
+        "error_title": "Si è verificato un problema",
+        "error": "Non è stato possibile registrare le sue scelte. Non è stato salvato nulla. "
+        "Riprovi più tardi o scriva a {contact}.",
+        "optout_title": "Basta comunicazioni commerciali",
+        "optout_intro": "{controller} smetterà di contattarla per fini commerciali su tutti "
+        "i canali e ogni consenso che ha dato sarà revocato.",
+        "optout_button": "Non contattatemi più",
+        "optout_done_title": "Non la contatteremo più",
+        "optout_done": "Fatto: non la contatteremo più per fini commerciali, su nessun canale. "
+        "Ogni consenso che aveva dato è revocato.",
+    },
+}
+
+SUPPORTED = tuple(STRINGS)
+
+
+def supported(locale: str | None) -> str | None:
+    """The supported language of ``locale``, or None."""
+    if not locale:
+        return None
+    lang = language_of(locale)
+    return lang if lang in STRINGS else None
+
+
+def choose_locale(
+    requested: str | None, contact_locale: str | None = None, accept_language: str | None = None
+) -> str:
+    """``?lang=`` first, then the contact's locale, then the browser's, then English."""
+    for candidate in (requested, contact_locale):
+        lang = supported(candidate)
+        if lang:
+            return lang
+    for part in (accept_language or "").split(","):
+        lang = supported(part.split(";")[0].strip())
+        if lang:
+            return lang
+    return DEFAULT_LOCALE
+
+
+def texts(locale: str) -> Mapping[str, str]:
+    """Every string for ``locale``; English fills the gaps."""
+    lang = supported(locale) or DEFAULT_LOCALE
+    return {**STRINGS[DEFAULT_LOCALE], **STRINGS[lang]}
+
+
+def other_locale(locale: str) -> str:
+    """The language the switch link offers."""
+    return "en" if locale == "it" else "it"

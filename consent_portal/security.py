@@ -1,0 +1,95 @@
+"""Response security headers, the form's CSRF token and the client address.
+
+The CSRF token is an itsdangerous signature (its own salt, the link-signing
+keys) over the link's token id, the form's single-use nonce and the language
+the page was shown in: a POST must carry the token issued for *this* link and
+*this* rendering, so the nonce (the replay key) cannot be chosen by the sender.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+CSRF_SALT = "reconsent.portal.csrf.v1"
+#: Paths whose URL carries a signed token: never cached anywhere.
+TOKEN_PATH_PREFIXES = ("/c/", "/o/", "/webhooks/")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the portal's security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                if self.https:
+                    headers["Strict-Transport-Security"] = HSTS
+                if path.startswith(TOKEN_PATH_PREFIXES) or path == "/healthz":
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass(frozen=True)
+class FormGrant:
+    """What a rendering of the consent form allows one POST to carry."""
+
+    nonce: str
+    language: str
+
+
+class CsrfTokens:
+    def __init__(self, keys: list[str]) -> None:
+        self._serializer = URLSafeSerializer(keys, salt=CSRF_SALT)
+
+    def issue(self, token_id: str, language: str) -> tuple[FormGrant, str]:
+        """A fresh nonce for one rendering and the signed token to embed with it."""
+        grant = FormGrant(nonce=secrets.token_urlsafe(18), language=language)
+        signed = self._serializer.dumps({"t": token_id, "n": grant.nonce, "l": language})
+        assert isinstance(signed, str)
+        return grant, signed
+
+    def check(self, token_id: str, signed: str, nonce: str) -> FormGrant | None:
+        """The grant when ``signed`` was issued for this link and nonce, else None."""
+        try:
+            data = self._serializer.loads(signed)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not nonce:
+            return None
+        if not secrets.compare_digest(str(data.get("t", "")), token_id):
+            return None
+        if not secrets.compare_digest(str(data.get("n", "")), nonce):
+            return None
+        return FormGrant(nonce=nonce, language=str(data.get("l", "")))
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address as seen by the server (no proxy header is trusted)."""
+    return request.client.host if request.client else None
+
+
+def user_agent(request: Request) -> str:
+    return request.headers.get("user-agent", "")[:512]

@@ -1,0 +1,268 @@
+"""Recording what a person decided: consent choices and objections (no HTTP).
+
+The portal and the IVR webhook both come here; the ledger
+(:func:`reconsent.ledger.append_events`) writes the events.  Everything runs in
+the caller's unit of work, so the events, the request's closing and a
+suppression commit together or not at all.
+
+Rules kept here:
+
+* silence is never consent: an empty choice records nothing;
+* only the wave's purposes can be answered;
+* a decision is a new event, never an overwrite; the same form (same nonce)
+  posted twice records one decision;
+* a refusal is a REFUSED event (the wave gate never asks again); an objection
+  withdraws every given consent and adds a suppression.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression, Wave, WaveRequest
+from reconsent.errors import DecisionError
+from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
+from reconsent.messages import language_of, notice_for
+from reconsent.vocab import (
+    Channel,
+    CollectionMethod,
+    ConsentState,
+    RequestStatus,
+    SuppressionReason,
+)
+from reconsent.waves import wave_config, wave_purposes
+
+#: Who acts when a person decides for themselves.
+SUBJECT_ACTOR = "subject"
+
+__all__ = [
+    "SUBJECT_ACTOR",
+    "DecisionResult",
+    "decision_dedupe_key",
+    "record_decision",
+    "record_objection",
+    "validate_choices",
+]
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """What the ledger holds for one decision (on a replay: what the first post recorded)."""
+
+    request_id: int
+    #: Purpose code -> state, in the wave's order.
+    states: dict[str, ConsentState]
+    notice: NoticeRef
+    language: str
+    occurred_at: datetime
+    #: True when every event was already recorded by an earlier post of the same nonce.
+    replay: bool
+    #: The request's status after the decision (unchanged when it was already closed).
+    request_status: RequestStatus
+
+
+def decision_dedupe_key(nonce: str, purpose_code: str) -> str:
+    return hashlib.sha256(f"{nonce}:{purpose_code}".encode()).hexdigest()
+
+
+def validate_choices(choices: Mapping[str, bool], wave_codes: list[str]) -> dict[str, bool]:
+    """The choices in the wave's order; raises ``DecisionError`` when empty or foreign."""
+    if not choices:
+        raise DecisionError("no explicit choice was made: nothing is recorded")
+    unknown = sorted(set(choices) - set(wave_codes))
+    if unknown:
+        raise DecisionError(f"purpose(s) not asked by this wave: {', '.join(unknown)}")
+    return {code: bool(choices[code]) for code in wave_codes if code in choices}
+
+
+def _load_request(session: Session, request_id: int) -> tuple[WaveRequest, Wave, Contact]:
+    request = session.get(WaveRequest, request_id)
+    if request is None:
+        raise DecisionError(f"request {request_id} does not exist")
+    wave = session.get(Wave, request.wave_id)
+    contact = session.get(Contact, request.contact_id)
+    if wave is None or contact is None:  # foreign keys make this impossible
+        raise DecisionError(f"request {request_id} has no wave or contact")
+    if contact.erased_at is not None:
+        raise DecisionError(f"request {request_id}: the contact was erased")
+    return request, wave, contact
+
+
+def _close(
+    request: WaveRequest,
+    status: RequestStatus,
+    channel: Channel | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    if request.status is RequestStatus.ACTIVE:
+        request.status = status
+        request.closed_at = now
+        request.answered_channel = channel
+        request.close_reason = reason
+
+
+def record_decision(
+    session: Session,
+    *,
+    request_id: int,
+    choices: Mapping[str, bool],
+    method: CollectionMethod,
+    channel: Channel | None,
+    evidence: dict[str, Any],
+    nonce: str | None,
+    ctx: LedgerContext,
+    attempt_id: int | None = None,
+    provider_message_id: str | None = None,
+    locale: str | None = None,
+) -> DecisionResult:
+    """Record one GIVEN / REFUSED event per chosen purpose and close the request.
+
+    ``choices`` maps purpose codes of the wave to True (given) or False
+    (refused); it must not be empty.  ``locale`` is the language the notice
+    was shown in (default: the contact's).  With a ``nonce``, posting the same
+    decision again is a no-op reported as ``replay``.
+    """
+    request, wave, contact = _load_request(session, request_id)
+    purposes = {p.code: p for p in wave_purposes(session, wave_config(wave))}
+    wanted = validate_choices(choices, list(purposes))
+    language = language_of(locale or contact.locale)
+    notice = notice_for(session, wave.notice_version, language)
+    if notice is None:
+        raise DecisionError(f"notice {wave.notice_version!r} is not published")
+    ref = NoticeRef(notice.id, notice.version, notice.digest)
+    keys = {code: decision_dedupe_key(nonce, code) if nonce else None for code in wanted}
+    events = [
+        NewEvent(
+            contact_id=contact.id,
+            subject_id=contact.subject_id,
+            purpose=purposes[code],
+            state=ConsentState.GIVEN if given else ConsentState.REFUSED,
+            occurred_at=ctx.now,
+            method=method,
+            actor=SUBJECT_ACTOR,
+            channel=channel,
+            language=notice.locale,
+            notice=ref,
+            wave_id=wave.id,
+            request_id=request.id,
+            attempt_id=attempt_id,
+            provider_message_id=provider_message_id,
+            evidence=dict(evidence),
+            dedupe_key=keys[code],
+        )
+        for code, given in wanted.items()
+    ]
+    written = append_events(session, events, ctx)
+    if nonce is None:
+        rows = written
+    else:  # the ledger's view: this post's events, or an earlier post's with the same nonce
+        rows = list(
+            session.scalars(
+                select(ConsentEvent)
+                .where(ConsentEvent.dedupe_key.in_([k for k in keys.values() if k]))
+                .order_by(ConsentEvent.id)
+            )
+        )
+    code_of = {p.id: code for code, p in purposes.items()}
+    states = {code_of[row.purpose_id]: row.state for row in rows}
+    states = {code: states[code] for code in purposes if code in states}
+    if written:
+        any_given = any(state is ConsentState.GIVEN for state in states.values())
+        _close(
+            request,
+            RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED,
+            channel,
+            "answered",
+            ctx.now,
+        )
+    first = rows[0]
+    return DecisionResult(
+        request_id=request.id,
+        states=states,
+        notice=NoticeRef(first.notice_id, first.notice_version or ref.version, first.notice_digest),
+        language=first.language or notice.locale,
+        occurred_at=first.occurred_at,
+        replay=not written,
+        request_status=request.status,
+    )
+
+
+def record_objection(
+    session: Session,
+    *,
+    request_id: int | None,
+    contact_id: int,
+    method: CollectionMethod,
+    channel: Channel | None,
+    evidence: dict[str, Any],
+    ctx: LedgerContext,
+    reason: SuppressionReason = SuppressionReason.OBJECTION,
+) -> None:
+    """Art. 21 objection, "never call again" or one-click unsubscribe.
+
+    Withdraws every purpose the contact has GIVEN, suppresses the contact on
+    every channel (once per reason) and closes the open request as REFUSED.
+    """
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise DecisionError(f"contact {contact_id} does not exist")
+    request: WaveRequest | None = None
+    if request_id is not None:
+        request = session.get(WaveRequest, request_id)
+        if request is None or request.contact_id != contact_id:
+            raise DecisionError(f"request {request_id} does not belong to contact {contact_id}")
+    given = session.scalars(
+        select(Purpose)
+        .join(ConsentStatus, ConsentStatus.purpose_id == Purpose.id)
+        .where(ConsentStatus.contact_id == contact_id, ConsentStatus.state == ConsentState.GIVEN)
+        .order_by(Purpose.id)
+    ).all()
+    append_events(
+        session,
+        [
+            NewEvent(
+                contact_id=contact.id,
+                subject_id=contact.subject_id,
+                purpose=purpose,
+                state=ConsentState.WITHDRAWN,
+                occurred_at=ctx.now,
+                method=method,
+                actor=SUBJECT_ACTOR,
+                channel=channel,
+                language=language_of(contact.locale),
+                wave_id=request.wave_id if request else None,
+                request_id=request.id if request else None,
+                evidence={**evidence, "reason": reason.value},
+                source=f"objection:{reason.value}",
+            )
+            for purpose in given
+        ],
+        ctx,
+    )
+    already = session.scalar(
+        select(Suppression.id)
+        .where(Suppression.contact_id == contact_id, Suppression.reason == reason)
+        .limit(1)
+    )
+    if already is None:
+        session.add(
+            Suppression(
+                contact_id=contact_id,
+                address_hash=None,
+                channel=None,
+                reason=reason,
+                source=method.value,
+                created_at=ctx.now,
+            )
+        )
+    if request is not None:
+        _close(request, RequestStatus.REFUSED, channel, reason.value, ctx.now)
+    session.flush()
