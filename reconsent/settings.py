@@ -48,23 +48,45 @@ class Settings(BaseSettings):
         description="Key of the HMAC that hashes addresses for suppression. "
         "Unset: generated once into DATA_DIR/address-hash.key. Never change it in production.",
     )
-    link_max_age_days: int = Field(default=14, ge=1, description="Default signed-link lifetime.")
-    controller_name: str = Field(default="Example Contact Centre S.r.l.")
-    controller_contact: str = Field(default="privacy@example.com")
-    jurisdiction: str = Field(default="IT")
-    channel_mode: ChannelMode = Field(default=ChannelMode.AUTO)
+    controller_name: str = Field(
+        default="Example Contact Centre S.r.l.",
+        description="The data controller, named on every message, page and consent record.",
+    )
+    controller_contact: str = Field(
+        default="privacy@example.com", description="How people reach the controller / DPO."
+    )
+    jurisdiction: str = Field(
+        default="IT", description="ISO country of the controller (consent records, phone parsing)."
+    )
+    channel_mode: ChannelMode = Field(
+        default=ChannelMode.AUTO,
+        description="auto: a provider where its credentials are set, else the file outbox; "
+        "outbox: always the outbox; providers: always the providers (missing credentials fail).",
+    )
     outbox_dir: Path | None = Field(default=None, description="Default DATA_DIR/outbox.")
-    sendgrid_api_key: SecretStr | None = None
-    sendgrid_api_host: str = "https://api.sendgrid.com"
-    email_from: str = "privacy@example.com"
-    email_from_name: str = "Privacy team"
-    twilio_account_sid: str | None = None
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, description="SendGrid API key (mail send permission); enables e-mail."
+    )
+    sendgrid_api_host: str = Field(
+        default="https://api.sendgrid.com",
+        description="SendGrid API base URL (emulators, proxies, the EU region host).",
+    )
+    email_from: str = Field(default="privacy@example.com", description="Verified sender address.")
+    email_from_name: str = Field(default="Privacy team", description="Sender display name.")
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID (AC...); with the token, enables SMS and IVR."
+    )
     twilio_auth_token: SecretStr | None = Field(
         default=None, description="Also verifies Twilio webhooks (X-Twilio-Signature)."
     )
-    twilio_api_base_url: str = "https://api.twilio.com"
-    sms_from: str | None = None
-    voice_from: str | None = None
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="Twilio REST base URL (emulators, proxies, regional edges).",
+    )
+    sms_from: str | None = Field(
+        default=None, description="SMS sender: E.164 number or alphanumeric id (no replies)."
+    )
+    voice_from: str | None = Field(default=None, description="Caller id of IVR calls (E.164).")
     provider_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one SendGrid / Twilio API call."
     )
@@ -74,7 +96,9 @@ class Settings(BaseSettings):
         description="Retries of a 429/5xx inside one send (each waits Retry-After, at most "
         "SENDGRID_MAX_INLINE_WAIT seconds); beyond that the attempt is retried later.",
     )
-    sendgrid_max_inline_wait: float = Field(default=5.0, ge=0)
+    sendgrid_max_inline_wait: float = Field(
+        default=5.0, ge=0, description="Longest Retry-After waited inside one send, seconds."
+    )
     sendgrid_event_public_key: str | None = Field(
         default=None,
         description="Public key (base64 P-256) that verifies the signed SendGrid Event Webhook.",
@@ -87,8 +111,12 @@ class Settings(BaseSettings):
         description='Recorded call scripts per locale, JSON: {"it": "https://.../it.mp3"}. '
         "Unset for a locale: the script is read by text-to-speech.",
     )
-    dispatch_batch_size: int = Field(default=500, ge=1, le=1000)
-    send_max_tries: int = Field(default=3, ge=1)
+    dispatch_batch_size: int = Field(
+        default=500, ge=1, le=1000, description="Requests per dispatch task (one Prefect task run)."
+    )
+    send_max_tries: int = Field(
+        default=3, ge=1, description="Tries of a step on transient errors before escalating."
+    )
     claim_lease_seconds: int = Field(
         default=600, ge=10, description="After this, an unfinished claim is presumed sent."
     )
