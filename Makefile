@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 system-packages:
-	@bash scripts/ensure-system-packages.sh
+	@bash scripts/ensure-system-packages.sh chromium
 
 demo: install
 	$(BIN)/reconsent demo

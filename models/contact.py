@@ -30,6 +30,8 @@ class Contact(Base):
     updated_at: Mapped[datetime]
     #: Set when the person's identity was erased (art. 17); the row stays for the ledger.
     erased_at: Mapped[datetime | None]
+    #: Set while processing is restricted (art. 18): no wave contacts the person.
+    restricted_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_contacts_email_hash", "email_hash"),

@@ -48,6 +48,8 @@ def _load_blocks(session: Session, people: list[Contact]) -> _Blocks:
     for contact in people:
         if contact.erased_at is not None:
             blocked[contact.id] = "erased"
+        elif contact.restricted_at is not None:
+            blocked[contact.id] = "restricted"
     ids = [c.id for c in people]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]

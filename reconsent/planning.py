@@ -131,6 +131,7 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
     )
     reason = case(
         (Contact.erased_at.is_not(None), literal(Exclusion.ERASED.value)),
+        (Contact.restricted_at.is_not(None), literal(Exclusion.RESTRICTED.value)),
         (suppressed_all, literal(Exclusion.SUPPRESSED.value)),
         (agg.c.withdrawn == 1, literal(Exclusion.WITHDRAWN.value)),
         (agg.c.refused == 1, literal(Exclusion.REFUSED.value)),

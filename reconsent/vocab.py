@@ -101,5 +101,6 @@ class Exclusion(StrEnum):
     WITHDRAWN = "withdrawn"
     SUPPRESSED = "suppressed"
     ERASED = "erased"
+    RESTRICTED = "restricted"
     NO_ADDRESS = "no_address"
     NO_LAWFUL_BASIS = "no_lawful_basis"

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("erased_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("restricted_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
         sa.UniqueConstraint("external_id", name=op.f("uq_contacts_external_id")),
         sa.UniqueConstraint("subject_id", name=op.f("uq_contacts_subject_id")),
