@@ -15,7 +15,7 @@ def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
     contact = session.scalar(select(Contact).where(Contact.external_id == external_id))
     if contact is None:
         raise NotFoundError(f"no contact with external id {external_id!r}")
-    codes = dict(session.execute(select(Purpose.id, Purpose.code)).tuples().all())
+    codes = {pid: code for pid, code in session.execute(select(Purpose.id, Purpose.code))}
     current = [
         {
             "purpose": codes[s.purpose_id],

@@ -13,10 +13,7 @@ def main() -> None:
     print("|---|---|---|")
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        if default in (None, [], {}):
-            shown = "(unset)"
-        else:
-            shown = f"`{default}`"
+        shown = "(unset)" if default in (None, [], {}) else f"`{default}`"
         text = (field.description or "").replace("|", "\\|").replace("\n", " ")
         print(f"| `RECONSENT_{name.upper()}` | {shown} | {text} |")
 

@@ -11,7 +11,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from reconsent.cli import data_cmds, demo_cmd, proof_cmd, system_cmds, wave_cmds
+from reconsent.cli import data_cmds, demo_cmd, ledger_cmds, proof_cmd, system_cmds, wave_cmds
 from reconsent.cli.common import errors
 from reconsent.errors import ReconsentError
 
@@ -29,6 +29,7 @@ app.add_typer(data_cmds.consents_app, name="consents")
 app.add_typer(data_cmds.suppressions_app, name="suppressions")
 app.add_typer(wave_cmds.wave_app, name="wave")
 app.add_typer(system_cmds.channels_app, name="channels")
+app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)
 app.command("config")(system_cmds.show_config)

@@ -102,19 +102,16 @@ def test_preflight_explains_every_exclusion(engine: Engine, clock: FixedClock) -
     with unit_of_work(engine) as s:
         wave = s.get_one(__import__("models").Wave, ids["wave"])
         report = preflight(s, wave, clock.now())
-    assert (
-        report.excluded
-        == {
-            "consent_fresh": 1,
-            "refused": 1,
-            "withdrawn": 1,
-            "suppressed": 2,
-            "erased": 1,
-            # the one with no address at all, and the "missing" one without e-mail
-            # (e-mail is the only channel with a declared basis)
-            "no_address": 2,
-        }
-    )
+    assert report.excluded == {
+        "consent_fresh": 1,
+        "refused": 1,
+        "withdrawn": 1,
+        "suppressed": 2,
+        "erased": 1,
+        # the one with no address at all, and the "missing" one without e-mail
+        # (e-mail is the only channel with a declared basis)
+        "no_address": 2,
+    }
     assert report.eligible == {"prior_consent": 3, "declared": 1}
     assert report.reachable == {"email": 4, "sms": 3, "ivr": 3}
     assert report.eligible_total + sum(report.excluded.values()) == 12

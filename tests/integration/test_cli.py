@@ -1,0 +1,111 @@
+"""The CLI as a user runs it: a subprocess, real files, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconsent.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONSENT_")}
+    env.update(
+        {
+            "RECONSENT_DATABASE_URL": sqlite_url,
+            "RECONSENT_DATA_DIR": str(tmp_path / "var"),
+            "RECONSENT_SIGNING_KEYS": "cli-key",
+            "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
+            "COLUMNS": "200",
+        }
+    )
+    return env
+
+
+def test_every_command_has_help(cli_env: dict[str, str], tmp_path: Path) -> None:
+    for args in (
+        ["--help"],
+        ["wave", "--help"],
+        ["wave", "tick", "--help"],
+        ["contacts", "import", "--help"],
+        ["consents", "import", "--help"],
+        ["db", "upgrade", "--help"],
+        ["proof", "--help"],
+        ["portal", "--help"],
+        ["demo", "--help"],
+        ["catalog", "load", "--help"],
+    ):
+        result = run(args, cli_env, tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Usage" in result.stdout
+
+
+def test_user_mistakes_are_one_line_errors(cli_env: dict[str, str], tmp_path: Path) -> None:
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text('name = "x"\npurposes = []\n')
+    cases = {
+        ("contacts", "import", str(tmp_path / "missing.csv")): "no such file",
+        ("wave", "status", "999"): "wave 999 does not exist",
+        ("wave", "create", str(bad_toml)): "purposes",
+        ("proof", "nobody"): "no contact with external id",
+    }
+    for args, expected in cases.items():
+        result = run(list(args), cli_env, tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_unmigrated_database_says_what_to_do(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**cli_env, "RECONSENT_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = run(["wave", "list"], env, tmp_path)
+    assert result.returncode == 2 and "reconsent db upgrade" in result.stderr
+
+
+def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert run(["db", "upgrade"], cli_env, tmp_path).returncode == 0
+    assert (
+        run(["catalog", "load", str(EXAMPLES / "catalog.toml")], cli_env, tmp_path).returncode == 0
+    )
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "external_id,given_name,family_name,email,phone,locale,timezone\n"
+        "A1,Giulia,Rossi,giulia@example.it,+39 333 123 4567,it,Europe/Rome\n"
+        "A2,Bad,Row,not-an-email,,it,Europe/Rome\n"
+        "A3,Tom,Smith,tom@example.com,07911 123456,en,Europe/London\n"
+    )
+    result = run(["contacts", "import", str(contacts)], cli_env, tmp_path)
+    assert result.returncode == 1  # some rows were rejected
+    assert "line 3" in result.stderr and "email" in result.stderr
+    assert "not-an-email" not in result.stderr  # personal data is not echoed
+    again = run(["contacts", "import", str(contacts), "--json"], cli_env, tmp_path)
+    report = json.loads(again.stdout)
+    assert report["created"] == 0 and report["unchanged"] == 2
+    created = run(["wave", "create", str(EXAMPLES / "demo-wave.toml")], cli_env, tmp_path)
+    assert created.returncode == 0, created.stderr
+    wave_id = created.stdout.strip()
+    assert wave_id.isdigit()
+    plan = json.loads(run(["wave", "plan", wave_id, "--json"], cli_env, tmp_path).stdout)
+    # No consent history: both contacts are "missing" and reachable only by e-mail (declared basis).
+    assert plan["eligible"] == {"declared": 2} and plan["reachable"] == {"email": 2}
+    status = json.loads(run(["wave", "status", wave_id, "--json"], cli_env, tmp_path).stdout)
+    assert status["status"] == "draft" and status["requests"]["active"] == 0
