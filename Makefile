@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages demo test test-fast lint typecheck bench clean
+.PHONY: install system-packages demo test test-fast lint typecheck bench up clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -24,6 +24,10 @@ system-packages:
 demo: install
 	$(BIN)/reconsent demo
 
+# A Prefect server (UI at http://127.0.0.1:4200) serving the launcher and the wave schedule.
+up: install
+	$(BIN)/reconsent deploy
+
 test: install system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -38,6 +42,7 @@ typecheck: install
 	$(BIN)/mypy
 
 bench: install system-packages
+	@bash scripts/ensure-system-packages.sh wrk
 	$(BIN)/python -m bench.run_all
 
 clean:

@@ -177,6 +177,7 @@ _EVENT_OUTCOME = {
 }
 _EVENT_SUPPRESSION = {
     EmailEvent.BOUNCED: SuppressionReason.BOUNCE,
+    EmailEvent.DROPPED: SuppressionReason.INVALID_ADDRESS,  # SendGrid will not deliver there
     EmailEvent.COMPLAINED: SuppressionReason.SPAM_REPORT,
     EmailEvent.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
 }

@@ -48,6 +48,7 @@ class _Phrases:
     answers: dict[str, str]
     invalid: str
     conjunction: str
+    sms_unavailable: str  # key 3 when this person cannot be texted
 
 
 _PHRASES = {
@@ -77,6 +78,8 @@ _PHRASES = {
         },
         invalid="Scelta non valida: non abbiamo registrato nulla. Arrivederci.",
         conjunction="e",
+        sms_unavailable="Non possiamo inviare SMS a questo numero: non abbiamo registrato "
+        "nulla. Arrivederci.",
     ),
     "en": _Phrases(
         language="en-GB",
@@ -104,6 +107,7 @@ _PHRASES = {
         },
         invalid="Not a valid choice: nothing has been recorded. Goodbye.",
         conjunction="and",
+        sms_unavailable="We cannot send an SMS to this number: nothing has been recorded. Goodbye.",
     ),
 }
 
@@ -164,11 +168,16 @@ def machine_twiml(context: MessageContext, portal_hint: str) -> str:
     return str(response.to_xml())
 
 
-def answer_twiml(context: MessageContext, digit: str) -> str:
-    """The acknowledgement for a pressed key; anything but 1/2/3/9 records nothing."""
+def answer_twiml(context: MessageContext, digit: str, *, sms_unavailable: bool = False) -> str:
+    """The acknowledgement for a pressed key; anything but 1/2/3/9 records nothing.
+
+    ``sms_unavailable``: key 3 was pressed by someone who cannot be texted.
+    """
     phrases = _phrases(context)
     response = VoiceResponse()
     text = phrases.answers.get(digit.strip(), phrases.invalid)
+    if sms_unavailable and digit.strip() == "3":
+        text = phrases.sms_unavailable
     response.say(text, language=phrases.language)
     response.hangup()
     return str(response.to_xml())

@@ -126,7 +126,7 @@ class SendGridEmail:
         max_inline_wait: float = 5.0,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
-        max_batch: int = 10_000,
+        max_batch: int = MAX_PERSONALIZATIONS,  # one dispatcher chunk = one API call per locale
         per_request: int = MAX_PERSONALIZATIONS,
     ) -> None:
         if not api_key:

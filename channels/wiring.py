@@ -23,7 +23,7 @@ from reconsent.errors import ConfigError
 from reconsent.settings import ChannelMode, Settings
 from reconsent.vocab import Channel
 
-__all__ = ["build_adapter", "build_adapters", "describe_adapters"]
+__all__ = ["build_adapter", "build_adapters", "describe_adapters", "provider_for"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,12 @@ def _choose(settings: Settings, channel: Channel) -> _Choice:
     if settings.channel_mode is ChannelMode.PROVIDERS or not missing:
         return _Choice(provider, missing)
     return _Choice("outbox", ())
+
+
+def provider_for(settings: Settings, channel: Channel) -> tuple[str, tuple[str, ...]]:
+    """Who serves ``channel`` ("sendgrid", "twilio" or "outbox") and the settings it still lacks."""
+    choice = _choose(settings, channel)
+    return choice.provider, choice.missing
 
 
 def build_adapter(settings: Settings, channel: Channel) -> ChannelAdapter:

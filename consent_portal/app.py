@@ -22,11 +22,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from consent_portal import pages, twilio_voice
+from consent_portal import pages, receipt, renewal, rights, twilio_voice
+from consent_portal import webhooks_sendgrid as sendgrid_hooks
+from consent_portal import webhooks_twilio as twilio_hooks
+from consent_portal.ratelimit import RateLimitMiddleware
+from consent_portal.resources import limit_threads, portal_engine
 from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
 from reconsent.clock import Clock, SystemClock
-from reconsent.db import make_engine
 from reconsent.links import LinkSigner
 from reconsent.settings import Settings, load_settings
 
@@ -46,11 +49,13 @@ def create_app(
     """
     app_clock: Clock = clock or SystemClock()
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    templates.env.auto_reload = False  # packaged templates: no stat() per render
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         owned = engine is None
-        app_engine = make_engine(settings.database_url) if engine is None else engine
+        app_engine = portal_engine(settings) if engine is None else engine
+        limit_threads(settings.portal_threads)
         keys = settings.link_signing_keys()
         portal = Portal(
             settings=settings,
@@ -70,17 +75,44 @@ def create_app(
     routes = [
         Route("/c/{token}", pages.landing, methods=["GET"], name="landing"),
         Route("/c/{token}", pages.decide, methods=["POST"], name="decide"),
+        Route("/c/{token}/rights", rights.rights_page, methods=["GET"], name="rights"),
+        Route(
+            "/c/{token}/rights/{kind}", rights.rights_action, methods=["POST"], name="rights_action"
+        ),
+        Route("/c/{token}/data.{fmt}", rights.download, methods=["POST"], name="download"),
+        Route("/c/{token}/receipt", receipt.receipt_page, methods=["GET"], name="receipt"),
+        Route(
+            "/c/{token}/receipt.json", receipt.receipt_json, methods=["GET"], name="receipt_json"
+        ),
+        Route("/c/{token}/renew", renewal.renew, methods=["POST"], name="renew"),
+        Route("/notice/{version}", receipt.notice_page, methods=["GET"], name="notice"),
         Route("/o/{token}", pages.optout_page, methods=["GET"], name="optout_page"),
         Route("/o/{token}", pages.optout, methods=["POST"], name="optout"),
         Route(twilio_voice.VOICE_PATH, twilio_voice.voice, methods=["POST"], name="voice"),
         Route(twilio_voice.GATHER_PATH, twilio_voice.gather, methods=["POST"], name="gather"),
+        Route(twilio_hooks.SMS_STATUS_PATH, twilio_hooks.sms_status, methods=["POST"]),
+        Route(twilio_hooks.CALL_STATUS_PATH, twilio_hooks.call_status, methods=["POST"]),
+        Route(twilio_hooks.SMS_INBOUND_PATH, twilio_hooks.sms_inbound, methods=["POST"]),
+        Route(
+            sendgrid_hooks.EVENTS_PATH,
+            sendgrid_hooks.events,
+            methods=["POST"],
+            max_body_size=sendgrid_hooks.MAX_BATCH_BYTES,
+        ),
         Route("/healthz", pages.healthz, methods=["GET"], name="healthz"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     https = settings.portal_base_url.lower().startswith("https://")
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware, https=https)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, https=https),
+            Middleware(
+                RateLimitMiddleware,
+                per_ip=settings.portal_rate_per_ip,
+                per_token=settings.portal_rate_per_token,
+            ),
+        ],
         lifespan=lifespan,
         max_body_size=MAX_BODY_SIZE,
     )

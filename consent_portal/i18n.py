@@ -7,7 +7,10 @@ Placeholders use ``str.format`` names (``{name}``, ``{controller}``...).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 
+from consent_portal.i18n_rights import RIGHTS_STRINGS
 from reconsent.messages import language_of
 
 DEFAULT_LOCALE = "en"
@@ -51,8 +54,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_link": "This link is not valid. Please check that you copied it in full, "
         "or contact {controller} at {contact}.",
         "expired_title": "This link has expired",
-        "expired": "This link has expired. You can ask for a fresh one at any time by "
-        "writing to {controller} at {contact}.",
+        "expired": "This link has expired. You can ask for a fresh one with the button "
+        "below, or by writing to {controller} at {contact}.",
         "forbidden_title": "This form could not be accepted",
         "forbidden": "This form could not be verified, so nothing was recorded. "
         "Please open the link again and resend your choices.",
@@ -105,8 +108,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_link": "Questo link non è valido. Controlli di averlo copiato per intero, "
         "oppure contatti {controller} all'indirizzo {contact}.",
         "expired_title": "Questo link è scaduto",
-        "expired": "Questo link è scaduto. Può chiederne uno nuovo in qualsiasi momento "
-        "scrivendo a {controller} all'indirizzo {contact}.",
+        "expired": "Questo link è scaduto. Può chiederne uno nuovo con il pulsante qui "
+        "sotto, oppure scrivendo a {controller} all'indirizzo {contact}.",
         "forbidden_title": "Il modulo non è stato accettato",
         "forbidden": "Non è stato possibile verificare il modulo, quindi non è stato "
         "registrato nulla. Apra di nuovo il link e invii di nuovo le sue scelte.",
@@ -151,8 +154,18 @@ def choose_locale(
 
 def texts(locale: str) -> Mapping[str, str]:
     """Every string for ``locale``; English fills the gaps."""
-    lang = supported(locale) or DEFAULT_LOCALE
-    return {**STRINGS[DEFAULT_LOCALE], **STRINGS[lang]}
+    return _texts(supported(locale) or DEFAULT_LOCALE)
+
+
+@cache
+def _texts(lang: str) -> Mapping[str, str]:
+    merged = {
+        **STRINGS[DEFAULT_LOCALE],
+        **RIGHTS_STRINGS[DEFAULT_LOCALE],
+        **STRINGS[lang],
+        **RIGHTS_STRINGS.get(lang, {}),
+    }
+    return MappingProxyType(merged)
 
 
 def other_locale(locale: str) -> str:

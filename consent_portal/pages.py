@@ -9,49 +9,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
-from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channels.base import MessageContext
-from consent_portal.i18n import choose_locale, other_locale, texts
+from consent_portal.i18n import choose_locale, texts
+from consent_portal.render import MAX_FORM_FIELDS, path_for
+from consent_portal.render import error_page as _error
+from consent_portal.render import form_fields as _form_fields
+from consent_portal.render import link_error_page as _link_error
+from consent_portal.render import one as _one
+from consent_portal.render import page as _page
 from consent_portal.security import client_ip, user_agent
+from consent_portal.shared import wave_texts
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
 from reconsent.db import unit_of_work
 from reconsent.decisions import DecisionResult, record_decision, record_objection
-from reconsent.errors import DecisionError, ExpiredLink, LinkError
+from reconsent.errors import DecisionError, LinkError
 from reconsent.links import LinkUse
-from reconsent.messages import message_context, notice_for
 from reconsent.vocab import CollectionMethod, ConsentState, SuppressionReason
 
 #: Form field prefix of a purpose's Yes/No radio pair: ``p.<purpose code>``.
 CHOICE_PREFIX = "p."
 YES, NO = "yes", "no"
 ACTION_SAVE, ACTION_REFUSE_ALL = "save", "refuse_all"
-MAX_FORM_FIELDS = 64
 
 logger = logging.getLogger(__name__)
-
-
-def _form_fields(form: FormData) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            fields.setdefault(key, []).append(value)
-    return fields
-
-
-def _one(fields: Mapping[str, list[str]], name: str) -> str:
-    """The field's value when it was sent exactly once (ambiguity counts as absent)."""
-    values = set(fields.get(name, []))
-    return values.pop() if len(values) == 1 else ""
 
 
 def explicit_choices(fields: Mapping[str, list[str]], codes: list[str]) -> dict[str, bool]:
@@ -62,54 +50,6 @@ def explicit_choices(fields: Mapping[str, list[str]], codes: list[str]) -> dict[
         if value in (YES, NO):
             choices[code] = value == YES
     return choices
-
-
-def _page(
-    portal: Portal,
-    request: Request,
-    name: str,
-    locale: str,
-    context: dict[str, Any],
-    status_code: int = 200,
-) -> Response:
-    base: dict[str, Any] = {
-        "locale": locale,
-        "t": texts(locale),
-        "switch_locale": other_locale(locale),
-        "controller_name": portal.settings.controller_name,
-        "controller_contact": portal.settings.controller_contact,
-        "css_url": request.url_for("static", path="portal.css").path,
-    }
-    return portal.templates.TemplateResponse(
-        request, name, {**base, **context}, status_code=status_code
-    )
-
-
-def _error(
-    portal: Portal,
-    request: Request,
-    locale: str,
-    key: str,
-    status_code: int,
-    *,
-    back: bool = False,
-) -> Response:
-    message = texts(locale)[key].format(
-        controller=portal.settings.controller_name, contact=portal.settings.controller_contact
-    )
-    title_key = f"{key}_title" if f"{key}_title" in texts(locale) else "error_title"
-    context = {"error": key, "title_key": title_key, "message": message, "back": back}
-    return _page(portal, request, "error.html", locale, context, status_code)
-
-
-def _link_error(portal: Portal, request: Request, exc: LinkError) -> Response:
-    """400 for a tampered link, 410 for an expired one; neither names the person."""
-    locale = choose_locale(
-        request.query_params.get("lang"), None, request.headers.get("accept-language")
-    )
-    if isinstance(exc, ExpiredLink):
-        return _error(portal, request, locale, "expired", 410)
-    return _error(portal, request, locale, "bad_link", 400)
 
 
 # --- landing page ---------------------------------------------------------------------
@@ -125,30 +65,24 @@ def _landing(portal: Portal, request: Request) -> Response:
         with unit_of_work(portal.engine) as session:
             link = open_link(session, portal, LinkUse.LANDING, token)
             locale = choose_locale(request.query_params.get("lang"), link.contact.locale)
-            context = message_context(session, link.wave, locale, portal.settings)
-            notice = notice_for(session, link.wave.notice_version, locale)
-            if notice is None:
-                return _error(portal, request, locale, "error", 503)
-            grant, csrf = portal.csrf.issue(link.payload.token_id, locale)
-            t = texts(locale)
-            name = link.contact.given_name
-            page = {
-                "greeting": t["greeting"].format(name=name) if name else t["greeting_anonymous"],
-                "who_asks": t["who_asks"].format(controller=portal.settings.controller_name),
-                "notice": {
-                    "title": notice.title,
-                    "version": notice.version,
-                    "locale": notice.locale,
-                    # Trusted HTML from our own published catalog.
-                    "body": Markup(notice.body_html),  # noqa: S704
-                },
-                "purposes": list(context.purposes),
-                "link_lifetime_days": context.link_lifetime_days,
-                "nonce": grant.nonce,
-                "csrf": csrf,
-            }
+            shared = wave_texts(portal, session, link.wave, locale)
     except LinkError as exc:
         return _link_error(portal, request, exc)
+    if shared.catalog is None:
+        return _error(portal, request, locale, "error", 503)
+    grant, csrf = portal.csrf.issue(link.payload.token_id, locale)
+    t = texts(locale)
+    name = link.contact.given_name
+    page = {
+        "greeting": t["greeting"].format(name=name) if name else t["greeting_anonymous"],
+        "who_asks": t["who_asks"].format(controller=portal.settings.controller_name),
+        "notice": shared.notice_view(),
+        "purposes": list(shared.context.purposes),
+        "link_lifetime_days": shared.context.link_lifetime_days,
+        "nonce": grant.nonce,
+        "csrf": csrf,
+        "rights_url": path_for(request, "rights", token=token) + f"?lang={locale}",
+    }
     return _page(portal, request, "landing.html", locale, page)
 
 
@@ -161,65 +95,94 @@ async def decide(request: Request) -> Response:
     return await run_in_threadpool(_decide, portal_of(request), request, fields)
 
 
+class _Answered(Exception):
+    """Ends the decision's unit of work (nothing written) with this page instead."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered before recording")
+        self.response = response
+
+
 def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
+    """One unit of work: the link, the form, the choices, the events, the closed request.
+
+    The link's signature and the form's CSRF token are checked before the
+    database is touched; the link's age, the person and the choices inside.
+    """
     token = request.path_params["token"]
     try:
-        with unit_of_work(portal.engine) as session:
-            link = open_link(session, portal, LinkUse.LANDING, token)
+        payload = portal.signer.verify(LinkUse.LANDING, token, None)
     except LinkError as exc:
         return _link_error(portal, request, exc)
-    fallback = choose_locale(request.query_params.get("lang"), link.contact.locale)
-    nonce = _one(fields, "nonce")
-    grant = portal.csrf.check(link.payload.token_id, _one(fields, "csrf"), nonce)
+    grant = portal.csrf.check(payload.token_id, _one(fields, "csrf"), _one(fields, "nonce"))
     if grant is None:
+        fallback = choose_locale(
+            request.query_params.get("lang"), None, request.headers.get("accept-language")
+        )
         return _error(portal, request, fallback, "forbidden", 403)
-    locale = choose_locale(grant.language, link.contact.locale)
-    codes = link.config.purposes
     action = _one(fields, "action") or ACTION_SAVE
-    if action == ACTION_REFUSE_ALL:
-        choices = dict.fromkeys(codes, False)
-    else:
-        choices = explicit_choices(fields, codes)
-    if not choices:
-        return _error(portal, request, locale, "no_choice", 400, back=True)
     evidence = {
-        "token_id": link.payload.token_id,
-        "ip": client_ip(request),
+        "token_id": payload.token_id,
+        "ip": client_ip(request, truncate=portal.settings.evidence_ip_truncate),
         "user_agent": user_agent(request),
-        "path": f"/c/{link.payload.token_id}",
+        "path": f"/c/{payload.token_id}",
         "form_nonce": grant.nonce,
         "action": action,
     }
 
-    def record(session: Session) -> tuple[DecisionResult, MessageContext]:
-        current = open_link(session, portal, LinkUse.LANDING, token)
+    def record(session: Session) -> tuple[DecisionResult, MessageContext, str]:
+        link = open_link(session, portal, LinkUse.LANDING, token, payload=payload)
+        locale = choose_locale(grant.language, link.contact.locale)
+        codes = link.config.purposes
+        if action == ACTION_REFUSE_ALL:
+            choices = dict.fromkeys(codes, False)
+        else:
+            choices = explicit_choices(fields, codes)
+        if not choices:
+            raise _Answered(_error(portal, request, locale, "no_choice", 400, back=True))
+        shared = wave_texts(portal, session, link.wave, locale)
         result = record_decision(
             session,
-            request_id=current.request.id,
+            request_id=link.request.id,
             choices=choices,
             method=CollectionMethod.PORTAL,
-            channel=current.channel,
+            channel=link.channel,
             evidence=evidence,
             nonce=grant.nonce,
             ctx=portal.ledger_context(),
-            attempt_id=current.attempt_id,
-            provider_message_id=current.provider_message_id,
+            attempt_id=link.attempt_id,
+            provider_message_id=link.provider_message_id,
             locale=locale,
+            catalog=shared.catalog,
         )
-        return result, message_context(session, current.wave, locale, portal.settings)
+        return result, shared.context, locale
 
     try:
-        result, context = retry_on_conflict(portal.engine, record)
+        result, context, locale = retry_on_conflict(portal.engine, record)
+    except _Answered as answered:
+        return answered.response
     except LinkError as exc:
         return _link_error(portal, request, exc)
     except DecisionError:
-        return _error(portal, request, locale, "error", 400)
+        return _error(portal, request, choose_locale(grant.language), "error", 400)
+    return _confirmation(portal, request, token, locale, result, context)
+
+
+def _confirmation(
+    portal: Portal,
+    request: Request,
+    token: str,
+    locale: str,
+    result: DecisionResult,
+    context: MessageContext,
+) -> Response:
     t = texts(locale)
     recorded = [
         {"code": p.code, "title": p.title, "state": result.states[p.code].value}
         for p in context.purposes
         if p.code in result.states
     ]
+    lang = f"?lang={locale}"
     page = {
         "result": result,
         "recorded": recorded,
@@ -231,6 +194,12 @@ def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
             ConsentState.GIVEN.value: t["given"],
             ConsentState.REFUSED.value: t["refused"],
             ConsentState.WITHDRAWN.value: t["withdrawn"],
+        },
+        "links": {
+            "change": path_for(request, "landing", token=token) + lang,
+            "receipt": path_for(request, "receipt", token=token) + lang,
+            "receipt_json": path_for(request, "receipt_json", token=token) + lang,
+            "rights": path_for(request, "rights", token=token) + lang,
         },
     }
     return _page(portal, request, "done.html", locale, page)
@@ -286,7 +255,7 @@ def _optout(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
             channel=link.channel,
             evidence={
                 "token_id": link.payload.token_id,
-                "ip": client_ip(request),
+                "ip": client_ip(request, truncate=portal.settings.evidence_ip_truncate),
                 "user_agent": user_agent(request),
                 "path": f"/o/{link.payload.token_id}",
                 "one_click": one_click,

@@ -8,6 +8,7 @@ the page was shown in: a POST must carry the token issued for *this* link and
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -86,9 +87,28 @@ class CsrfTokens:
         return FormGrant(nonce=nonce, language=str(data.get("l", "")))
 
 
-def client_ip(request: Request) -> str | None:
-    """The peer address as seen by the server (no proxy header is trusted)."""
-    return request.client.host if request.client else None
+def client_ip(request: Request, *, truncate: bool = False) -> str | None:
+    """The peer address as seen by the server (no proxy header is trusted here).
+
+    With ``truncate`` (setting ``evidence_ip_truncate``) only its network is kept.
+    """
+    host = request.client.host if request.client else None
+    return truncate_ip(host) if truncate and host else host
+
+
+def truncate_ip(address: str) -> str:
+    """The /24 network of an IPv4 address or the /48 of an IPv6 one (``a.b.c.0``, ``a:b:c::``).
+
+    Anything that is not an IP address (a test client's name) is returned as is.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
 def user_agent(request: Request) -> str:

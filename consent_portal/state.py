@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TypeVar, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from consent_portal.cache import TtlCache
 from consent_portal.security import CsrfTokens
 from models import Contact, SendAttempt, Wave, WaveRequest
 from reconsent.clock import Clock
@@ -41,6 +46,8 @@ class Portal:
     templates: Jinja2Templates
     #: Key of the address HMAC (evidence names a phone by its hash, never in clear).
     address_key: bytes
+    #: What every page of a wave shares (config, purposes, notices): ``consent_portal.cache``.
+    cache: TtlCache = field(default_factory=TtlCache)
 
     def ledger_context(self) -> LedgerContext:
         return LedgerContext(
@@ -73,32 +80,59 @@ class OpenLink:
     provider_message_id: str | None
 
 
+@cache
+def _link_query() -> Select[WaveRequest, Wave, Contact, SendAttempt]:
+    """The request, its wave and contact, and the step's attempt: one round trip.
+
+    Built once (statement construction costs more than the query on SQLite).
+    """
+    return (
+        select(WaveRequest, Wave, Contact, SendAttempt)
+        .join(Wave, Wave.id == WaveRequest.wave_id)
+        .join(Contact, Contact.id == WaveRequest.contact_id)
+        .outerjoin(
+            SendAttempt,
+            and_(
+                SendAttempt.request_id == WaveRequest.id,
+                SendAttempt.step_index == bindparam("step_index"),
+            ),
+        )
+        .where(WaveRequest.id == bindparam("request_id"))
+    )
+
+
 def open_link(
-    session: Session, portal: Portal, use: LinkUse, token: str, *, check_expiry: bool = True
+    session: Session,
+    portal: Portal,
+    use: LinkUse,
+    token: str,
+    *,
+    check_expiry: bool = True,
+    payload: LinkPayload | None = None,
 ) -> OpenLink:
     """Verify ``token`` and load its request; ``BadLink`` / ``ExpiredLink`` otherwise.
 
     The age is checked against the wave's own link lifetime on the portal's clock.
     A link to a request that is gone, or to an erased person, is a ``BadLink``.
+    ``payload``: the token's, when the caller has already verified it.
     """
-    payload = portal.signer.verify(use, token, None)
-    request = session.get(WaveRequest, payload.request_id)
-    if request is None:
+    if payload is None:
+        payload = portal.signer.verify(use, token, None)
+    found = session.execute(
+        _link_query(), {"request_id": payload.request_id, "step_index": payload.step_index}
+    ).first()
+    if found is None:
         raise BadLink("this link is not valid")
-    wave = session.get(Wave, request.wave_id)
-    contact = session.get(Contact, request.contact_id)
-    if wave is None or contact is None or contact.erased_at is not None:
+    request, wave, contact, attempt = found
+    if contact.erased_at is not None:
         raise BadLink("this link is not valid")
-    config = wave_config(wave)
+    config = portal.cache.get(("wave_config", wave.id), lambda: wave_config(wave))
     if check_expiry:
         check_age(payload, config.link_lifetime_delta, portal.clock.now())
     steps = config.steps
     channel = steps[payload.step_index].channel if 0 <= payload.step_index < len(steps) else None
-    attempt = session.scalar(
-        select(SendAttempt).where(
-            SendAttempt.request_id == request.id, SendAttempt.step_index == payload.step_index
-        )
-    )
+    if attempt is not None:  # the attempt knows its channel (also the IVR key-3 link SMS)
+        channel = attempt.channel
     return OpenLink(
         payload=payload,
         request=request,
@@ -119,8 +153,29 @@ def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
     ``dedupe_key`` and, run again, sees the winner's events as a replay.
     """
     try:
-        with unit_of_work(engine) as session:
+        with writer(engine), unit_of_work(engine) as session:
             return work(session)
     except IntegrityError:
-        with unit_of_work(engine) as session:
+        with writer(engine), unit_of_work(engine) as session:
             return work(session)
+
+
+#: One lock per SQLite engine (created on first use): see ``writer``.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer(engine: Engine) -> AbstractContextManager[object]:
+    """On SQLite, one writing unit of work at a time in this process.
+
+    SQLite has one writer anyway; queueing writers on a lock instead of in
+    SQLite's busy handler keeps the tail latency flat, and a transaction that
+    read first never meets a newer writer's commit when it starts writing
+    (``SQLITE_BUSY_SNAPSHOT``, which no busy timeout retries).  PostgreSQL
+    runs its writers concurrently.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    return lock

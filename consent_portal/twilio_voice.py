@@ -6,9 +6,10 @@ the Host header) and the POST parameters; otherwise 403 and nothing recorded.
 No auth token configured means every request is refused.
 
 Keys on the call: 1 gives every purpose of the wave, 2 refuses them all,
-9 objects ("never call again"), 3 asks for the link by SMS (nothing recorded
-here); anything else records nothing.  The CallSid is the replay key: the
-same callback twice changes nothing.
+9 objects ("never call again"), 3 sends the landing link by SMS (claimed here,
+sent after the answer: :mod:`reconsent.sms_link`); anything else records
+nothing.  The CallSid is the replay key: the same callback twice changes
+nothing (and key 3 sends one SMS per request and IVR step).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -33,6 +35,7 @@ from reconsent.errors import DecisionError, LinkError
 from reconsent.links import LinkUse
 from reconsent.messages import message_context
 from reconsent.rules.addresses import address_hash
+from reconsent.sms_link import Claim, SmsLinkClaim, claim_sms_link, send_sms_link
 from reconsent.vocab import AddressKind, Channel, CollectionMethod, SuppressionReason
 
 if TYPE_CHECKING:
@@ -149,8 +152,9 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
     call_sid = params.get("CallSid", "").strip() or None
     evidence = _evidence(portal, params, digits)
 
-    def record(session: Session) -> MessageContext:
+    def record(session: Session) -> tuple[MessageContext, SmsLinkClaim | None]:
         link = open_link(session, portal, LinkUse.IVR, token)
+        claim: SmsLinkClaim | None = None
         if call_sid is not None and digits in (DIGIT_GIVE, DIGIT_REFUSE):
             record_decision(
                 session,
@@ -175,10 +179,25 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 ctx=portal.ledger_context(),
                 reason=SuppressionReason.OBJECTION,
             )
-        return _context(portal, session, link)
+        elif call_sid is not None and digits == DIGIT_SMS_LINK:
+            claim = claim_sms_link(
+                session,
+                request=link.request,
+                contact=link.contact,
+                wave=link.wave,
+                ivr_step=link.payload.step_index,
+                now=portal.clock.now(),
+            )
+        return _context(portal, session, link), claim
 
     try:
-        context = retry_on_conflict(portal.engine, record)
+        context, claim = retry_on_conflict(portal.engine, record)
     except (LinkError, DecisionError):
         return _hangup()
-    return _twiml(ivr.answer_twiml(context, digits))
+    refused = claim is not None and claim.claim is Claim.REFUSED
+    answer = _twiml(ivr.answer_twiml(context, digits, sms_unavailable=refused))
+    if claim is not None and claim.attempt_id is not None:
+        answer.background = BackgroundTask(
+            send_sms_link, portal.engine, portal.settings, claim.attempt_id, portal.clock.now()
+        )
+    return answer

@@ -13,11 +13,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
 from reconsent.clock import ensure_utc
 from reconsent.db import unit_of_work
-from reconsent.planning import plan_wave
+from reconsent.planning import plan_wave, record_approval
 from reconsent.reporting import complete_if_done, wave_funnel
 from reconsent.runtime import get_runtime
 from reconsent.vocab import WaveStatus
@@ -47,7 +50,29 @@ def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
         wave = get_wave(session, wave_id)
         if wave.status is not WaveStatus.DRAFT:
             return dict(wave.plan_summary or {})
-        return plan_wave(session, wave, now).as_dict()
+        plan_wave(session, wave, now)
+        return dict(wave.plan_summary or {})
+
+
+class AudienceApproval(RunInput):
+    """What the approver answers in the Prefect UI before the first send."""
+
+    approve: bool = Field(description="Send this wave to the audience in the preflight artifact.")
+    approver: str = Field(min_length=1, max_length=200, description="Who decides (for the audit).")
+    note: str = Field(default="", max_length=1000)
+
+
+@task(name="record-approval")
+def approval_task(wave_id: int, approved: bool, approver: str, note: str, now: datetime) -> None:
+    with unit_of_work(get_runtime().engine) as session:
+        record_approval(
+            session,
+            get_wave(session, wave_id),
+            approved=approved,
+            approver=approver,
+            note=note,
+            now=now,
+        )
 
 
 @task(name="find-due-batches")
@@ -92,6 +117,27 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     at = ensure_utc(now) if now else datetime.now(UTC)
     plan = plan_wave_task(wave_id, at)
+    if plan.get("awaiting_approval"):
+        _publish(wave_id, plan, {}, summarise_task(wave_id, at), dry_run=False)
+        logger.info("wave %s: waiting for a person to approve the audience", wave_id)
+        answer = pause_flow_run(
+            wait_for_input=AudienceApproval,
+            timeout=get_runtime().settings.approval_timeout_seconds,
+            key=f"wave-{wave_id}-approval",
+        )
+        approved = bool(answer and answer.approve)
+        approval_task(
+            wave_id, approved, answer.approver if answer else "", answer.note if answer else "", at
+        )
+        if not approved:
+            return {
+                "wave_id": wave_id,
+                "at": at.isoformat(),
+                "plan": plan,
+                "activity": {},
+                "funnel": summarise_task(wave_id, at),
+            }
+        plan = plan_wave_task(wave_id, at)
     with unit_of_work(get_runtime().engine) as session:
         dry_run = wave_config(get_wave(session, wave_id)).dry_run
     activity: dict[str, dict[str, int]] = {}

@@ -7,9 +7,11 @@ from models.consent import ConsentEvent as ConsentEvent
 from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
 from models.contact import Contact as Contact
+from models.rights import RightsRequest as RightsRequest
 from models.wave import SendAttempt as SendAttempt
 from models.wave import Wave as Wave
 from models.wave import WaveRequest as WaveRequest
+from models.webhook import WebhookEvent as WebhookEvent
 
 metadata = Base.metadata
 
@@ -20,9 +22,11 @@ __all__ = [
     "Contact",
     "Notice",
     "Purpose",
+    "RightsRequest",
     "SendAttempt",
     "Suppression",
     "Wave",
     "WaveRequest",
+    "WebhookEvent",
     "metadata",
 ]

@@ -6,6 +6,7 @@ timeout on every connection; PostgreSQL is used as is (psycopg 3).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,11 +51,21 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Temporary tables and sorts in memory: planning's scratch table (~100 MB at a
+    # million contacts) is 3x faster than on a temp file.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
+#: One sessionmaker per engine, made on first use (building one costs ~0.3 ms).
+_FACTORIES: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = _FACTORIES.get(engine)
+    if factory is None:
+        factory = _FACTORIES.setdefault(engine, sessionmaker(engine, expire_on_commit=False))
+    return factory
 
 
 @contextmanager
@@ -91,8 +102,9 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema at ``url`` to ``revision`` (idempotent)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the schema at ``url`` to ``revision`` (idempotent; default every head,
+    so revisions written side by side on branches apply before they are merged)."""
     from alembic import command
 
     make_engine(url).dispose()  # creates the SQLite folder if needed
@@ -100,7 +112,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision (several heads, before their merge: comma separated)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ", ".join(sorted(heads)) or None

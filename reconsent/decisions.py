@@ -18,7 +18,7 @@ Rules kept here:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression, Wave, WaveRequest
+from models import (
+    ConsentEvent,
+    ConsentStatus,
+    Contact,
+    Notice,
+    Purpose,
+    Suppression,
+    Wave,
+    WaveRequest,
+)
 from reconsent.errors import DecisionError
 from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
 from reconsent.messages import language_of, notice_for
@@ -45,6 +54,7 @@ SUBJECT_ACTOR = "subject"
 __all__ = [
     "SUBJECT_ACTOR",
     "DecisionResult",
+    "WaveCatalog",
     "decision_dedupe_key",
     "record_decision",
     "record_objection",
@@ -66,6 +76,14 @@ class DecisionResult:
     replay: bool
     #: The request's status after the decision (unchanged when it was already closed).
     request_status: RequestStatus
+
+
+@dataclass(frozen=True)
+class WaveCatalog:
+    """A wave's purposes (in the wave's order) and the notice shown for one language."""
+
+    purposes: Sequence[Purpose]
+    notice: Notice
 
 
 def decision_dedupe_key(nonce: str, purpose_code: str) -> str:
@@ -122,21 +140,27 @@ def record_decision(
     attempt_id: int | None = None,
     provider_message_id: str | None = None,
     locale: str | None = None,
+    catalog: WaveCatalog | None = None,
 ) -> DecisionResult:
     """Record one GIVEN / REFUSED event per chosen purpose and close the request.
 
     ``choices`` maps purpose codes of the wave to True (given) or False
     (refused); it must not be empty.  ``locale`` is the language the notice
     was shown in (default: the contact's).  With a ``nonce``, posting the same
-    decision again is a no-op reported as ``replay``.
+    decision again is a no-op reported as ``replay``.  ``catalog``: the wave's
+    purposes and the notice shown, when the caller already holds them (the
+    portal caches them per wave and language); otherwise they are read here.
     """
     request, wave, contact = _load_request(session, request_id)
-    purposes = {p.code: p for p in wave_purposes(session, wave_config(wave))}
-    wanted = validate_choices(choices, list(purposes))
     language = language_of(locale or contact.locale)
-    notice = notice_for(session, wave.notice_version, language)
-    if notice is None:
-        raise DecisionError(f"notice {wave.notice_version!r} is not published")
+    if catalog is None:
+        notice_found = notice_for(session, wave.notice_version, language)
+        if notice_found is None:
+            raise DecisionError(f"notice {wave.notice_version!r} is not published")
+        catalog = WaveCatalog(tuple(wave_purposes(session, wave_config(wave))), notice_found)
+    purposes = {p.code: p for p in catalog.purposes}
+    notice = catalog.notice
+    wanted = validate_choices(choices, list(purposes))
     ref = NoticeRef(notice.id, notice.version, notice.digest)
     keys = {code: decision_dedupe_key(nonce, code) if nonce else None for code in wanted}
     events = [
@@ -161,7 +185,7 @@ def record_decision(
         for code, given in wanted.items()
     ]
     written = append_events(session, events, ctx)
-    if nonce is None:
+    if nonce is None or len(written) == len(events):
         rows = written
     else:  # the ledger's view: this post's events, or an earlier post's with the same nonce
         rows = list(

@@ -8,21 +8,22 @@ permanent failure escalates to the next channel at once):
    expiries and cancellations, and **claim** the sends: an attempt row per
    (request, step) with this batch's claim token, committed before any
    provider is called;
-2. outside any transaction: render and send through the channel adapters;
-3. in one transaction: record each result (sent, retry with backoff, failed).
+2. per adapter chunk: mark the chunk SENDING (committed), call the provider
+   once, and record each result in one transaction (sent, retry with backoff,
+   failed and escalated).
 
-A crash between 1 and 3 leaves claims behind; ``decide`` presumes them sent
-after the lease (at most once) or re-sends them where the adapter is
-idempotent (the file outbox).
+A crash leaves claims behind. After the lease, ``decide`` sends a CLAIMED
+attempt (never handed over) and presumes a SENDING one sent (at most once),
+unless the adapter is idempotent (the file outbox), which re-sends it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, select, update
@@ -35,16 +36,22 @@ from channels.base import (
     SendOutcome,
     SendResult,
 )
-from models import Contact, SendAttempt, Suppression, Wave, WaveRequest
+from models import Contact, SendAttempt, Wave, WaveRequest
+from reconsent.batch_report import BatchReport
+from reconsent.caps import apply_daily_caps
 from reconsent.clock import FixedClock
 from reconsent.db import insert_ignoring_conflicts, is_postgres, unit_of_work
+from reconsent.errors import ConfigError
 from reconsent.gate import load_gates
-from reconsent.links import LinkSigner, LinkUse
+from reconsent.links import LinkSigner
 from reconsent.messages import message_context
+from reconsent.outbound import Links
 from reconsent.rules.escalation import AttemptView, Decision, Outcome, RequestView, StepSpec, decide
+from reconsent.rules.ratelimit import TokenBucket
+from reconsent.send_results import record_results
 from reconsent.settings import Settings
-from reconsent.vocab import AttemptStatus, Channel, RequestStatus, SuppressionReason
-from reconsent.waves import get_wave, wave_config
+from reconsent.vocab import AttemptStatus, Channel, RequestStatus
+from reconsent.waves import get_wave, step_specs, wave_config
 
 log = logging.getLogger(__name__)
 
@@ -56,40 +63,10 @@ _CLOSING = {
 
 
 @dataclass
-class BatchReport:
-    """Aggregate counts only: safe for logs and Prefect artifacts."""
-
-    sent: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-    retrying: Counter[str] = field(default_factory=Counter)
-    failed: Counter[str] = field(default_factory=Counter)
-    closed: Counter[str] = field(default_factory=Counter)
-    waiting: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: BatchReport) -> None:
-        for name in ("sent", "skipped", "retrying", "failed", "closed", "waiting"):
-            getattr(self, name).update(getattr(other, name))
-
-    def as_dict(self) -> dict[str, dict[str, int]]:
-        return {
-            name: dict(getattr(self, name))
-            for name in ("sent", "skipped", "retrying", "failed", "closed", "waiting")
-        }
-
-
-@dataclass
 class _Claimed:
     token: str
     messages: dict[Channel, list[OutboundMessage]]
     waits: dict[int, timedelta]  # attempt id -> the step's wait
-
-
-def steps_of(wave: Wave) -> list[StepSpec]:
-    config = wave_config(wave)
-    return [
-        StepSpec(s.channel, s.wait_delta, config.quiet_hours.preset(s.channel))
-        for s in config.steps
-    ]
 
 
 class Dispatcher:
@@ -98,11 +75,20 @@ class Dispatcher:
         engine: Engine,
         settings: Settings,
         adapters: Mapping[Channel, ChannelAdapter],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.adapters = adapters
         self.keys = settings.link_signing_keys()
+        self.sleep, self.monotonic = sleep, monotonic
+        #: Per-channel pacing (provider throughput, e.g. a long code's 1 SMS/s), per process.
+        self.buckets = {
+            Channel(name): TokenBucket(rate, max(1.0, rate))
+            for name, rate in settings.send_rate_per_second.items()
+        }
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
         self.idempotent = frozenset(c for c, a in adapters.items() if a.idempotent)
 
@@ -116,15 +102,48 @@ class Dispatcher:
 
     def advance(self, wave_id: int, lo: int, hi: int, now: datetime) -> BatchReport:
         report = BatchReport()
+        config_error: ConfigError | None = None
         for _round in range(3):
             claimed = self._decide_and_claim(wave_id, lo, hi, now, report)
             if not claimed.messages:
                 break
-            results = self._send(claimed)
-            self._record(claimed, results, now, report)
-            if all(r.outcome is SendOutcome.SENT for r in results):
+            all_sent = True
+            for channel, messages in claimed.messages.items():
+                adapter = self.adapters[channel]
+                for chunk in self._paced(channel, adapter.max_batch, messages):
+                    results, error = self._send_chunk(claimed.token, adapter, chunk)
+                    sent_to = {m.attempt_id: (m.request_id, channel) for m in chunk}
+                    record_results(
+                        self.engine,
+                        self.settings,
+                        claimed.token,
+                        sent_to,
+                        claimed.waits,
+                        results,
+                        now,
+                        report,
+                    )
+                    all_sent = all_sent and all(r.outcome is SendOutcome.SENT for r in results)
+                    if isinstance(error, ConfigError):
+                        config_error = config_error or error
+            if all_sent or config_error is not None:
                 break
+        if config_error is not None:
+            raise config_error  # recorded as retries above; the run must fail visibly
         return report
+
+    def _paced(
+        self, channel: Channel, max_batch: int, messages: list[OutboundMessage]
+    ) -> Iterator[list[OutboundMessage]]:
+        """Chunks of at most ``max_batch``, released no faster than the channel's rate."""
+        bucket = self.buckets.get(channel)
+        size = max_batch if bucket is None else max(1, min(max_batch, int(bucket.rate)))
+        for start in range(0, len(messages), size):
+            chunk = messages[start : start + size]
+            wait = 0.0 if bucket is None else bucket.reserve(len(chunk), self.monotonic())
+            if wait > 0:
+                self.sleep(wait)
+            yield chunk
 
     # -- 1. decide and claim ------------------------------------------------
     def _decide_and_claim(
@@ -133,7 +152,7 @@ class Dispatcher:
         claimed = _Claimed(uuid.uuid4().hex, {}, {})
         with unit_of_work(self.engine) as session:
             wave = get_wave(session, wave_id)
-            steps = steps_of(wave)
+            steps = step_specs(wave)
             query = (
                 select(WaveRequest, Contact)
                 .join(Contact, Contact.id == WaveRequest.contact_id)
@@ -180,6 +199,9 @@ class Dispatcher:
                 self._apply(session, request, current, decision, steps, now, report)
                 if decision.outcome is Outcome.SEND:
                     sends.append((request, contact, decision))
+            sends = apply_daily_caps(
+                session, wave.id, wave_config(wave).daily_cap, sends, steps, now, report
+            )
             self._claim(
                 session,
                 wave,
@@ -244,21 +266,21 @@ class Dispatcher:
     ) -> None:
         if not sends:
             return
-        table = SendAttempt.__table__
+        fresh: list[dict[str, object]] = []
         for request, _contact, decision in sends:
             step = steps[decision.step_index]
             existing = mine_by_request.get(request.id, {}).get(decision.step_index)
             if existing is None:
-                session.execute(
-                    insert_ignoring_conflicts(session, table).values(
-                        request_id=request.id,
-                        step_index=decision.step_index,
-                        channel=step.channel.value,
-                        status=AttemptStatus.CLAIMED.value,
-                        tries=0,
-                        claimed_at=now,
-                        claim_token=claimed.token,
-                    )
+                fresh.append(
+                    {
+                        "request_id": request.id,
+                        "step_index": decision.step_index,
+                        "channel": step.channel.value,
+                        "status": AttemptStatus.CLAIMED.value,
+                        "tries": 0,
+                        "claimed_at": now,
+                        "claim_token": claimed.token,
+                    }
                 )
             else:  # compare-and-set: only the worker that sees the same row state wins
                 session.execute(
@@ -271,6 +293,8 @@ class Dispatcher:
                     .values(status=AttemptStatus.CLAIMED, claimed_at=now, claim_token=claimed.token)
                     .execution_options(synchronize_session=False)
                 )
+        if fresh:  # one executemany; the unique (request, step) makes a lost race a no-op
+            session.execute(insert_ignoring_conflicts(session, SendAttempt.__table__), fresh)
         owned = {
             a.request_id: a
             for a in session.scalars(
@@ -296,145 +320,43 @@ class Dispatcher:
             claimed.waits[attempt.id] = step.wait
 
     # -- 2. send ------------------------------------------------------------
-    def _send(self, claimed: _Claimed) -> list[SendResult]:
-        results: list[SendResult] = []
-        for channel, messages in claimed.messages.items():
-            adapter = self.adapters[channel]
-            for start in range(0, len(messages), adapter.max_batch):
-                chunk = messages[start : start + adapter.max_batch]
-                try:
-                    results.extend(adapter.send(chunk))
-                except Exception as exc:
-                    # Nothing in this chunk is known to have gone out: retry it later,
-                    # then let the error surface (a configuration problem must be seen).
-                    log.error(
-                        "adapter %s failed for %d messages: %s",
-                        adapter.provider,
-                        len(chunk),
-                        type(exc).__name__,
-                    )
-                    results.extend(
-                        SendResult(
-                            m.attempt_id,
-                            SendOutcome.TRANSIENT,
-                            adapter.provider,
-                            error_code="adapter_error",
-                            error_detail=type(exc).__name__,
-                        )
-                        for m in chunk
-                    )
-        return results
-
-    # -- 3. record ------------------------------------------------------------
-    def _record(
-        self, claimed: _Claimed, results: list[SendResult], now: datetime, report: BatchReport
-    ) -> None:
+    def _send_chunk(
+        self, token: str, adapter: ChannelAdapter, chunk: list[OutboundMessage]
+    ) -> tuple[list[SendResult], Exception | None]:
+        """Mark the chunk as handed over (committed), then call the provider once."""
         with unit_of_work(self.engine) as session:
-            by_id = {
-                a.id: a
-                for a in session.scalars(
-                    select(SendAttempt).where(SendAttempt.claim_token == claimed.token)
+            session.execute(
+                update(SendAttempt)
+                .where(
+                    SendAttempt.id.in_([m.attempt_id for m in chunk]),
+                    SendAttempt.claim_token == token,
+                    SendAttempt.status == AttemptStatus.CLAIMED,
                 )
-            }
-            requests = {
-                r.id: r
-                for r in session.scalars(
-                    select(WaveRequest).where(
-                        WaveRequest.id.in_([a.request_id for a in by_id.values()])
-                    )
+                .values(status=AttemptStatus.SENDING)
+                .execution_options(synchronize_session=False)
+            )
+        try:
+            return adapter.send(chunk), None
+        except Exception as exc:
+            # The adapter gave no per-message answer: retry the chunk later. Adapters turn
+            # provider faults into results, so this is a configuration error or a bug.
+            log.error(
+                "adapter %s failed for %d messages: %s",
+                adapter.provider,
+                len(chunk),
+                type(exc).__name__,
+            )
+            failed = [
+                SendResult(
+                    m.attempt_id,
+                    SendOutcome.TRANSIENT,
+                    adapter.provider,
+                    error_code="adapter_error",
+                    error_detail=type(exc).__name__,
                 )
-            }
-            for result in results:
-                attempt = by_id.get(result.attempt_id)
-                if attempt is None or attempt.status is not AttemptStatus.CLAIMED:
-                    continue
-                request = requests[attempt.request_id]
-                attempt.provider = result.provider
-                attempt.tries += 1
-                channel = attempt.channel.value
-                if result.outcome is SendOutcome.SENT:
-                    attempt.status = AttemptStatus.SENT
-                    attempt.sent_at = now
-                    attempt.provider_message_id = result.provider_message_id
-                    request.step_sent_at = now
-                    request.next_action_at = now + claimed.waits[attempt.id]
-                    report.sent[channel] += 1
-                    continue
-                attempt.error_code = result.error_code
-                attempt.error_detail = result.error_detail
-                if (
-                    result.outcome is SendOutcome.TRANSIENT
-                    and attempt.tries < self.settings.send_max_tries
-                ):
-                    attempt.status = AttemptStatus.RETRY
-                    attempt.next_retry_at = now + backoff(attempt.tries, result.retry_after)
-                    request.next_action_at = attempt.next_retry_at
-                    report.retrying[f"{channel}:{result.error_code}"] += 1
-                    continue
-                attempt.status = AttemptStatus.FAILED
-                request.next_action_at = now  # escalate to the next step at once
-                report.failed[f"{channel}:{result.error_code}"] += 1
-                if result.outcome is SendOutcome.PERMANENT:
-                    _suppress_address(session, request, attempt, result, now)
-
-
-@dataclass(frozen=True)
-class Links:
-    """The signed URLs of one message: issued at tick time, opaque ids only."""
-
-    base_url: str
-    signer: LinkSigner
-
-    def message(
-        self, attempt: SendAttempt, contact: Contact, channel: Channel, context: MessageContext
-    ) -> OutboundMessage:
-        base = self.base_url.rstrip("/")
-        rid, step = attempt.request_id, attempt.step_index
-        voice = f"{base}/webhooks/twilio/voice?t={self.signer.sign(LinkUse.IVR, rid, step)}"
-        callbacks = {
-            Channel.SMS: f"{base}/webhooks/twilio/sms-status",
-            Channel.IVR: f"{base}/webhooks/twilio/call-status",
-        }
-        return OutboundMessage(
-            attempt_id=attempt.id,
-            request_id=rid,
-            channel=channel,
-            to=(contact.email if channel is Channel.EMAIL else contact.phone) or "",
-            context=context,
-            link=f"{base}/c/{self.signer.sign(LinkUse.LANDING, rid, step)}",
-            optout_link=f"{base}/o/{self.signer.sign(LinkUse.OPTOUT, rid, step)}",
-            to_name=contact.given_name,
-            voice_url=voice if channel is Channel.IVR else None,
-            status_callback_url=callbacks.get(channel),
-        )
-
-
-def backoff(tries: int, retry_after: float | None) -> timedelta:
-    """30 s, 60 s, 120 s ... capped at one hour, and never sooner than Retry-After."""
-    seconds = min(3600.0, 30.0 * 2 ** max(0, tries - 1))
-    return timedelta(seconds=max(seconds, retry_after or 0.0))
-
-
-def _suppress_address(
-    session: Session, request: WaveRequest, attempt: SendAttempt, result: SendResult, now: datetime
-) -> None:
-    """A permanent per-recipient error: stop using that address on that channel."""
-    contact = session.get(Contact, request.contact_id)
-    if contact is None:
-        return
-    digest = contact.email_hash if attempt.channel is Channel.EMAIL else contact.phone_hash
-    session.add(
-        Suppression(
-            contact_id=contact.id,
-            address_hash=digest,
-            channel=attempt.channel,
-            reason=SuppressionReason.BOUNCE
-            if attempt.channel is Channel.EMAIL
-            else SuppressionReason.INVALID_ADDRESS,
-            source=f"{result.provider}:{result.error_code}",
-            created_at=now,
-        )
-    )
+                for m in chunk
+            ]
+            return failed, exc
 
 
 def _due(wave_id: int, now: datetime):  # type: ignore[no-untyped-def]

@@ -11,12 +11,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
+from reconsent.clock import ensure_utc
 from reconsent.db import is_postgres
 from reconsent.rules.chain import event_hash
 from reconsent.vocab import Channel, CollectionMethod, ConsentState
@@ -69,38 +71,92 @@ def append_events(
     session: Session, events: Sequence[NewEvent], ctx: LedgerContext
 ) -> list[ConsentEvent]:
     """Append events (skipping any whose ``dedupe_key`` is already recorded) and
-    update the projection. Returns the events actually written."""
+    update the projection. Returns the events actually written.
+
+    The writes are Core statements on the session's connection (built once,
+    executed many): an ORM flush of a handful of rows costs more than the rows.
+    Pending ORM changes are flushed first (an event may name a contact added
+    just before); the returned events are detached copies of the rows written,
+    and projection rows already loaded in the session are expired.
+    """
+    session.flush()
+    conn = session.connection()
     subjects = sorted({e.subject_id for e in events})
     if is_postgres(session):
         # Serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
         # decisions never fork a chain, and a double post sees the first one's dedupe key.
         for subject in subjects:
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": subject})
-    events = _drop_duplicates(session, events)
+            conn.execute(_LOCK, {"s": subject})
+    events = _drop_duplicates(conn, events)
     if not events:
         return []
-    heads = _chain_heads(session, subjects)
-    written: list[ConsentEvent] = []
+    heads = _chain_heads(conn, subjects)
+    rows: list[dict[str, Any]] = []
     for new in events:
         row = _build(new, ctx, heads.get(new.subject_id))
-        heads[new.subject_id] = row.hash
-        written.append(row)
-    session.add_all(written)
-    session.flush()
-    _project(session, written)
+        heads[new.subject_id] = row["hash"]
+        rows.append(row)
+    ids = conn.execute(_insert_events(), rows).scalars().all()
+    written = [ConsentEvent(id=event_id, **row) for event_id, row in zip(ids, rows, strict=True)]
+    _project(session, conn, written)
     return written
 
 
-def _drop_duplicates(session: Session, events: Sequence[NewEvent]) -> list[NewEvent]:
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:s))")
+_EVENTS = ConsentEvent.metadata.tables[ConsentEvent.__tablename__]
+_STATUS = ConsentStatus.metadata.tables[ConsentStatus.__tablename__]
+
+
+@cache
+def _known_keys() -> Select[str | None]:
+    return select(_EVENTS.c.dedupe_key).where(
+        _EVENTS.c.dedupe_key.in_(bindparam("keys", expanding=True))
+    )
+
+
+@cache
+def _heads() -> Select[str, str]:
+    last_ids = (
+        select(func.max(_EVENTS.c.id))
+        .where(_EVENTS.c.subject_id.in_(bindparam("subjects", expanding=True)))
+        .group_by(_EVENTS.c.subject_id)
+    )
+    return select(_EVENTS.c.subject_id, _EVENTS.c.hash).where(_EVENTS.c.id.in_(last_ids))
+
+
+@cache
+def _insert_events() -> Any:
+    return insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+
+
+@cache
+def _statuses() -> Select[int, int, datetime]:
+    return select(_STATUS.c.contact_id, _STATUS.c.purpose_id, _STATUS.c.occurred_at).where(
+        _STATUS.c.contact_id.in_(bindparam("contacts", expanding=True))
+    )
+
+
+_PROJECTED = ("state", "occurred_at", "expires_at", "notice_version", "provable", "last_event_id")
+
+
+@cache
+def _update_status() -> Any:
+    return (
+        update(_STATUS)
+        .where(
+            _STATUS.c.contact_id == bindparam("key_contact"),
+            _STATUS.c.purpose_id == bindparam("key_purpose"),
+        )
+        .values({name: bindparam(name) for name in _PROJECTED})
+    )
+
+
+def _drop_duplicates(conn: Connection, events: Sequence[NewEvent]) -> list[NewEvent]:
     keys = [e.dedupe_key for e in events if e.dedupe_key]
     seen: set[str] = set()
     for chunk_start in range(0, len(keys), 500):
         chunk = keys[chunk_start : chunk_start + 500]
-        seen.update(
-            session.scalars(
-                select(ConsentEvent.dedupe_key).where(ConsentEvent.dedupe_key.in_(chunk))
-            ).all()  # type: ignore[arg-type]
-        )
+        seen.update(k for k in conn.execute(_known_keys(), {"keys": chunk}).scalars() if k)
     kept: list[NewEvent] = []
     for event in events:
         if event.dedupe_key:
@@ -111,23 +167,17 @@ def _drop_duplicates(session: Session, events: Sequence[NewEvent]) -> list[NewEv
     return kept
 
 
-def _chain_heads(session: Session, subjects: list[str]) -> dict[str, str]:
+def _chain_heads(conn: Connection, subjects: list[str]) -> dict[str, str]:
     heads: dict[str, str] = {}
     for start in range(0, len(subjects), 500):
         chunk = subjects[start : start + 500]
-        last_ids = (
-            select(func.max(ConsentEvent.id))
-            .where(ConsentEvent.subject_id.in_(chunk))
-            .group_by(ConsentEvent.subject_id)
-        )
-        rows = session.execute(
-            select(ConsentEvent.subject_id, ConsentEvent.hash).where(ConsentEvent.id.in_(last_ids))
-        )
+        rows = conn.execute(_heads(), {"subjects": chunk})
         heads.update({subject: digest for subject, digest in rows})
     return heads
 
 
-def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> ConsentEvent:
+def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str, Any]:
+    """The row of one event, its hash chained to ``prev_hash``."""
     fields: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "subject_id": new.subject_id,
@@ -153,8 +203,7 @@ def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> ConsentE
     }
     digest = event_hash(fields, prev_hash)
     del fields["purpose"]
-    return ConsentEvent(
-        **fields,
+    fields.update(
         contact_id=new.contact_id,
         purpose_id=new.purpose.id,
         notice_id=new.notice.id if new.notice else None,
@@ -163,9 +212,10 @@ def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> ConsentE
         prev_hash=prev_hash,
         hash=digest,
     )
+    return fields
 
 
-def _project(session: Session, written: list[ConsentEvent]) -> None:
+def _project(session: Session, conn: Connection, written: list[ConsentEvent]) -> None:
     """Fold the new events into ``consent_status`` (latest ``occurred_at`` wins)."""
     latest: dict[tuple[int, int], ConsentEvent] = {}
     for event in written:
@@ -173,34 +223,27 @@ def _project(session: Session, written: list[ConsentEvent]) -> None:
         current = latest.get(key)
         if current is None or event.occurred_at >= current.occurred_at:
             latest[key] = event
-    existing: dict[tuple[int, int], ConsentStatus] = {}
-    keys = list(latest)
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        contact_ids = {c for c, _ in chunk}
-        for row in session.scalars(
-            select(ConsentStatus).where(ConsentStatus.contact_id.in_(contact_ids))
-        ):
-            existing[(row.contact_id, row.purpose_id)] = row
-    for key, event in latest.items():
-        status = existing.get(key)
-        if status is None:
-            session.add(
-                ConsentStatus(
-                    contact_id=event.contact_id,
-                    purpose_id=event.purpose_id,
-                    state=event.state,
-                    occurred_at=event.occurred_at,
-                    expires_at=event.expires_at,
-                    notice_version=event.notice_version,
-                    provable=event.provable,
-                    last_event_id=event.id,
-                )
+    existing: dict[tuple[int, int], datetime] = {}
+    contacts = sorted({c for c, _ in latest})
+    for start in range(0, len(contacts), 400):
+        chunk = contacts[start : start + 400]
+        for contact_id, purpose_id, occurred_at in conn.execute(_statuses(), {"contacts": chunk}):
+            existing[(contact_id, purpose_id)] = ensure_utc(occurred_at)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for (contact_id, purpose_id), event in latest.items():
+        values = {name: getattr(event, name) for name in _PROJECTED[:-1]}
+        values["last_event_id"] = event.id
+        if (contact_id, purpose_id) not in existing:
+            inserts.append({"contact_id": contact_id, "purpose_id": purpose_id, **values})
+        elif event.occurred_at >= existing[(contact_id, purpose_id)]:
+            updates.append({"key_contact": contact_id, "key_purpose": purpose_id, **values})
+            loaded = session.identity_map.get(
+                session.identity_key(ConsentStatus, (contact_id, purpose_id))
             )
-        elif event.occurred_at >= status.occurred_at:
-            status.state = event.state
-            status.occurred_at = event.occurred_at
-            status.expires_at = event.expires_at
-            status.notice_version = event.notice_version
-            status.provable = event.provable
-            status.last_event_id = event.id
+            if loaded is not None:
+                session.expire(loaded)
+    if inserts:
+        conn.execute(insert(_STATUS), inserts)
+    if updates:
+        conn.execute(_update_status(), updates)

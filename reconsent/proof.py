@@ -15,6 +15,11 @@ def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
     contact = session.scalar(select(Contact).where(Contact.external_id == external_id))
     if contact is None:
         raise NotFoundError(f"no contact with external id {external_id!r}")
+    return proof_of(session, contact)
+
+
+def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
+    """The proof of ``contact``: current state per purpose, every event, suppressions."""
     codes = {pid: code for pid, code in session.execute(select(Purpose.id, Purpose.code))}
     current = [
         {

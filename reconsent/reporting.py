@@ -49,6 +49,7 @@ def wave_funnel(session: Session, wave: Wave) -> dict[str, Any]:
         AttemptStatus.SKIPPED: "skipped",
         AttemptStatus.RETRY: "retrying",
         AttemptStatus.CLAIMED: "in_flight",
+        AttemptStatus.SENDING: "in_flight",
     }
     for attempt_channel, attempt_status, count in attempt_rows:
         row = channels.setdefault(attempt_channel.value, {})

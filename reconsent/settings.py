@@ -112,13 +112,49 @@ class Settings(BaseSettings):
         "Unset for a locale: the script is read by text-to-speech.",
     )
     dispatch_batch_size: int = Field(
-        default=500, ge=1, le=1000, description="Requests per dispatch task (one Prefect task run)."
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Requests per dispatch task (one Prefect task run; a range of ids).",
+    )
+    send_rate_per_second: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-channel pacing per process, JSON: {"sms": 1, "ivr": 0.5} (a long code '
+        "sends about 1 SMS/s). Unset: as fast as the provider accepts.",
+    )
+    approval_timeout_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        description="How long a tick waits for the audience approval of a require_approval wave.",
     )
     send_max_tries: int = Field(
         default=3, ge=1, description="Tries of a step on transient errors before escalating."
     )
     claim_lease_seconds: int = Field(
         default=600, ge=10, description="After this, an unfinished claim is presumed sent."
+    )
+    portal_rate_per_ip: int = Field(
+        default=300,
+        ge=0,
+        description="Portal requests per minute from one client address (token bucket, "
+        "bursts up to the same number); over it: 429 with Retry-After. 0 disables.",
+    )
+    portal_rate_per_token: int = Field(
+        default=60,
+        ge=0,
+        description="Portal requests per minute on one signed link (token bucket); 0 disables.",
+    )
+    portal_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Worker threads of one portal process (database work and rendering); "
+        "its database pool keeps as many connections.",
+    )
+    evidence_ip_truncate: bool = Field(
+        default=False,
+        description="Keep only the network of the client address in consent evidence: "
+        "/24 for IPv4, /48 for IPv6.",
     )
 
     @field_validator("signing_keys", mode="before")

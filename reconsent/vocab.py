@@ -68,7 +68,8 @@ class RequestStatus(StrEnum):
 
 
 class AttemptStatus(StrEnum):
-    CLAIMED = "claimed"  # reserved in the database; the provider call is in flight
+    CLAIMED = "claimed"  # reserved in the database; not yet handed to the provider
+    SENDING = "sending"  # handed to the provider; the outcome is not recorded yet
     SENT = "sent"  # the provider accepted it
     RETRY = "retry"  # transient failure; next_retry_at says when
     FAILED = "failed"  # permanent failure, or out of retries
@@ -100,7 +101,27 @@ class Exclusion(StrEnum):
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
     SUPPRESSED = "suppressed"
+    OBJECTED = "objected"
     ERASED = "erased"
     RESTRICTED = "restricted"
     NO_ADDRESS = "no_address"
     NO_LAWFUL_BASIS = "no_lawful_basis"
+    FREQUENCY_CAP = "frequency_cap"
+
+
+class RightsKind(StrEnum):
+    """A data subject's request from the rights centre (GDPR art. 15-21)."""
+
+    ACCESS = "access"  # art. 15: see my data
+    PORTABILITY = "portability"  # art. 20: download it (JSON, CSV)
+    RECTIFICATION = "rectification"  # art. 16: a correction an operator applies
+    RESTRICTION = "restriction"  # art. 18: no processing (no wave contacts the person)
+    OBJECTION = "objection"  # art. 21: marketing stops at once, on every channel
+    ERASURE = "erasure"  # art. 17: identity removed, a hash kept in the suppression list
+    LINK_RENEWAL = "link_renewal"  # a fresh signed link, asked from an expired one
+
+
+class RightsStatus(StrEnum):
+    OPEN = "open"  # somebody must act (an operator, or the link-renewal sender)
+    COMPLETED = "completed"  # done (most requests are done as they are received)
+    DECLINED = "declined"  # not done, with the reason in details (e.g. no lawful contact)

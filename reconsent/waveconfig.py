@@ -62,6 +62,15 @@ class QuietHours(BaseModel):
         return preset
 
 
+class FrequencyCap(BaseModel):
+    """Nobody is asked more than ``max_requests`` times (across waves) in ``days`` days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_requests: int = Field(default=1, ge=1)
+    days: int = Field(default=90, ge=1)
+
+
 class WaveConfig(BaseModel):
     """A re-consent wave. The same model reads the TOML file and renders the UI form."""
 
@@ -80,6 +89,17 @@ class WaveConfig(BaseModel):
     steps: list[Step] = Field(min_length=1, max_length=10)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     link_lifetime: Duration = "14d"
+    frequency_cap: FrequencyCap | None = Field(
+        default=None, description="Skip people already asked this often by other waves."
+    )
+    daily_cap: dict[Channel, int] = Field(
+        default_factory=dict,
+        description="Most messages this wave sends per channel per UTC day (e.g. sms = 2000).",
+    )
+    require_approval: bool = Field(
+        default=False,
+        description="Pause before the first send until a person approves the audience in the UI.",
+    )
     dry_run: bool = Field(default=False, description="Plan and report only; send nothing.")
 
     @field_validator("purposes")

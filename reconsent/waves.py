@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from models import Notice, Purpose, Wave
 from reconsent.errors import ConfigError, NotFoundError
+from reconsent.rules.escalation import StepSpec
 from reconsent.vocab import WaveStatus
 from reconsent.waveconfig import WaveConfig, parse_wave_config
 
@@ -56,3 +57,12 @@ def get_wave(session: Session, wave_id: int) -> Wave:
 
 def wave_config(wave: Wave) -> WaveConfig:
     return parse_wave_config(wave.config, source=f"wave {wave.id}")
+
+
+def step_specs(wave: Wave) -> list[StepSpec]:
+    """The wave's steps as the escalation rules see them."""
+    config = wave_config(wave)
+    return [
+        StepSpec(s.channel, s.wait_delta, config.quiet_hours.preset(s.channel))
+        for s in config.steps
+    ]

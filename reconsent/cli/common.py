@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,8 +18,9 @@ from reconsent.db import make_engine, unit_of_work
 from reconsent.errors import ConfigError
 from reconsent.settings import Settings, load_settings
 
-console = Console()
-errors = Console(stderr=True)
+# Wide enough for tables when output goes to a file or a pipe (rich defaults to 80).
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def settings() -> Settings:

@@ -8,19 +8,26 @@ import typer
 from rich.table import Table
 
 from reconsent.cli.common import console
+from reconsent.demo.runner import Providers
 
 
 def demo(
     directory: Path = typer.Option(Path("demo-data"), "--dir", help="Working folder (recreated)."),
     contacts: int = typer.Option(1000, min=10, max=200_000, help="Size of the sample base."),
     seed: int = typer.Option(7, help="Seed of the sample base and of the customers' behaviour."),
+    providers: Providers = typer.Option(
+        Providers.OUTBOX,
+        help="outbox: messages become files; emulated: the real SendGrid and Twilio SDKs "
+        "against emulated providers on 127.0.0.1, whose signed callbacks reach the portal.",
+    ),
 ) -> None:
     """Import a sample base, run an email -> SMS -> IVR wave, let simulated customers
     answer through the real portal, and print the funnel."""
     from reconsent.demo.runner import DemoOptions, run_demo
 
     result = run_demo(
-        DemoOptions(directory, contacts, seed), lambda text: console.print(text, highlight=False)
+        DemoOptions(directory, contacts, seed, providers),
+        lambda text: console.print(text, highlight=False),
     )
     funnel = result["funnel"]
     console.print("[6/6] result")
@@ -40,7 +47,14 @@ def demo(
     )
     db = (directory / "reconsent.db").resolve()
     console.print(f"\nDone in {result['seconds']} s. Where to look:")
-    console.print(f"  outbox (what customers received): {result['outbox']}/", soft_wrap=True)
+    if result["outbox"]:
+        console.print(f"  outbox (what customers received): {result['outbox']}/", soft_wrap=True)
+    else:
+        console.print(
+            "  provider callbacks posted to the portal: "
+            + ", ".join(f"{k} {v}" for k, v in result["callbacks"].items()),
+            soft_wrap=True,
+        )
     env = f"RECONSENT_DATABASE_URL=sqlite:///{db}"
     console.print(
         f"  the funnel again:   {env} reconsent wave status {result['wave_id']}", soft_wrap=True

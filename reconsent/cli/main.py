@@ -11,7 +11,16 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from reconsent.cli import data_cmds, demo_cmd, ledger_cmds, proof_cmd, system_cmds, wave_cmds
+from reconsent.cli import (
+    data_cmds,
+    demo_cmd,
+    deploy_cmd,
+    ledger_cmds,
+    proof_cmd,
+    rights_cmd,
+    system_cmds,
+    wave_cmds,
+)
 from reconsent.cli.common import errors
 from reconsent.errors import ReconsentError
 
@@ -28,19 +37,21 @@ app.add_typer(data_cmds.contacts_app, name="contacts")
 app.add_typer(data_cmds.consents_app, name="consents")
 app.add_typer(data_cmds.suppressions_app, name="suppressions")
 app.add_typer(wave_cmds.wave_app, name="wave")
+app.add_typer(rights_cmd.rights_app, name="rights")
 app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)
 app.command("config")(system_cmds.show_config)
 app.command("demo")(demo_cmd.demo)
+app.command("deploy")(deploy_cmd.deploy)
 
 
 def main() -> None:
     try:
         app()
     except ReconsentError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (OperationalError, ProgrammingError) as exc:
         detail = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__

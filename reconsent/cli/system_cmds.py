@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console, engine, print_json, settings
+from reconsent.cli.common import console, engine, errors, print_json, settings
 from reconsent.db import current_revision, upgrade
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
@@ -13,7 +13,9 @@ channels_app = typer.Typer(help="Channel adapters and provider settings.", no_ar
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+def db_upgrade(
+    revision: str = typer.Argument("heads", help="Target revision (default: every head)."),
+) -> None:
     """Create or migrate the schema (safe to run again)."""
     cfg = settings()
     upgrade(cfg.database_url, revision)
@@ -44,17 +46,26 @@ def show_config(as_json: bool = typer.Option(False, "--json", help="Machine-read
 
 @channels_app.command("check")
 def channels_check(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show which adapter serves each channel and validate its settings; sends nothing."""
+    """Show which adapter serves each channel and validate its settings; sends nothing.
+
+    Exits 1 with one line per problem on stderr when the configuration is not usable."""
+    from channels.checks import check_settings
     from channels.wiring import describe_adapters
 
-    described = describe_adapters(settings())
+    cfg = settings()
+    described = describe_adapters(cfg)
     if as_json:
         print_json(described)
-        return
-    table = Table("channel", "adapter")
-    for channel, text in described.items():
-        table.add_row(channel, text)
-    console.print(table)
+    else:
+        table = Table("channel", "adapter")
+        for channel, text in described.items():
+            table.add_row(channel, text)
+        console.print(table)
+    problems = check_settings(cfg)
+    for problem in problems:
+        errors.print(f"problem: {problem}", markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 def portal(

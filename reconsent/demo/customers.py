@@ -84,26 +84,31 @@ class Customers:
         self.tally.add(channel, what if answer.status_code == 200 else f"post_{answer.status_code}")
 
     # -- calls (IVR) --------------------------------------------------------
+    def pick_up(self) -> tuple[str, str | None, str]:
+        """How a call goes: (AnsweredBy, the key pressed or None, what to tally)."""
+        roll = self.rng.random()
+        if roll < 0.15:
+            return "machine_end_beep", None, "voicemail"
+        if roll < 0.50:
+            return "human", "1", "pressed_1_consent"
+        if roll < 0.60:
+            return "human", "2", "pressed_2_refuse"
+        if roll < 0.65:
+            return "human", "9", "pressed_9_never_call"
+        if roll < 0.70:
+            return "human", "3", "pressed_3_sms_link"
+        return "human", None, "hung_up_no_key"
+
     def answer_call(self, voice_url: str) -> None:
         """Pick up (or let voicemail answer), then maybe press a key."""
         call_sid = "CA" + "".join(self.rng.choice("0123456789abcdef") for _ in range(32))
-        roll = self.rng.random()
-        if roll < 0.15:
-            self._post(voice_url, {"CallSid": call_sid, "AnsweredBy": "machine_end_beep"})
-            self.tally.add("ivr", "voicemail")
-            return
-        self._post(voice_url, {"CallSid": call_sid, "AnsweredBy": "human"})
-        gather = voice_url.replace("/webhooks/twilio/voice?", "/webhooks/twilio/voice/gather?", 1)
-        if roll < 0.50:
-            digit, what = "1", "pressed_1_consent"
-        elif roll < 0.60:
-            digit, what = "2", "pressed_2_refuse"
-        elif roll < 0.65:
-            digit, what = "9", "pressed_9_never_call"
-        else:
-            self.tally.add("ivr", "hung_up_no_key")
-            return
-        self._post(gather, {"CallSid": call_sid, "Digits": digit, "AnsweredBy": "human"})
+        answered_by, digit, what = self.pick_up()
+        self._post(voice_url, {"CallSid": call_sid, "AnsweredBy": answered_by})
+        if digit is not None:
+            gather = voice_url.replace(
+                "/webhooks/twilio/voice?", "/webhooks/twilio/voice/gather?", 1
+            )
+            self._post(gather, {"CallSid": call_sid, "Digits": digit, "AnsweredBy": answered_by})
         self.tally.add("ivr", what)
 
     def _post(self, url: str, params: dict[str, str]) -> None:

@@ -5,6 +5,8 @@ Time is virtual: the wave starts on a weekday morning in Rome and every tick
 pins the flow's clock, and the portal shares the same clock, so calling hours
 are respected and nothing sleeps.  Everything lands in ``demo-data/``: the
 SQLite database, the file outbox (what customers would receive), dev keys.
+With ``providers="emulated"`` the messages go through the real SDKs to emulated
+SendGrid and Twilio servers instead of the outbox (:mod:`reconsent.demo.emulated`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from reconsent.clock import FixedClock
 from reconsent.rules.quiet_hours import italian_holidays
+
+if TYPE_CHECKING:
+    from reconsent.demo.emulated import EmulatedProviders
 
 MARKER = ".reconsent-demo"
 #: Signs the simulated voice webhooks of the demo's own portal; not a secret.
@@ -31,11 +37,20 @@ DEMO_TWILIO_TOKEN = "demo-webhook-token"  # noqa: S105
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+class Providers(StrEnum):
+    """Where the demo's messages go."""
+
+    OUTBOX = "outbox"  # files under DATA_DIR/outbox
+    EMULATED = "emulated"  # the real SDKs against emulated SendGrid and Twilio servers
+
+
 @dataclass
 class DemoOptions:
     directory: Path
     contacts: int = 1000
     seed: int = 7
+    #: The emulated providers' signed callbacks reach the portal (``reconsent.demo.emulated``).
+    providers: Providers = Providers.OUTBOX
 
 
 def virtual_start(today: datetime) -> datetime:
@@ -77,14 +92,33 @@ def demo_environment(directory: Path, port: int) -> dict[str, str]:
         "RECONSENT_TWILIO_AUTH_TOKEN": DEMO_TWILIO_TOKEN,
         "RECONSENT_CONTROLLER_NAME": "Contact Centre Demo S.r.l.",
         "RECONSENT_CONTROLLER_CONTACT": "privacy@example.it",
+        # Every simulated customer comes from 127.0.0.1: no per-address limit in the demo.
+        "RECONSENT_PORTAL_RATE_PER_IP": "0",
     }
 
 
 def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]:
+    from reconsent.demo.emulated import EmulatedProviders
+
+    emulated = None
+    if options.providers is Providers.EMULATED:
+        emulated = EmulatedProviders(DEMO_TWILIO_TOKEN, seed=options.seed)
+    try:
+        return _run_demo(options, say, emulated)
+    finally:
+        if emulated is not None:
+            emulated.close()
+
+
+def _run_demo(
+    options: DemoOptions, say: Callable[[str], None], emulated: EmulatedProviders | None
+) -> dict[str, Any]:
     started = time.monotonic()
     prepare_directory(options.directory)
     port = _free_port()
     os.environ.update(demo_environment(options.directory, port))
+    if emulated is not None:
+        os.environ.update(emulated.environment())
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # The ephemeral Prefect server's telemetry heartbeat races its own SQLite database.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -142,6 +176,11 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
     app = create_app(settings, clock=clock)
     with running_server(app, port=port) as base, httpx.Client(timeout=30) as client:
         say(f"[4/6] consent portal serving at {base} (the links in the outbox point here)")
+        if emulated is not None:
+            say(
+                f"      providers: emulated SendGrid at {emulated.sendgrid_url}, Twilio at "
+                f"{emulated.twilio_url} (real SDKs; their signed callbacks reach the portal)"
+            )
         people = Customers(client, DEMO_TWILIO_TOKEN, seed=options.seed)
         say("[5/6] running the wave (each tick is a Prefect flow run):")
         for step in [*config.steps, None]:
@@ -153,7 +192,14 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
                 f"      {clock.now():%a %H:%M} UTC tick: sent {sent or '{}'}"
                 + (f", closed {closed}" if closed else "")
             )
-            for entry in _new_outbox_entries(outbox, seen):
+            entries = (
+                _new_outbox_entries(outbox, seen)
+                if emulated is None
+                else emulated.new_entries(client, base, clock.now())
+            )
+            for entry in entries:
+                if emulated is not None and emulated.act(entry, people, client, base):
+                    continue
                 if entry["channel"] == "email":
                     people.follow_link("email", entry["link"], p_open=0.55)
                 elif entry["channel"] == "sms":
@@ -169,7 +215,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> dict[str, Any]
         "wave_id": wave_id,
         "funnel": funnel,
         "customers": dict(sorted(people.tally.counts.items())),
-        "outbox": str(outbox),
+        "outbox": str(outbox) if emulated is None else None,
+        "callbacks": dict(sorted(emulated.callbacks.items())) if emulated is not None else {},
         "sample_counts": sample.counts,
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,

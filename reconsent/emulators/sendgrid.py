@@ -12,6 +12,10 @@ Every request is recorded (the ``Authorization`` header masked).  Faults are
 scripted with :meth:`SendGridEmulator.fail_next` / :meth:`delay_next`.
 :meth:`SendGridEmulator.deliveries` applies each personalization's
 substitutions the way SendGrid does, giving the emails people would receive.
+Signed Event Webhook batches about them are built and posted by the helpers of
+:class:`reconsent.emulators.sendgrid_events.SendGridEventsMixin`
+(:meth:`~SendGridEmulator.event`, :meth:`~SendGridEmulator.fire_events`), signed
+with the emulator's own P-256 key (:attr:`~SendGridEmulator.event_public_key`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconsent.emulators.faults import Fault, FaultScript
+from reconsent.emulators.sendgrid_events import EventWebhookSigner, SendGridEventsMixin
 
 __all__ = ["Delivery", "RecordedMailRequest", "SendGridEmulator"]
 
@@ -185,14 +190,17 @@ def substitute(text: str, substitutions: dict[str, str]) -> str:
     return pattern.sub(lambda match: substitutions[match.group(0)], text)
 
 
-class SendGridEmulator:
+class SendGridEmulator(SendGridEventsMixin):
     """Thread-safe state of the emulated SendGrid; ``app()`` serves it."""
 
     def __init__(self, api_key: str = "SG.emulator-key") -> None:
         self.api_key = api_key
+        self.event_signer = EventWebhookSigner()
         self.faults = FaultScript()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._requests: list[RecordedMailRequest] = []
+        self._arrived = 0
 
     # --- scripting ------------------------------------------------------------------------
 
@@ -215,6 +223,7 @@ class SendGridEmulator:
         self.faults.clear()
         with self._lock:
             self._requests.clear()
+            self._arrived = 0
 
     # --- inspection -----------------------------------------------------------------------
 
@@ -222,6 +231,15 @@ class SendGridEmulator:
     def requests(self) -> list[RecordedMailRequest]:
         with self._lock:
             return list(self._requests)
+
+    def wait_until(self, *, arrived: int = 0, recorded: int = 0, timeout: float = 30.0) -> bool:
+        """Block until at least ``arrived`` requests came in (a delayed one counts as soon as
+        it arrives) and ``recorded`` were answered; False on timeout. For tests that must
+        act while a request is in flight, without sleeping."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._arrived >= arrived and len(self._requests) >= recorded, timeout
+            )
 
     def accepted(self) -> list[RecordedMailRequest]:
         return [r for r in self.requests if r.accepted]
@@ -251,11 +269,15 @@ class SendGridEmulator:
         return Starlette(routes=[Route("/v3/mail/send", self._mail_send, methods=["POST"])])
 
     def _record(self, request: RecordedMailRequest) -> None:
-        with self._lock:
+        with self._changed:
             self._requests.append(request)
+            self._changed.notify_all()
 
     async def _mail_send(self, request: Request) -> Response:
         raw = await request.body()
+        with self._changed:
+            self._arrived += 1
+            self._changed.notify_all()
         headers = {k.lower(): v for k, v in request.headers.items()}
         if "authorization" in headers:
             headers["authorization"] = "********"

@@ -12,6 +12,9 @@
   :meth:`delay_next`.
 
 Every request is recorded with its form parameters (multi-valued ones as lists).
+What Twilio posts back to us (signed status callbacks, inbound SMS, a call's
+TwiML fetch and key press) comes from the helpers of
+:class:`reconsent.emulators.twilio_callbacks.TwilioCallbacksMixin`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconsent.emulators.faults import Fault, FaultScript
+from reconsent.emulators.twilio_callbacks import TwilioCallbacksMixin
 
 __all__ = ["RecordedTwilioRequest", "TwilioEmulator"]
 
@@ -82,7 +86,7 @@ def _approx_segments(body: str) -> int:
     return 1 if len(body) <= single else -(-len(body) // multi)
 
 
-class TwilioEmulator:
+class TwilioEmulator(TwilioCallbacksMixin):
     """Thread-safe state of the emulated Twilio account; ``app()`` serves it."""
 
     def __init__(

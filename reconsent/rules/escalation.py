@@ -132,7 +132,7 @@ def decide(
             elif current.status in (AttemptStatus.FAILED, AttemptStatus.SKIPPED):
                 index, sent_at, current = index + 1, None, None
                 continue
-            elif current.status is AttemptStatus.CLAIMED:
+            elif current.status in (AttemptStatus.CLAIMED, AttemptStatus.SENDING):
                 lease_end = current.claimed_at + claim_lease
                 if now < lease_end:
                     return Decision(
@@ -143,7 +143,10 @@ def decide(
                         skipped=tuple(skipped),
                         escalated=escalated,
                     )
-                if step.channel not in idempotent:
+                # A claim never handed to the provider is simply sent now. One that was
+                # handed over but whose outcome was lost (a crash mid-call) is presumed
+                # sent, at most once, unless re-sending is harmless (the file outbox).
+                if current.status is AttemptStatus.SENDING and step.channel not in idempotent:
                     presumed = sent_at = current.claimed_at
                     any_sent = True
             elif current.status is AttemptStatus.RETRY:

@@ -159,20 +159,43 @@ def test_permanent_error_escalates_at_once_and_suppresses_the_address(
         assert sup.address_hash is not None
 
 
-def test_crash_after_claim_never_sends_twice(
+def _claim_only(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:
+    from reconsent.batch_report import BatchReport
+
+    lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
+    d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())
+
+
+def _mark_handed_over(engine: Engine) -> None:
+    with unit_of_work(engine) as s:  # handed to the provider, then the process died
+        for attempt in s.scalars(select(SendAttempt)):
+            attempt.status = AttemptStatus.SENDING
+
+
+def test_crash_before_the_provider_call_sends_after_the_lease(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
     wave_id = _wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
-    lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
-    from reconsent.dispatch import BatchReport
-
-    d._decide_and_claim(
-        wave_id, lo, hi, clock.now(), BatchReport()
-    )  # claimed, then the process "dies"
+    _claim_only(d, wave_id, clock)  # claimed, then the process "dies" before calling out
     _tick(d, wave_id, clock)  # within the lease: nothing happens
     assert fakes[Channel.EMAIL].sent == []
+    clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 2  # never handed over: nobody is lost
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 2
+
+
+def test_crash_during_the_provider_call_never_sends_twice(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=2)
+    fakes = adapters()
+    d = Dispatcher(engine, dsettings, fakes)
+    _claim_only(d, wave_id, clock)
+    _mark_handed_over(engine)
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
     _tick(d, wave_id, clock)
     assert fakes[Channel.EMAIL].sent == []  # presumed sent: at most once
@@ -183,19 +206,38 @@ def test_crash_after_claim_never_sends_twice(
     assert len(fakes[Channel.SMS].sent) == 2  # nobody lost: they escalate on schedule
 
 
-def test_crash_after_claim_resends_on_an_idempotent_channel(
+def test_lost_call_is_sent_again_on_an_idempotent_channel(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
     wave_id = _wave_with(engine, clock, n=2)
     fakes = adapters(email=RecordingAdapter(Channel.EMAIL, idempotent=True))
     d = Dispatcher(engine, dsettings, fakes)
-    lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
-    from reconsent.dispatch import BatchReport
-
-    d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())
+    _claim_only(d, wave_id, clock)
+    _mark_handed_over(engine)
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
     _tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2
+
+
+def test_configuration_error_fails_the_run_and_loses_nothing(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    from channels.errors import ChannelConfigError
+
+    wave_id = _wave_with(engine, clock, n=2)
+
+    def unauthorised(_m: OutboundMessage) -> SendResult:
+        raise ChannelConfigError("the provider rejected the API key", provider="fake", status=401)
+
+    broken = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=unauthorised))
+    with pytest.raises(ChannelConfigError):
+        _tick(Dispatcher(engine, dsettings, broken), wave_id, clock)
+    with unit_of_work(engine) as s:
+        assert set(s.scalars(select(SendAttempt.status))) == {AttemptStatus.RETRY}
+    fixed = adapters()
+    clock.advance(timedelta(minutes=5))
+    _tick(Dispatcher(engine, dsettings, fixed), wave_id, clock)
+    assert len(fixed[Channel.EMAIL].sent) == 2
 
 
 @pytest.mark.postgres
@@ -228,3 +270,42 @@ def test_concurrent_dispatchers_never_send_twice(
         wave = s.get_one(Wave, wave_id)
         assert wave.id == wave_id
     engine.dispose()
+
+
+def test_daily_cap_per_channel_defers_the_rest_to_tomorrow(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    wave_id = _wave_with(engine, clock, n=5, daily_cap={"email": 2})
+    fakes = adapters()
+    d = Dispatcher(engine, dsettings, fakes)
+    _tick(d, wave_id, clock)
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 2
+    clock.advance(timedelta(hours=5))  # still the same UTC day
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 2
+    clock.set(datetime(2026, 12, 2, 0, 0, tzinfo=UTC))  # next UTC day
+    _tick(d, wave_id, clock)
+    assert len(fakes[Channel.EMAIL].sent) == 4
+    assert len({m.request_id for m in fakes[Channel.EMAIL].sent}) == 4
+
+
+def test_rate_limit_paces_a_channel(
+    engine: Engine, clock: FixedClock, tmp_path: Path, db_url: str
+) -> None:
+    settings = make_settings(tmp_path, db_url, send_rate_per_second={"email": 2})
+    wave_id = _wave_with(engine, clock, n=6)
+    fakes = adapters()
+    slept: list[float] = []
+    fake_time = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        fake_time[0] += seconds
+
+    d = Dispatcher(engine, settings, fakes, sleep=sleep, monotonic=lambda: fake_time[0])
+    for lo, hi in d.due_ranges(wave_id, clock.now(), 100):
+        d.advance(wave_id, lo, hi, clock.now())
+    assert len(fakes[Channel.EMAIL].sent) == 6
+    # A burst of 2, then 2 more each second: 6 messages take 2 seconds of pacing.
+    assert sum(slept) == pytest.approx(2.0)

@@ -10,7 +10,7 @@ from models import Suppression, WaveRequest
 from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
 from reconsent.planning import plan_wave, preflight
-from reconsent.vocab import ConsentState, RequestBasis, SuppressionReason, WaveStatus
+from reconsent.vocab import Channel, ConsentState, RequestBasis, SuppressionReason, WaveStatus
 from tests.support import factories
 
 
@@ -106,15 +106,103 @@ def test_preflight_explains_every_exclusion(engine: Engine, clock: FixedClock) -
         "consent_fresh": 1,
         "refused": 1,
         "withdrawn": 1,
-        "suppressed": 2,
-        "erased": 1,
+        "objected": 1,  # an art. 21 objection on every channel
+        "erased": 2,  # erased here, and erased earlier under another id (address hash)
         # the one with no address at all, and the "missing" one without e-mail
         # (e-mail is the only channel with a declared basis)
         "no_address": 2,
     }
     assert report.eligible == {"prior_consent": 3, "declared": 1}
     assert report.reachable == {"email": 4, "sms": 3, "ivr": 3}
+    # The "missing" contact has a phone, but only e-mail has a declared basis.
+    assert report.channel_skips == {"sms": {"no_lawful_basis": 1}, "ivr": {"no_lawful_basis": 1}}
     assert report.eligible_total + sum(report.excluded.values()) == 12
+
+
+def test_channel_suppressions_skip_only_that_channel(engine: Engine, clock: FixedClock) -> None:
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        people = []
+        phones = {
+            "bounced": "+393331234561",
+            "stopped": "+393331234562",
+            "rpo": "+393331234563",
+            "fine": None,
+        }
+        for name in ("bounced", "stopped", "rpo", "fine"):
+            c = factories.add_contact(
+                s,
+                now,
+                name,
+                email=f"{name}@example.com",
+                phone=phones[name],
+            )
+            factories.record(
+                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
+            )
+            people.append(c)
+        for contact, channel, reason in (
+            (people[0], Channel.EMAIL, SuppressionReason.BOUNCE),
+            (people[1], Channel.SMS, SuppressionReason.STOP),
+            (people[2], Channel.IVR, SuppressionReason.RPO),
+        ):
+            digest = contact.email_hash if channel is Channel.EMAIL else contact.phone_hash
+            s.add(
+                Suppression(
+                    address_hash=digest,
+                    channel=channel,
+                    reason=reason,
+                    source="test",
+                    created_at=now,
+                )
+            )
+        wave = factories.add_wave(s, now)
+        s.flush()
+        report = preflight(s, wave, now)
+    assert report.excluded == {}
+    assert report.eligible == {"prior_consent": 4}
+    assert report.channel_skips == {
+        "email": {"suppressed:bounce": 1},
+        "sms": {"suppressed:stop": 1, "no_address": 1},
+        "ivr": {"suppressed:rpo": 1, "no_address": 1},
+    }
+    assert report.reachable == {"email": 3, "sms": 2, "ivr": 2}
+
+
+def test_frequency_cap_across_waves(engine: Engine, clock: FixedClock) -> None:
+    from models import SendAttempt
+    from reconsent.vocab import AttemptStatus
+
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        asked = factories.add_contact(s, now, "asked")
+        other = factories.add_contact(s, now, "other", email="other@example.com")
+        for c in (asked, other):
+            factories.record(
+                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
+            )
+        earlier = factories.add_wave(s, now)
+        request = factories.add_request(s, now, earlier, asked)
+        s.add(
+            SendAttempt(
+                request_id=request.id,
+                step_index=0,
+                channel=Channel.EMAIL,
+                status=AttemptStatus.SENT,
+                tries=1,
+                claimed_at=now - timedelta(days=10),
+                sent_at=now - timedelta(days=10),
+            )
+        )
+        capped = factories.add_wave(s, now, frequency_cap={"max_requests": 1, "days": 30})
+        uncapped = factories.add_wave(s, now)
+        s.flush()
+        assert preflight(s, capped, now).excluded == {"frequency_cap": 1}
+        assert preflight(s, uncapped, now).excluded == {}
+        later = now + timedelta(days=31)
+        assert preflight(s, capped, later).excluded == {}
 
 
 def test_planning_creates_requests_once(engine: Engine, clock: FixedClock) -> None:

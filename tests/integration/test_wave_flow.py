@@ -84,7 +84,7 @@ def test_tick_twice_sends_nothing_twice_and_never_reaches_the_excluded(
     assert len(entries) == 2 and {e["channel"] for e in entries} == {"email"}
     eml = "".join(p.read_text() for p in (flow_env / "email").glob("*.eml"))
     assert "refuser@example.com" not in eml and "objector@example.com" not in eml
-    assert first["plan"]["excluded"] == {"refused": 1, "suppressed": 1}
+    assert first["plan"]["excluded"] == {"refused": 1, "objected": 1}
     with unit_of_work(engine) as s:
         contacts = set(s.scalars(select(WaveRequest.contact_id)))
         assert contacts == {ids["stale1"], ids["stale2"]}
@@ -130,3 +130,68 @@ def test_tick_publishes_aggregate_artifacts(
     wave_tick(wave_id, clock.now())
     keys = asyncio.run(_artifact_keys("wave"))
     assert f"wave-{wave_id}-funnel" in keys and f"wave-{wave_id}-preflight" in keys
+
+
+def _resume_when_paused(approve: bool) -> None:
+    """Act as the person in the Prefect UI: wait for the paused run, answer the form."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    async def paused_run() -> object:
+        async with get_client() as client:
+            for _ in range(600):
+                runs = await client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        state=FlowRunFilterState(
+                            type=FlowRunFilterStateType(any_=[StateType.PAUSED])
+                        )
+                    )
+                )
+                if runs:
+                    return runs[0].id
+                await asyncio.sleep(0.1)  # polling the API for a state change, bounded
+        raise AssertionError("the tick never paused for approval")
+
+    import asyncio
+
+    run_id = asyncio.run(paused_run())
+    resume_flow_run(
+        run_id, run_input={"approve": approve, "approver": "Maria (marketing ops)", "note": "ok"}
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_approval_gate_holds_the_first_send(
+    flow_env: Path, engine: Engine, clock: FixedClock, approve: bool
+) -> None:
+    import threading
+
+    from flows.wave_tick import wave_tick
+
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        c = factories.add_contact(s, now, "approve-me")
+        factories.record(
+            s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900)
+        )
+        wave_id = factories.add_wave(s, now, require_approval=True).id
+    person = threading.Thread(target=_resume_when_paused, args=(approve,))
+    person.start()
+    result = wave_tick(wave_id, now)
+    person.join(timeout=60)
+    with unit_of_work(engine) as s:
+        wave = s.get_one(Wave, wave_id)
+        sent = s.scalar(select(func.count()).select_from(SendAttempt))
+        assert wave.plan_summary is not None
+        assert wave.plan_summary["approval"]["by"] == "Maria (marketing ops)"
+    if approve:
+        assert wave.status is WaveStatus.RUNNING and sent == 1
+        assert result["activity"]["sent"] == {"email": 1}
+    else:
+        assert wave.status is WaveStatus.CANCELLED and sent == 0

@@ -81,6 +81,7 @@ def add_contact(
     locale: str = "it",
     timezone: str = "Europe/Rome",
     given_name: str = "Giulia",
+    flush: bool = True,
 ) -> Contact:
     contact = Contact(
         external_id=external_id,
@@ -97,7 +98,8 @@ def add_contact(
         updated_at=now,
     )
     session.add(contact)
-    session.flush()
+    if flush:
+        session.flush()
     return contact
 
 

@@ -138,11 +138,11 @@ def test_quiet_hours_defer_the_call() -> None:
 def test_live_claim_is_left_alone_and_a_lost_one_is_presumed_sent() -> None:
     claimed = NOW - timedelta(minutes=5)
     d = decide(
-        view(0), attempt(AttemptStatus.CLAIMED, claimed), GATE, STEPS, NOW, claim_lease=LEASE
+        view(0), attempt(AttemptStatus.SENDING, claimed), GATE, STEPS, NOW, claim_lease=LEASE
     )
     assert (d.outcome, d.reason) == (Outcome.WAIT, "claimed")
     lost = NOW - timedelta(hours=1)
-    d = decide(view(0), attempt(AttemptStatus.CLAIMED, lost), GATE, STEPS, NOW, claim_lease=LEASE)
+    d = decide(view(0), attempt(AttemptStatus.SENDING, lost), GATE, STEPS, NOW, claim_lease=LEASE)
     assert (d.outcome, d.presumed_sent_at, d.until) == (
         Outcome.WAIT,
         lost,
@@ -150,15 +150,21 @@ def test_live_claim_is_left_alone_and_a_lost_one_is_presumed_sent() -> None:
     )
 
 
-def test_lost_claim_on_an_idempotent_channel_is_sent_again() -> None:
+def test_lost_call_on_an_idempotent_channel_is_sent_again() -> None:
     lost = NOW - timedelta(hours=1)
     d = decide(
         view(0),
-        attempt(AttemptStatus.CLAIMED, lost),
+        attempt(AttemptStatus.SENDING, lost),
         GATE,
         STEPS,
         NOW,
         claim_lease=LEASE,
         idempotent=frozenset({Channel.EMAIL}),
     )
+    assert (d.outcome, d.step_index, d.presumed_sent_at) == (Outcome.SEND, 0, None)
+
+
+def test_claim_never_handed_to_the_provider_is_sent_after_the_lease() -> None:
+    lost = NOW - timedelta(hours=1)
+    d = decide(view(0), attempt(AttemptStatus.CLAIMED, lost), GATE, STEPS, NOW, claim_lease=LEASE)
     assert (d.outcome, d.step_index, d.presumed_sent_at) == (Outcome.SEND, 0, None)

@@ -57,7 +57,9 @@ def test_landing_shows_every_purpose_with_nothing_preselected(
         assert f'<label for="{input_id}">' in html
     assert html.count("<button") == 2
     assert "Salva le mie scelte" in html and "Rifiuta tutto" in html
-    assert "x@example.com" not in html and "+39333" not in html and token not in html
+    assert "x@example.com" not in html and "+39333" not in html
+    # The token appears only in the link to its own rights centre (same path, never elsewhere).
+    assert html.count(token) == 1 and f'href="/c/{token}/rights?lang=it"' in html
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert 'href="/static/portal.css"' in html
     assert response.headers["cache-control"] == "no-store"

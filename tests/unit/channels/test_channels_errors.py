@@ -79,7 +79,7 @@ def test_sendgrid_refusing_the_key_is_a_config_error(status: int) -> None:
         ("deferred", None, EmailEvent.DEFERRED, T, None),
         ("bounce", "bounce", EmailEvent.BOUNCED, P, SuppressionReason.BOUNCE),
         ("bounce", "blocked", EmailEvent.BLOCKED, T, None),
-        ("dropped", None, EmailEvent.DROPPED, P, None),
+        ("dropped", None, EmailEvent.DROPPED, P, SuppressionReason.INVALID_ADDRESS),
         ("open", None, EmailEvent.ENGAGED, None, None),
         ("click", None, EmailEvent.ENGAGED, None, None),
         ("spamreport", None, EmailEvent.COMPLAINED, None, SuppressionReason.SPAM_REPORT),

@@ -1,0 +1,297 @@
+"""Benchmark: dispatching 100,000 e-mail requests end to end.
+
+    python -m bench.dispatch_bench [--requests 100000]
+
+For each target, a fresh database with N stale contacts and a planned one-step
+e-mail wave; then the time for the dispatcher to claim, render, sign, send and
+record every request, in batches of 1,000 (what one tick's tasks do), through:
+
+- the file outbox (real .eml files on disk), SQLite;
+- the SendGrid adapter (official SDK) against the SendGrid emulator running in
+  its own process, on SQLite and on PostgreSQL.
+
+The whole tick as a Prefect flow run is measured once too (SendGrid, SQLite),
+to show the orchestration overhead. Results: bench/results/dispatch.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+RESULTS = Path(__file__).resolve().parent / "results"
+API_KEY = "SG.bench-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare(url: str, n: int) -> int:
+    """n contacts with a stale e-mail consent, a one-step e-mail wave, planned."""
+    from bench.dataset import NOW
+    from models import Wave
+    from reconsent.db import make_engine, unit_of_work, upgrade
+    from reconsent.planning import plan_wave
+    from reconsent.waveconfig import parse_wave_config
+    from reconsent.waves import create_wave
+
+    upgrade(url)
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    at = NOW - timedelta(days=800)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO purposes (id, code, category, lawful_basis, lifetime_months,"
+                " titles, descriptions, created_at) VALUES (1, 'marketing_email',"
+                " 'marketing', 'consent', 24, :t, :d, :at)"
+            ),
+            {
+                "t": json.dumps({"it": "Offerte via email", "en": "Offers by email"}),
+                "d": json.dumps({"it": "Offerte e novità.", "en": "Offers and news."}),
+                "at": NOW,
+            },
+        )
+        for locale in ("it", "en"):
+            conn.execute(
+                text(
+                    "INSERT INTO notices (version, locale, title, body_html, digest,"
+                    " published_at) VALUES ('2026-09', :l, 't', 'b', 'd', :at)"
+                ),
+                {"l": locale, "at": NOW},
+            )
+        stamp = NOW.replace(tzinfo=None).isoformat(sep=" ") if sqlite else NOW
+        old = at.replace(tzinfo=None).isoformat(sep=" ") if sqlite else at
+        conn.execute(
+            text(
+                "INSERT INTO contacts (id, external_id, subject_id, given_name, family_name, email,"
+                " email_hash, locale, timezone, created_at, updated_at) VALUES (:id, :x, :s, 'Anna',"
+                " 'Rossi', :e, :h, :l, 'Europe/Rome', :at, :at)"
+            ),
+            [
+                {
+                    "id": i,
+                    "x": f"X{i}",
+                    "s": f"s-{i}",
+                    "e": f"user{i}@example.com",
+                    "h": f"h{i}",
+                    "l": "it" if i % 3 else "en",
+                    "at": stamp,
+                }
+                for i in range(1, n + 1)
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO consent_events (id, event_id, contact_id, subject_id, purpose_id,"
+                " state, occurred_at, recorded_at, controller, jurisdiction, method, actor,"
+                " evidence, provable, hash) VALUES (1, 'e1', 1, 's-1', 1, 'given', :at, :at,"
+                " 'C', 'IT', 'imported', 'bench', '{}', true, 'x')"
+            ),
+            {"at": old},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO consent_status (contact_id, purpose_id, state, occurred_at, expires_at,"
+                " notice_version, provable, last_event_id) VALUES (:c, 1, 'given', :at, NULL,"
+                " '2026-09', true, 1)"
+            ),
+            [{"c": i, "at": old} for i in range(1, n + 1)],
+        )
+    config = parse_wave_config(
+        {
+            "name": "Dispatch benchmark",
+            "purposes": ["marketing_email"],
+            "notice_version": "2026-09",
+            "steps": [{"channel": "email", "wait": "3d"}],
+        }
+    )
+    with unit_of_work(engine) as session:
+        wave = create_wave(session, config, NOW)
+        plan_wave(session, session.get_one(Wave, wave.id), NOW)
+        wave_id = wave.id
+    engine.dispose()
+    return wave_id
+
+
+def _settings(url: str, tmp: str, sendgrid: str | None) -> Any:
+    from reconsent.settings import Settings
+
+    values: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": f"{tmp}/var",
+        "signing_keys": ["bench-key"],
+        "address_hash_key": "bench",
+        "portal_base_url": "https://consent.example.it",
+        "channel_mode": "outbox",
+        "dispatch_batch_size": 1000,
+    }
+    if sendgrid:
+        values.update(
+            {
+                "channel_mode": "providers",
+                "sendgrid_api_key": API_KEY,
+                "sendgrid_api_host": sendgrid,
+                "twilio_account_sid": "AC" + "0" * 32,
+                "twilio_auth_token": "x",
+                "sms_from": "Bench",
+                "voice_from": "+390212345678",
+            }
+        )
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def _dispatch(settings: Any, wave_id: int) -> float:
+    from bench.dataset import NOW
+    from channels.wiring import build_adapters
+    from reconsent.db import make_engine
+    from reconsent.dispatch import Dispatcher
+
+    engine = make_engine(settings.database_url)
+    dispatcher = Dispatcher(engine, settings, build_adapters(settings))
+    started = time.perf_counter()
+    for lo, hi in dispatcher.due_ranges(wave_id, NOW, settings.dispatch_batch_size):
+        dispatcher.advance(wave_id, lo, hi, NOW)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return seconds
+
+
+def _flow(settings: Any, wave_id: int) -> float:
+    from bench.dataset import NOW
+
+    os.environ.update(
+        {
+            "RECONSENT_DATABASE_URL": settings.database_url,
+            "RECONSENT_DATA_DIR": str(settings.data_dir),
+            "RECONSENT_SIGNING_KEYS": "bench-key",
+            "RECONSENT_ADDRESS_HASH_KEY": "bench",
+            "RECONSENT_PORTAL_BASE_URL": settings.portal_base_url,
+            "RECONSENT_CHANNEL_MODE": "providers",
+            "RECONSENT_SENDGRID_API_KEY": API_KEY,
+            "RECONSENT_SENDGRID_API_HOST": settings.sendgrid_api_host,
+            "RECONSENT_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "RECONSENT_TWILIO_AUTH_TOKEN": "x",
+            "RECONSENT_SMS_FROM": "Bench",
+            "RECONSENT_VOICE_FROM": "+390212345678",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+    )
+    from flows.wave_tick import wave_tick
+
+    wave_tick(wave_id, NOW - timedelta(days=1))  # warm the temporary server; nothing is due yet
+    started = time.perf_counter()
+    wave_tick(wave_id, NOW)
+    return time.perf_counter() - started
+
+
+def _stats(url: str) -> dict[str, int]:
+    return dict(httpx.get(f"{url}/__stats", timeout=30).json())
+
+
+def bench(n: int) -> list[dict[str, Any]]:
+    from tests.support.postgres import running_postgres
+
+    rows: list[dict[str, Any]] = []
+    port = _free_port()
+    emulator = subprocess.Popen([sys.executable, "-m", "bench.emulator_server", str(port), API_KEY])
+    sendgrid = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{sendgrid}/__stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp, running_postgres() as pg:
+            import psycopg
+
+            with psycopg.connect(pg.url().replace("+psycopg", ""), autocommit=True) as conn:
+                for name in ("bench_sg", "bench_flow"):
+                    conn.execute(f"CREATE DATABASE {name}")
+            cases = [
+                ("file outbox", "SQLite", f"sqlite:///{tmp}/outbox.db", None),
+                ("SendGrid adapter + emulator", "SQLite", f"sqlite:///{tmp}/sendgrid.db", sendgrid),
+                ("SendGrid adapter + emulator", "PostgreSQL 15", pg.url("bench_sg"), sendgrid),
+            ]
+            for channel, database, url, host in cases:
+                wave_id = _prepare(url, n)
+                before = _stats(sendgrid)
+                seconds = _dispatch(_settings(url, tmp, host), wave_id)
+                after = _stats(sendgrid)
+                row = {
+                    "path": channel,
+                    "database": database,
+                    "requests": n,
+                    "seconds": round(seconds, 2),
+                    "per_second": round(n / seconds),
+                    "provider_calls": after["calls"] - before["calls"],
+                    "delivered": after["personalizations"] - before["personalizations"],
+                }
+                if host is None:
+                    row["delivered"] = sum(1 for _ in Path(f"{tmp}/var/outbox/email").glob("*.eml"))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            url = f"sqlite:///{tmp}/flow.db"
+            wave_id = _prepare(url, n)
+            seconds = _flow(_settings(url, tmp, sendgrid), wave_id)
+            rows.append(
+                {
+                    "path": "SendGrid, whole tick as a Prefect flow run",
+                    "database": "SQLite",
+                    "requests": n,
+                    "seconds": round(seconds, 2),
+                    "per_second": round(n / seconds),
+                    "provider_calls": None,
+                    "delivered": None,
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    return rows
+
+
+def write(rows: list[dict[str, Any]]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dispatch.json").write_text(json.dumps(rows, indent=2))
+    lines = [
+        "| path | database | requests | seconds | messages/s | provider calls | delivered |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['path']} | {r['database']} | {r['requests']:,} | {r['seconds']} | "
+            f"{r['per_second']:,} | {r['provider_calls'] if r['provider_calls'] is not None else '-'} | "
+            f"{r['delivered'] if r['delivered'] is not None else '-'} |"
+        )
+    (RESULTS / "dispatch.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100_000)
+    args = parser.parse_args()
+    write(bench(args.requests))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""``reconsent deploy``: a Prefect server (started if needed) serving reconsent's deployments."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from reconsent.cli.common import console, settings
+from reconsent.durations import parse_duration
+from reconsent.errors import ConfigError
+
+
+def deploy(
+    interval: str = typer.Option("5m", help="How often every open wave is ticked."),
+    start_server: bool = typer.Option(
+        True, help="Start `prefect server start` on 127.0.0.1:4200 unless one answers."
+    ),
+) -> None:
+    """Serve the launcher, the scheduled tick of every open wave, and a manual tick.
+
+    Runs until interrupted (Ctrl-C); the Prefect UI shows the runs and their artifacts.
+    """
+    from reconsent.deploy import DEFAULT_API, build_deployments, ensure_server
+
+    cfg = settings()
+    try:
+        every = parse_duration(interval)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    api = os.environ.setdefault("PREFECT_API_URL", DEFAULT_API)
+    server = ensure_server(api, cfg.data_dir / "prefect") if start_server else None
+    from prefect import serve
+
+    ui = api.removesuffix("/api")
+    console.print(f"Prefect UI: {ui}  (deployments: launch-wave, tick-active-waves, wave-tick)")
+    try:
+        serve(*build_deployments(every), print_starting_message=False)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)

@@ -1,0 +1,157 @@
+"""Recording a chunk's send results: sent, retry with backoff, or failed and escalated
+(a permanent per-recipient failure also suppresses that address on that channel)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Engine, Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from channels.base import SendOutcome, SendResult
+from models import Contact, SendAttempt, WaveRequest
+from reconsent.batch_report import BatchReport
+from reconsent.db import unit_of_work
+from reconsent.rules.retry import backoff
+from reconsent.settings import Settings
+from reconsent.suppress import suppress_address
+from reconsent.vocab import AttemptStatus, Channel, SuppressionReason
+
+_ATTEMPTS = cast(Table, SendAttempt.__table__)
+_REQUESTS = cast(Table, WaveRequest.__table__)
+
+
+def record_results(
+    engine: Engine,
+    settings: Settings,
+    token: str,
+    sent_to: Mapping[int, tuple[int, Channel]],
+    waits: Mapping[int, timedelta],
+    results: list[SendResult],
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    """Record what the provider answered for one chunk, in one transaction.
+
+    ``sent_to`` maps each attempt of the chunk to its (request id, channel). The
+    common case, accepted messages, is two ``executemany`` UPDATEs guarded by this
+    chunk's claim token; failures go through the ORM (they are few and branchy).
+    """
+    accepted = [r for r in results if r.outcome is SendOutcome.SENT]
+    rejected = [r for r in results if r.outcome is not SendOutcome.SENT]
+    with unit_of_work(engine) as session:
+        if accepted:
+            _record_accepted(session, token, sent_to, waits, accepted, now, report)
+        if rejected:
+            _record_rejected(session, settings, token, rejected, now, report)
+
+
+def _record_accepted(
+    session: Session,
+    token: str,
+    sent_to: Mapping[int, tuple[int, Channel]],
+    waits: Mapping[int, timedelta],
+    results: list[SendResult],
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    conn = session.connection()
+    conn.execute(
+        update(_ATTEMPTS)
+        .where(
+            _ATTEMPTS.c.id == bindparam("aid"),
+            _ATTEMPTS.c.claim_token == token,
+            _ATTEMPTS.c.status == AttemptStatus.SENDING.value,
+        )
+        .values(
+            status=AttemptStatus.SENT.value,
+            sent_at=now,
+            tries=_ATTEMPTS.c.tries + 1,
+            provider=bindparam("provider"),
+            provider_message_id=bindparam("mid"),
+        ),
+        [
+            {"aid": r.attempt_id, "provider": r.provider, "mid": r.provider_message_id}
+            for r in results
+        ],
+    )
+    conn.execute(
+        update(_REQUESTS)
+        .where(_REQUESTS.c.id == bindparam("rid"))
+        .values(step_sent_at=now, next_action_at=bindparam("due")),
+        [{"rid": sent_to[r.attempt_id][0], "due": now + waits[r.attempt_id]} for r in results],
+    )
+    for r in results:
+        report.sent[sent_to[r.attempt_id][1].value] += 1
+
+
+def _record_rejected(
+    session: Session,
+    settings: Settings,
+    token: str,
+    results: list[SendResult],
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    by_id = {
+        a.id: a
+        for a in session.scalars(
+            select(SendAttempt).where(
+                SendAttempt.id.in_([r.attempt_id for r in results]),
+                SendAttempt.claim_token == token,
+            )
+        )
+    }
+    requests = {
+        r.id: r
+        for r in session.scalars(
+            select(WaveRequest).where(WaveRequest.id.in_([a.request_id for a in by_id.values()]))
+        )
+    }
+    for result in results:
+        attempt = by_id.get(result.attempt_id)
+        if attempt is None or attempt.status is not AttemptStatus.SENDING:
+            continue
+        request = requests[attempt.request_id]
+        attempt.provider = result.provider
+        attempt.tries += 1
+        channel = attempt.channel.value
+        attempt.error_code = result.error_code
+        attempt.error_detail = result.error_detail
+        if result.outcome is SendOutcome.TRANSIENT and attempt.tries < settings.send_max_tries:
+            attempt.status = AttemptStatus.RETRY
+            attempt.next_retry_at = now + backoff(attempt.tries, result.retry_after)
+            request.next_action_at = attempt.next_retry_at
+            report.retrying[f"{channel}:{result.error_code}"] += 1
+            continue
+        attempt.status = AttemptStatus.FAILED
+        request.next_action_at = now  # escalate to the next step at once
+        report.failed[f"{channel}:{result.error_code}"] += 1
+        if result.outcome is SendOutcome.PERMANENT:
+            _suppress_address(session, request, attempt, result, now)
+
+
+def _suppress_address(
+    session: Session, request: WaveRequest, attempt: SendAttempt, result: SendResult, now: datetime
+) -> None:
+    """A permanent per-recipient error: stop using that address on that channel."""
+    contact = session.get(Contact, request.contact_id)
+    digest = (
+        None
+        if contact is None
+        else (contact.email_hash if attempt.channel is Channel.EMAIL else contact.phone_hash)
+    )
+    if contact is None or digest is None:
+        return
+    email = attempt.channel is Channel.EMAIL
+    suppress_address(
+        session,
+        address_hash=digest,
+        channel=attempt.channel,
+        reason=SuppressionReason.BOUNCE if email else SuppressionReason.INVALID_ADDRESS,
+        source=f"{result.provider}:{result.error_code}",
+        now=now,
+        contact_id=contact.id,
+    )

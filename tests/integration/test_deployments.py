@@ -1,0 +1,97 @@
+"""Served deployments on a real Prefect server: the launcher form runs a wave, and the
+run publishes its artifacts (what the UI shows)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.deployments import run_deployment
+from prefect.runner import Runner
+from sqlalchemy import select
+
+from models import Wave
+from reconsent.db import make_engine, unit_of_work
+from reconsent.deploy import build_deployments
+from reconsent.runtime import reset_runtimes
+from tests.support import factories
+
+pytestmark = pytest.mark.prefect
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def served_env(
+    prefect_harness: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    for name, value in {
+        "RECONSENT_DATABASE_URL": sqlite_url,
+        "RECONSENT_DATA_DIR": str(tmp_path / "var"),
+        "RECONSENT_CHANNEL_MODE": "outbox",
+        "RECONSENT_SIGNING_KEYS": "deploy-test-key",
+        "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(ROOT)  # deployments' entrypoints are paths relative to the project
+    yield sqlite_url
+    reset_runtimes()
+
+
+def test_deployment_names_say_what_runs() -> None:
+    names = [(d.flow_name, d.name) for d in build_deployments(timedelta(minutes=5))]
+    assert names == [
+        ("launch-wave", "launch-a-wave"),
+        ("tick-active-waves", "every-5-minutes"),
+        ("wave-tick", "tick-one-wave"),
+    ]
+
+
+def test_launcher_form_runs_a_wave_on_a_served_deployment(served_env: str, clock: object) -> None:
+    engine = make_engine(served_env)
+    from reconsent.clock import FixedClock
+
+    now = FixedClock(clock.now()).now()  # type: ignore[attr-defined]
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        c = factories.add_contact(s, now, "served")
+        factories.record(
+            s, now, c, p["marketing_email"], factories.ConsentState.GIVEN, now - timedelta(days=800)
+        )
+    config = factories.wave_config(name="Served wave", dry_run=True)
+
+    deployments = build_deployments(timedelta(minutes=5))  # sync: to_deployment is sync-compatible
+
+    async def scenario() -> tuple[str, list[str]]:
+        runner = Runner(name="reconsent-test", query_seconds=1)
+        for deployment in deployments:
+            await runner.add_deployment(deployment)
+        flow_run = await run_deployment(
+            "launch-wave/launch-a-wave",
+            parameters={"config": config.model_dump(mode="json")},
+            timeout=0,
+        )
+        await asyncio.wait_for(runner.start(run_once=True), timeout=240)
+        async with get_client() as client:
+            run = await client.read_flow_run(flow_run.id)
+            artifacts = await client.read_artifacts()
+            children = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+            )
+        assert children
+        return run.state.type.value, [a.key for a in artifacts if a.key]
+
+    state, keys = asyncio.run(scenario())
+    assert state == "COMPLETED"
+    with unit_of_work(engine) as s:
+        wave = s.scalars(select(Wave).where(Wave.name == "Served wave")).one()
+        wave_id = wave.id
+        assert wave.plan_summary and wave.plan_summary["eligible_total"] == 1
+    assert f"wave-{wave_id}-preflight" in keys and f"wave-{wave_id}-funnel" in keys
+    engine.dispose()
+    assert os.environ["RECONSENT_DATABASE_URL"] == served_env
