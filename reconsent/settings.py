@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         description='Per-channel pacing per process, JSON: {"sms": 1, "ivr": 0.5} (a long code '
         "sends about 1 SMS/s). Unset: as fast as the provider accepts.",
     )
+    receipt_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 Ed25519 key that signs consent receipts (`reconsent receipts "
+        "keygen`); unset: receipts are unsigned.",
+    )
     approval_timeout_seconds: int = Field(
         default=86_400,
         ge=60,

@@ -17,6 +17,7 @@ from reconsent.cli import (
     deploy_cmd,
     ledger_cmds,
     proof_cmd,
+    receipts_cmd,
     rights_cmd,
     system_cmds,
     wave_cmds,
@@ -40,6 +41,7 @@ app.add_typer(wave_cmds.wave_app, name="wave")
 app.add_typer(rights_cmd.rights_app, name="rights")
 app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
+app.add_typer(receipts_cmd.receipts_app, name="receipts")
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)
 app.command("config")(system_cmds.show_config)

@@ -19,7 +19,9 @@ def proof(
     with session() as s:
         data = contact_proof(s, external_id)
     if as_json:
-        print_json(data)
+        from reconsent.cli.receipts_cmd import receipt_for
+
+        print_json({**data, "receipt": receipt_for(external_id)})
         return
     print_proof(data)
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -23,21 +20,6 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONSENT_")}
-    env.update(
-        {
-            "RECONSENT_DATABASE_URL": sqlite_url,
-            "RECONSENT_DATA_DIR": str(tmp_path / "var"),
-            "RECONSENT_SIGNING_KEYS": "cli-key",
-            "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
-            "COLUMNS": "200",
-        }
-    )
-    return env
 
 
 def test_every_command_has_help(cli_env: dict[str, str], tmp_path: Path) -> None:

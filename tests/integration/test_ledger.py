@@ -136,3 +136,18 @@ def test_concurrent_writers_never_fork_a_chain(pg_url: str, clock: FixedClock) -
     assert len(set(prevs)) == 40  # every event has a distinct predecessor: one line, no fork
     assert verify_ledger(engine).ok
     engine.dispose()
+
+
+def test_parallel_verification_finds_the_same_breaks(
+    db_url: str, engine: Engine, clock: FixedClock
+) -> None:
+    from reconsent.ledger_verify import verify_ledger_parallel
+
+    _history(engine, clock, people=6)
+    assert verify_ledger_parallel(db_url, workers=2, min_events=0).ok
+    _tamper(engine, "UPDATE consent_events SET actor = 'x' WHERE id = 10")
+    serial = verify_ledger(engine)
+    parallel = verify_ledger_parallel(db_url, workers=2, min_events=0)
+    assert [b.event_id for b in parallel.breaks] == [b.event_id for b in serial.breaks]
+    assert len(serial.breaks) == 1
+    assert (parallel.events, parallel.subjects) == (24, 6)

@@ -1,0 +1,23 @@
+"""Fixtures shared by the integration tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONSENT_")}
+    env.update(
+        {
+            "RECONSENT_DATABASE_URL": sqlite_url,
+            "RECONSENT_DATA_DIR": str(tmp_path / "var"),
+            "RECONSENT_SIGNING_KEYS": "cli-key",
+            "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
+            "COLUMNS": "200",
+        }
+    )
+    return env

@@ -1,0 +1,50 @@
+"""Receipts from the ledger, signed with Ed25519, verifiable by a third party."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reconsent.receipt_signing import new_key, public_key_of
+from tests.integration.test_cli import EXAMPLES, run
+
+
+def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> None:
+    key = new_key()
+    env = {**cli_env, "RECONSENT_RECEIPT_SIGNING_KEY": key}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["catalog", "load", str(EXAMPLES / "catalog.toml")], env, tmp_path).returncode == 0
+    (tmp_path / "c.csv").write_text(
+        "external_id,given_name,family_name,email,phone,locale,timezone\n"
+        "R1,Giulia,Rossi,giulia@example.it,,it,Europe/Rome\n"
+    )
+    (tmp_path / "h.csv").write_text(
+        "external_id,purpose,state,captured_at,notice_version,channel,source,evidence_ref\n"
+        "R1,marketing_email,given,2026-03-01T10:00:00Z,2026-09,email,crm,form-1\n"
+        "R1,profiling,refused,2026-03-01T10:00:00Z,2026-09,email,crm,form-1\n"
+    )
+    assert run(["contacts", "import", str(tmp_path / "c.csv")], env, tmp_path).returncode == 0
+    assert run(["consents", "import", str(tmp_path / "h.csv")], env, tmp_path).returncode == 0
+
+    shown = run(["receipts", "show", "R1"], env, tmp_path)
+    receipt = json.loads(shown.stdout)
+    assert receipt["version"] == "KI-CR-v1.1.0" and receipt["publicKey"] == public_key_of(key)
+    assert {
+        p["purposeCode"]: p["consentState"] for s in receipt["services"] for p in s["purposes"]
+    } == {"marketing_email": "given", "profiling": "refused"}
+    (tmp_path / "r.json").write_text(shown.stdout)
+    ok = run(
+        ["receipts", "verify", str(tmp_path / "r.json"), "--public-key", public_key_of(key)],
+        env,
+        tmp_path,
+    )
+    assert ok.returncode == 0, ok.stdout
+    receipt["piiPrincipalId"] = "someone-else"
+    (tmp_path / "t.json").write_text(json.dumps(receipt))
+    assert run(["receipts", "verify", str(tmp_path / "t.json")], env, tmp_path).returncode == 1
+
+    proof = json.loads(run(["proof", "R1", "--json"], env, tmp_path).stdout)
+    assert [e["method"] for e in proof["events"]] == ["imported", "imported"]
+    assert proof["receipt"]["consentReceiptID"] == json.loads(shown.stdout)["consentReceiptID"]
+    verified = json.loads(run(["ledger", "verify", "--json"], env, tmp_path).stdout)
+    assert verified["ok"] and verified["events"] == 2
