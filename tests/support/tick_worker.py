@@ -1,6 +1,6 @@
 """A dispatcher in its own process, for tests that kill it mid-batch (SIGKILL).
 
-    python -m tests.support.tick_worker SETTINGS_JSON WAVE_ID NOW_ISO
+python -m tests.support.tick_worker SETTINGS_JSON WAVE_ID NOW_ISO
 """
 
 from __future__ import annotations
