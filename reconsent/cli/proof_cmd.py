@@ -19,9 +19,11 @@ def proof(
     with session() as s:
         data = contact_proof(s, external_id)
     if as_json:
-        from reconsent.cli.receipts_cmd import receipt_for
+        from reconsent.cli.receipts_cmd import receipt_for, receipts_for
 
-        print_json({**data, "receipt": receipt_for(external_id)})
+        print_json(
+            {**data, "receipts": receipts_for(external_id), "receipt": receipt_for(external_id)}
+        )
         return
     print_proof(data)
 

@@ -17,6 +17,34 @@ receipts_app = typer.Typer(
 )
 
 
+def receipts_for(external_id: str) -> list[dict[str, Any]]:
+    """One receipt per current consent (signed when a key is configured)."""
+    from dataclasses import replace
+
+    from reconsent.receipt_signing import sign_receipt
+    from reconsent.receipts import build_receipt
+
+    cfg = settings()
+    data = _receipt_data(external_id)
+    receipts = [build_receipt(replace(data, items=(item,))) for item in data.items]
+    if cfg.receipt_signing_key is not None:
+        key = cfg.receipt_signing_key.get_secret_value()
+        receipts = [sign_receipt(r, key) for r in receipts]
+    return receipts
+
+
+def _receipt_data(external_id: str) -> Any:
+    from models import Contact
+    from reconsent.receipts import load_receipt
+
+    cfg = settings()
+    with session(cfg) as s:
+        contact = s.scalar(select(Contact).where(Contact.external_id == external_id))
+        if contact is None:
+            raise NotFoundError(f"no contact with external id {external_id!r}")
+        return load_receipt(s, contact, cfg, contact.locale)
+
+
 def receipt_for(external_id: str) -> dict[str, Any] | None:
     """The person's current receipt (signed when a key is configured); None if no record."""
     from models import Contact

@@ -46,5 +46,8 @@ def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> No
     proof = json.loads(run(["proof", "R1", "--json"], env, tmp_path).stdout)
     assert [e["method"] for e in proof["events"]] == ["imported", "imported"]
     assert proof["receipt"]["consentReceiptID"] == json.loads(shown.stdout)["consentReceiptID"]
+    per_consent = {r["consentRecords"][0]["purposeCode"]: r for r in proof["receipts"]}
+    assert set(per_consent) == {"marketing_email", "profiling"}
+    assert all(r["publicKey"] == public_key_of(key) and "signature" in r for r in proof["receipts"])
     verified = json.loads(run(["ledger", "verify", "--json"], env, tmp_path).stdout)
     assert verified["ok"] and verified["events"] == 2
