@@ -316,12 +316,18 @@ def plan_wave(session: Session, wave: Wave, now: datetime) -> Preflight:
     awaiting = wave.status is WaveStatus.DRAFT and config.require_approval and not approved
     if wave.status is WaveStatus.DRAFT and not config.dry_run and not awaiting:
         sqlite = not is_postgres(session)
+        if not sqlite:
+            # Room for the hash aggregates and joins of this one transaction (the
+            # default 4 MB spills a million-contact plan to disk several times).
+            session.execute(text("SET LOCAL work_mem = '128MB'"))
         if sqlite:
             # For this pass only: a 64 MB page cache (the bulk insert maintains four
             # indexes; the default is 2 MB). The scratch table lives in memory
             # (temp_store=MEMORY, set on every connection by reconsent.db).
             session.execute(text("PRAGMA cache_size=-65536"))
         scratch = _materialize(session, wave, now)
+        if not sqlite:
+            session.execute(text(f"ANALYZE {scratch.name}"))  # temp tables get no autovacuum stats
         report = _count(session, wave, scratch)
         count = select(func.count()).where(WaveRequest.wave_id == wave.id)
         before = session.scalar(count) or 0

@@ -30,15 +30,18 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: Playwright's sync API keeps an asyncio loop
+    running on the main thread while it is started, which later tests that call
+    ``asyncio.run`` (the Prefect flows) must not inherit."""
     if shutil.which("chromium") is None:
         pytest.skip("run `make test`: it installs Debian's chromium")
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(
         executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
