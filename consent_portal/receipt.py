@@ -22,6 +22,7 @@ from reconsent.db import unit_of_work
 from reconsent.errors import LinkError
 from reconsent.links import LinkUse
 from reconsent.messages import notice_for
+from reconsent.receipt_signing import sign_receipt
 from reconsent.receipts import ReceiptData, build_receipt, load_receipt
 
 __all__ = ["notice_page", "receipt_json", "receipt_page"]
@@ -85,6 +86,9 @@ def _receipt_json(portal: Portal, request: Request) -> Response:
     if not data.items:
         return error_page(portal, request, locale, "receipt_none", 404)
     receipt = build_receipt(data)
+    key = portal.settings.receipt_signing_key
+    if key is not None:  # verifiable by anyone with the controller's published key
+        receipt = sign_receipt(receipt, key.get_secret_value())
     return Response(
         json.dumps(receipt, ensure_ascii=False, indent=2),
         media_type="application/json",

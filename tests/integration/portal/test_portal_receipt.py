@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from models import ConsentEvent, Contact
+from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
 from reconsent.links import LinkSigner, LinkUse
+from reconsent.settings import Settings
 
 if TYPE_CHECKING:
     from conftest import Db, Seeded
@@ -114,3 +117,19 @@ def test_without_any_consent_there_is_no_receipt(
 def test_an_unknown_notice_version_is_a_friendly_404(client: TestClient, seeded: Seeded) -> None:
     response = client.get("/notice/1999-01", headers={"accept-language": "it"})
     assert response.status_code == 404 and "Questo link non è valido" in response.text
+
+
+def test_the_downloaded_receipt_is_signed_when_a_key_is_configured(
+    settings: Settings, clock: FixedClock, engine: Engine, signer: LinkSigner, seeded: Seeded
+) -> None:
+    from consent_portal.app import create_app
+    from reconsent.receipt_signing import new_key, public_key_of, verify_receipt
+
+    key = new_key()
+    signed_settings = settings.model_copy(update={"receipt_signing_key": SecretStr(key)})
+    app = create_app(signed_settings, clock=clock, engine=engine)
+    with TestClient(app, base_url="http://portal.test") as client:
+        token = signer.sign(LinkUse.LANDING, seeded.request_id)
+        _decide(client, token, **{"p.marketing_email": "yes"})
+        receipt = client.get(f"/c/{token}/receipt.json?lang=en").json()
+    assert verify_receipt(receipt, public_key_of(key))
