@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, tags, task
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from flows.wave_tick import wave_tick
 from models import Wave
 from reconsent.db import unit_of_work
+from reconsent.renewals import send_link_renewals
 from reconsent.runtime import get_runtime
 from reconsent.vocab import WaveStatus
 
@@ -24,12 +26,29 @@ def active_waves_task() -> list[int]:
         )
 
 
+@task(name="send-link-renewals")
+def link_renewals_task() -> dict[str, Any]:
+    """Fresh links people asked for from an expired link's page (re-checked at send time)."""
+    runtime = get_runtime()
+    report = send_link_renewals(
+        runtime.engine, runtime.settings, runtime.adapters, datetime.now(UTC)
+    )
+    return {
+        "sent": dict(report.sent),
+        "declined": dict(report.declined),
+        "waiting": report.waiting,
+        "retrying": report.retrying,
+    }
+
+
 @flow(name="tick-active-waves", log_prints=False)
 def tick_active_waves() -> dict[str, Any]:
-    """Advance every draft or running wave; each wave's tick is its own flow run."""
+    """Advance every draft or running wave (each wave's tick is its own flow run), then
+    send the fresh links people asked for."""
     results: dict[str, Any] = {}
     for wave_id in active_waves_task():
         with tags(f"wave-{wave_id}"):
             results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
-    get_run_logger().info("ticked %d wave(s)", len(results))
-    return results
+    renewals = link_renewals_task()
+    get_run_logger().info("ticked %d wave(s); link renewals %s", len(results), renewals)
+    return {"waves": results, "renewals": renewals}

@@ -195,3 +195,17 @@ def test_approval_gate_holds_the_first_send(
         assert result["activity"]["sent"] == {"email": 1}
     else:
         assert wave.status is WaveStatus.CANCELLED and sent == 0
+
+
+def test_sweep_ticks_every_open_wave(flow_env: Path, engine: Engine, clock: FixedClock) -> None:
+    from flows.sweep import tick_active_waves
+
+    _seed(engine, clock)
+    with unit_of_work(engine) as s:
+        factories.add_wave(s, clock.now(), name="Second wave", dry_run=True)
+    result = tick_active_waves()
+    assert set(result["waves"]) == {"1", "2"}
+    assert result["renewals"]["sent"] == {}
+    with unit_of_work(engine) as s:
+        statuses = {w.name: w.status for w in s.scalars(select(Wave))}
+    assert statuses == {"Test wave": WaveStatus.RUNNING, "Second wave": WaveStatus.PLANNED}
