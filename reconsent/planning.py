@@ -1,9 +1,7 @@
 """Planning a wave: who is asked, and why everybody else is not (the preflight).
 
-The classification is one SQL statement over contacts and the consent-status
-projection; request creation is one ``INSERT ... SELECT`` of the eligible
-rows, so planning scales with the database, not with Python.  Planning is
-idempotent: a contact already in the wave is never inserted twice.
+One SQL classification over contacts, the consent-status projection and the
+suppressions; one ``INSERT ... SELECT`` of the eligible rows. Idempotent.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -39,9 +39,10 @@ class TwilioCallbacksMixin:
     auth_token: str
     default_inbound_to: str = "+390212345678"
 
-    @property
-    def requests(self) -> list[Any]:  # provided by the emulator
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the emulator this is mixed into
+
+        @property
+        def requests(self) -> list[Any]: ...
 
     # --- signing --------------------------------------------------------------------------
 
