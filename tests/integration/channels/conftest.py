@@ -3,67 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from channels.base import MessageContext, OutboundMessage, PurposeText
+from channels.base import MessageContext
 from reconsent.emulators.sendgrid import SendGridEmulator
 from reconsent.emulators.server import running_server
 from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.vocab import Channel
+from tests.support.messages import MakeMessage, make_context, message_builder
 
-MakeMessage = Callable[..., OutboundMessage]
-
-PURPOSES = {
-    "it": (
-        PurposeText("marketing_email", "Offerte via email", "Novità e promozioni sui prodotti."),
-        PurposeText("profiling", "Profilazione", "Analisi delle preferenze per offerte su misura."),
-    ),
-    "en": (
-        PurposeText("marketing_email", "Offers by email", "News and promotions on our products."),
-        PurposeText("profiling", "Profiling", "Analysis of preferences for tailored offers."),
-    ),
-}
-
-
-def make_context(locale: str = "it", **overrides: Any) -> MessageContext:
-    values: dict[str, Any] = {
-        "wave_name": "spring-2027",
-        "locale": locale,
-        "controller_name": "Example Contact Centre S.r.l.",
-        "controller_contact": "privacy@example.com",
-        "purposes": PURPOSES.get(locale, PURPOSES["en"]),
-        "link_lifetime_days": 14,
-    }
-    values.update(overrides)
-    return MessageContext(**values)
+__all__ = ["MakeMessage"]
 
 
 @pytest.fixture
 def make_message() -> MakeMessage:
-    def build(
-        attempt_id: int = 1,
-        *,
-        channel: Channel = Channel.EMAIL,
-        locale: str = "it",
-        context: MessageContext | None = None,
-        **overrides: Any,
-    ) -> OutboundMessage:
-        values: dict[str, Any] = {
-            "attempt_id": attempt_id,
-            "request_id": 1000 + attempt_id,
-            "channel": channel,
-            "to": "anna.rossi@example.com" if channel is Channel.EMAIL else "+393331234567",
-            "context": context or make_context(locale),
-            "link": f"http://portal.test/c/eyJyIjo{attempt_id}.Z3Xq.sig-{attempt_id:06d}",
-            "optout_link": f"http://portal.test/o/eyJyIjo{attempt_id}.Z3Xq.opt-{attempt_id:06d}",
-            "to_name": "Anna",
-        }
-        values.update(overrides)
-        return OutboundMessage(**values)
-
-    return build
+    return message_builder()
 
 
 @pytest.fixture
