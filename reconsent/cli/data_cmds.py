@@ -78,6 +78,17 @@ def catalog_list() -> None:
         console.print(notices)
 
 
+def _run_import(importer: Any, path: Path, as_json: bool, what: str) -> None:
+    """One import: settings, an engine for the run, the report (exit 1 if rows were rejected)."""
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        report = importer(eng, _require(path), cfg, SystemClock().now())
+    finally:
+        eng.dispose()
+    _report(report, as_json, what)
+
+
 @contacts_app.command("import")
 def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
     """Import or update contacts.
@@ -86,13 +97,7 @@ def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
     """
     from reconsent.imports import import_contacts
 
-    cfg = settings()
-    eng = engine(cfg)
-    try:
-        report = import_contacts(eng, _require(path), cfg, SystemClock().now())
-    finally:
-        eng.dispose()
-    _report(report, as_json, "contacts")
+    _run_import(import_contacts, path, as_json, "contacts")
 
 
 @consents_app.command("import")
@@ -104,13 +109,7 @@ def consents_import(path: Path = FILE, as_json: bool = JSON) -> None:
     """
     from reconsent.imports import import_consents
 
-    cfg = settings()
-    eng = engine(cfg)
-    try:
-        report = import_consents(eng, _require(path), cfg, SystemClock().now())
-    finally:
-        eng.dispose()
-    _report(report, as_json, "consents")
+    _run_import(import_consents, path, as_json, "consents")
 
 
 @suppressions_app.command("import")
@@ -118,10 +117,4 @@ def suppressions_import(path: Path = FILE, as_json: bool = JSON) -> None:
     """Import a do-not-contact list (CSV: address,channel,reason,source); only hashes are kept."""
     from reconsent.imports import import_suppressions
 
-    cfg = settings()
-    eng = engine(cfg)
-    try:
-        report = import_suppressions(eng, _require(path), cfg, SystemClock().now())
-    finally:
-        eng.dispose()
-    _report(report, as_json, "suppressions")
+    _run_import(import_suppressions, path, as_json, "suppressions")
