@@ -143,7 +143,7 @@ def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
         shared = wave_texts(portal, session, link.wave, locale)
         result = record_decision(
             session,
-            request_id=link.request.id,
+            request_id=link.request_id,
             choices=choices,
             method=CollectionMethod.PORTAL,
             channel=link.channel,
@@ -249,7 +249,7 @@ def _optout(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
         link = open_link(session, portal, LinkUse.OPTOUT, token, check_expiry=False)
         record_objection(
             session,
-            request_id=link.request.id,
+            request_id=link.request_id,
             contact_id=link.contact.id,
             method=CollectionMethod.EMAIL if one_click else CollectionMethod.PORTAL,
             channel=link.channel,

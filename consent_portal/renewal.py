@@ -17,7 +17,14 @@ from starlette.responses import Response
 from consent_portal.i18n import choose_locale, texts
 from consent_portal.render import error_page, link_error_page, one, page, read_form
 from consent_portal.security import client_ip, user_agent
-from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
+from consent_portal.state import (
+    OpenLink,
+    Portal,
+    contact_of,
+    open_link,
+    portal_of,
+    retry_on_conflict,
+)
 from reconsent.db import unit_of_work
 from reconsent.errors import LinkError
 from reconsent.links import LinkUse
@@ -54,13 +61,13 @@ def _renew(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Re
         "path": f"/c/{link.payload.token_id}/renew",
         "form_nonce": grant.nonce,
     }
-    origin = Origin(link.request.id, link.channel, evidence, grant.nonce)
+    origin = Origin(link.request_id, link.channel, evidence, grant.nonce)
 
     def record(session: Session) -> OpenLink:
         current = open_link(session, portal, LinkUse.LANDING, token, check_expiry=False)
         request_link_renewal(
             session,
-            contact=current.contact,
+            contact=contact_of(session, current),
             step_index=current.payload.step_index,
             now=portal.clock.now(),
             origin=origin,

@@ -22,7 +22,14 @@ from starlette.responses import Response
 from consent_portal.i18n import choose_locale, texts
 from consent_portal.render import error_page, link_error_page, one, page, path_for, read_form
 from consent_portal.security import FormGrant, client_ip, user_agent
-from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
+from consent_portal.state import (
+    OpenLink,
+    Portal,
+    contact_of,
+    open_link,
+    portal_of,
+    retry_on_conflict,
+)
 from models import Purpose, RightsRequest
 from reconsent.db import unit_of_work
 from reconsent.errors import BadLink, DecisionError, LinkError
@@ -78,7 +85,7 @@ def _evidence(portal: Portal, request: Request, link: OpenLink, grant: FormGrant
         "path": f"/c/{link.payload.token_id}/{tail}",
         "form_nonce": grant.nonce,
     }
-    return Origin(link.request.id, link.channel, evidence, grant.nonce)
+    return Origin(link.request_id, link.channel, evidence, grant.nonce)
 
 
 # --- the rights centre ------------------------------------------------------------------
@@ -166,7 +173,7 @@ def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]
 
     def record(session: Session) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
         current = open_link(session, portal, LinkUse.LANDING, token)
-        contact, ctx = current.contact, portal.ledger_context()
+        contact, ctx = contact_of(session, current), portal.ledger_context()
         if kind == "access":
             row, replay = record_rights_request(
                 session,
@@ -266,14 +273,16 @@ def _download(portal: Portal, request: Request, fields: dict[str, list[str]]) ->
         current = open_link(session, portal, LinkUse.LANDING, token)
         record_rights_request(
             session,
-            contact=current.contact,
+            contact=contact_of(session, current),
             kind=RightsKind.PORTABILITY,
             now=portal.clock.now(),
             origin=origin,
             details={"format": fmt},
             completed=True,
         )
-        return subject_export(session, current.contact, portal.settings.controller_name)
+        return subject_export(
+            session, contact_of(session, current), portal.settings.controller_name
+        )
 
     try:
         data = retry_on_conflict(portal.engine, record)

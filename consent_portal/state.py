@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -66,13 +66,24 @@ def portal_of(request: Request) -> Portal:
 
 
 @dataclass(frozen=True)
+class LinkContact:
+    """What the pages need of the person a link names (never their addresses)."""
+
+    id: int
+    subject_id: str
+    locale: str
+    given_name: str | None
+
+
+@dataclass(frozen=True)
 class OpenLink:
     """A verified link and the request it names."""
 
     payload: LinkPayload
-    request: WaveRequest
+    request_id: int
+    #: The request's wave: a detached, shared copy from the portal's cache (read only).
     wave: Wave
-    contact: Contact
+    contact: LinkContact
     config: WaveConfig
     #: The channel of the step whose message carried the link.
     channel: Channel | None
@@ -80,24 +91,39 @@ class OpenLink:
     provider_message_id: str | None
 
 
-@cache
-def _link_query() -> Select[WaveRequest, Wave, Contact, SendAttempt]:
-    """The request, its wave and contact, and the step's attempt: one round trip.
+_REQUESTS = WaveRequest.__table__
+_CONTACTS = Contact.__table__
+_ATTEMPTS = SendAttempt.__table__
 
-    Built once (statement construction costs more than the query on SQLite).
+
+@cache
+def _link_query() -> Select[Any]:
+    """The request's wave, its person and the step's attempt: one round trip, plain rows.
+
+    A Core statement of columns (no ORM entities: loading four objects into a
+    session costs more than the query), built once.
     """
     return (
-        select(WaveRequest, Wave, Contact, SendAttempt)
-        .join(Wave, Wave.id == WaveRequest.wave_id)
-        .join(Contact, Contact.id == WaveRequest.contact_id)
+        select(
+            _REQUESTS.c.wave_id,
+            _CONTACTS.c.id,
+            _CONTACTS.c.subject_id,
+            _CONTACTS.c.locale,
+            _CONTACTS.c.given_name,
+            _CONTACTS.c.erased_at,
+            _ATTEMPTS.c.id,
+            _ATTEMPTS.c.channel,
+            _ATTEMPTS.c.provider_message_id,
+        )
+        .join(_CONTACTS, _CONTACTS.c.id == _REQUESTS.c.contact_id)
         .outerjoin(
-            SendAttempt,
+            _ATTEMPTS,
             and_(
-                SendAttempt.request_id == WaveRequest.id,
-                SendAttempt.step_index == bindparam("step_index"),
+                _ATTEMPTS.c.request_id == _REQUESTS.c.id,
+                _ATTEMPTS.c.step_index == bindparam("step_index"),
             ),
         )
-        .where(WaveRequest.id == bindparam("request_id"))
+        .where(_REQUESTS.c.id == bindparam("request_id"))
     )
 
 
@@ -118,31 +144,58 @@ def open_link(
     """
     if payload is None:
         payload = portal.signer.verify(use, token, None)
-    found = session.execute(
-        _link_query(), {"request_id": payload.request_id, "step_index": payload.step_index}
-    ).first()
+    found = (
+        session.connection()
+        .execute(
+            _link_query(), {"request_id": payload.request_id, "step_index": payload.step_index}
+        )
+        .first()
+    )
     if found is None:
         raise BadLink("this link is not valid")
-    request, wave, contact, attempt = found
-    if contact.erased_at is not None:
+    wave_id, contact_id, subject_id, locale, name, erased_at, attempt_id, channel, pmid = found
+    if erased_at is not None:
         raise BadLink("this link is not valid")
-    config = portal.cache.get(("wave_config", wave.id), lambda: wave_config(wave))
+    wave = shared_wave(portal, session, wave_id)
+    config = portal.cache.get(("wave_config", wave_id), lambda: wave_config(wave))
     if check_expiry:
         check_age(payload, config.link_lifetime_delta, portal.clock.now())
     steps = config.steps
-    channel = steps[payload.step_index].channel if 0 <= payload.step_index < len(steps) else None
-    if attempt is not None:  # the attempt knows its channel (also the IVR key-3 link SMS)
-        channel = attempt.channel
+    step_channel = (
+        steps[payload.step_index].channel if 0 <= payload.step_index < len(steps) else None
+    )
     return OpenLink(
         payload=payload,
-        request=request,
+        request_id=payload.request_id,
         wave=wave,
-        contact=contact,
+        contact=LinkContact(contact_id, subject_id, locale, name),
         config=config,
-        channel=channel,
-        attempt_id=attempt.id if attempt else None,
-        provider_message_id=attempt.provider_message_id if attempt else None,
+        # The attempt knows its channel (also the IVR key-3 link SMS).
+        channel=Channel(channel) if channel is not None else step_channel,
+        attempt_id=attempt_id,
+        provider_message_id=pmid,
     )
+
+
+def contact_of(session: Session, link: OpenLink) -> Contact:
+    """The link's person as an entity of ``session``, for the writes that change them."""
+    contact = session.get(Contact, link.contact.id)
+    if contact is None:  # open_link has just read it in this unit of work
+        raise BadLink("this link is not valid")
+    return contact
+
+
+def shared_wave(portal: Portal, session: Session, wave_id: int) -> Wave:
+    """The wave, detached from ``session`` and shared through the portal's cache (read only)."""
+
+    def load() -> Wave:
+        wave = session.get(Wave, wave_id)
+        if wave is None:  # a foreign key makes this impossible
+            raise BadLink("this link is not valid")
+        session.expunge(wave)
+        return wave
+
+    return portal.cache.get(("wave", wave_id), load)
 
 
 def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:

@@ -29,6 +29,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from consent_portal.i18n import choose_locale
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
+from models import Contact, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.decisions import record_decision, record_objection
 from reconsent.errors import DecisionError, LinkError
@@ -158,7 +159,7 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
         if call_sid is not None and digits in (DIGIT_GIVE, DIGIT_REFUSE):
             record_decision(
                 session,
-                request_id=link.request.id,
+                request_id=link.request_id,
                 choices=dict.fromkeys(link.config.purposes, digits == DIGIT_GIVE),
                 method=CollectionMethod.IVR,
                 channel=Channel.IVR,
@@ -171,7 +172,7 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
         elif call_sid is not None and digits == DIGIT_OBJECT:
             record_objection(
                 session,
-                request_id=link.request.id,
+                request_id=link.request_id,
                 contact_id=link.contact.id,
                 method=CollectionMethod.IVR,
                 channel=Channel.IVR,
@@ -180,10 +181,13 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 reason=SuppressionReason.OBJECTION,
             )
         elif call_sid is not None and digits == DIGIT_SMS_LINK:
+            request_row = session.get(WaveRequest, link.request_id)
+            contact = session.get(Contact, link.contact.id)
+            assert request_row is not None and contact is not None  # open_link just read them
             claim = claim_sms_link(
                 session,
-                request=link.request,
-                contact=link.contact,
+                request=request_row,
+                contact=contact,
                 wave=link.wave,
                 ivr_step=link.payload.step_index,
                 now=portal.clock.now(),

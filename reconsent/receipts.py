@@ -13,12 +13,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ConsentEvent, ConsentStatus, Contact, Purpose
+from models import ConsentEvent, ConsentStatus, Purpose
 from reconsent.messages import language_of, localized
 from reconsent.settings import Settings
 from reconsent.vocab import Channel, ConsentState
@@ -154,8 +154,18 @@ def build_receipt(data: ReceiptData) -> dict[str, Any]:
     }
 
 
+class Subject(Protocol):
+    """Who a receipt is for: a ``Contact`` or any row naming its id and subject id."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def subject_id(self) -> str: ...
+
+
 def load_receipt(
-    session: Session, contact: Contact, settings: Settings, locale: str
+    session: Session, contact: Subject, settings: Settings, locale: str
 ) -> ReceiptData:
     """The receipt data of ``contact``'s current consents, purpose titles in ``locale``."""
     language = language_of(locale)
