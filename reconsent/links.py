@@ -7,12 +7,14 @@ Keys are a list, oldest first: the newest signs, all verify.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
 
 from reconsent.clock import Clock, SystemClock
 from reconsent.errors import BadLink, ExpiredLink
@@ -50,6 +52,8 @@ class LinkSigner:
         self._keys = keys
         self._clock = clock or SystemClock()
         self._serializers: dict[LinkUse, URLSafeTimedSerializer] = {}
+        self._macs: dict[LinkUse, Any] = {}  # hmac objects keyed with the derived key
+        self._stamp: tuple[int, bytes] = (-1, b"")
 
     def _serializer(self, use: LinkUse) -> URLSafeTimedSerializer:
         if use not in self._serializers:
@@ -62,9 +66,32 @@ class LinkSigner:
         return self._serializers[use]
 
     def sign(self, use: LinkUse, request_id: int, step_index: int = 0) -> str:
-        token = self._serializer(use).dumps({"r": request_id, "s": step_index})
-        assert isinstance(token, str)
-        return token
+        """The token ``URLSafeTimedSerializer.dumps({"r": ..., "s": ...})`` makes, byte for
+        byte, ~10x faster: the key is derived once per use (not per token) and zlib is
+        skipped when it cannot shorten the payload (no repeated 3-byte substring, so no
+        LZ77 match; checked against itsdangerous in the unit tests)."""
+        payload = b'{"r":%d,"s":%d}' % (request_id, step_index)
+        if type(request_id) is not int or type(step_index) is not int or _repeats(payload):
+            token = self._serializer(use).dumps({"r": request_id, "s": step_index})
+            assert isinstance(token, str)
+            return token
+        value = base64_encode(payload) + b"." + self._timestamp()
+        mac = self._mac(use).copy()
+        mac.update(value)
+        return (value + b"." + base64_encode(mac.digest())).decode("ascii")
+
+    def _mac(self, use: LinkUse) -> Any:
+        if use not in self._macs:
+            signer = self._serializer(use).make_signer()
+            assert signer.sep == b"." and signer.key_derivation == "django-concat"
+            self._macs[use] = hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
+        return self._macs[use]
+
+    def _timestamp(self) -> bytes:
+        now = int(self._clock.now().timestamp())
+        if self._stamp[0] != now:
+            self._stamp = (now, base64_encode(int_to_bytes(now)))
+        return self._stamp[1]
 
     def verify(self, use: LinkUse, token: str, max_age: timedelta | None) -> LinkPayload:
         """Return the payload, or raise ``BadLink`` (tampered) / ``ExpiredLink`` (too old).
@@ -93,6 +120,12 @@ class LinkSigner:
             token_id(token),
             issued.astimezone(UTC),
         )
+
+
+def _repeats(payload: bytes) -> bool:
+    """True when some 3-byte substring occurs twice (only then can zlib shorten it)."""
+    count = len(payload) - 2
+    return len({payload[i : i + 3] for i in range(count)}) < count
 
 
 def check_age(payload: LinkPayload, lifetime: timedelta, now: datetime) -> None:

@@ -60,3 +60,22 @@ def test_signer_reads_time_from_the_injected_clock() -> None:
     clock.advance(timedelta(days=2))
     with pytest.raises(ExpiredLink):
         signer.verify(LinkUse.LANDING, token, timedelta(days=1))
+
+
+def test_fast_signing_makes_the_tokens_itsdangerous_makes() -> None:
+    import random
+
+    from reconsent.clock import FixedClock
+
+    clock = FixedClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
+    signer = LinkSigner(["old", "new"], clock=clock)
+    rng = random.Random(7)
+    ids = [1, 7, 111, 1111111, 10**7, *(rng.randrange(1, 10**12) for _ in range(2000))]
+    for use in LinkUse:
+        reference = signer._serializer(use)
+        for i, request_id in enumerate(ids):
+            step = i % 4
+            token = signer.sign(use, request_id, step)
+            assert token == reference.dumps({"r": request_id, "s": step})
+            assert signer.verify(use, token, None).request_id == request_id
+        clock.advance(timedelta(seconds=1))
