@@ -7,7 +7,7 @@ parallel tick cannot exceed it by more than one batch in flight elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -37,10 +37,12 @@ def apply_daily_caps(
     steps: Sequence[StepSpec],
     now: datetime,
     report: BatchReport,
+    postpone: Callable[[T, datetime], None],
 ) -> list[T]:
     """Keep the sends that fit today's caps; the others wait for tomorrow.
 
-    ``sends`` items are ``(request, contact, decision)`` tuples.
+    ``sends`` items are tuples whose third element is the ``Decision``;
+    ``postpone(item, tomorrow)`` records that an item waits.
     """
     if not caps or not sends:
         return list(sends)
@@ -60,11 +62,10 @@ def apply_daily_caps(
     room = {channel: cap - int(used.get(channel, 0)) for channel, cap in caps.items()}
     kept: list[T] = []
     for item in sends:
-        request, _contact, decision = item[0], item[1], item[2]
-        channel = steps[decision.step_index].channel
+        channel = steps[item[2].step_index].channel
         if channel in room:
             if room[channel] <= 0:
-                request.next_action_at = tomorrow
+                postpone(item, tomorrow)
                 report.waiting[f"daily_cap:{channel.value}"] += 1
                 continue
             room[channel] -= 1

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -36,9 +36,19 @@ from channels.base import (
     SendOutcome,
     SendResult,
 )
-from models import Contact, SendAttempt, Wave, WaveRequest
+from models import SendAttempt, Wave
 from reconsent.batch_report import BatchReport
 from reconsent.caps import apply_daily_caps
+from reconsent.claim_store import (
+    ATTEMPTS,
+    REQUESTS,
+    AttemptRow,
+    DueRow,
+    RowChanges,
+    attempts_of,
+    due,
+    due_rows,
+)
 from reconsent.clock import FixedClock
 from reconsent.db import insert_ignoring_conflicts, is_postgres, unit_of_work
 from reconsent.errors import ConfigError
@@ -69,6 +79,15 @@ class _Claimed:
     waits: dict[int, timedelta]  # attempt id -> the step's wait
 
 
+@dataclass
+class _Writes:
+    """What one decide-and-claim transaction writes, in bulk at its end."""
+
+    requests: RowChanges
+    attempts: RowChanges
+    skipped: list[dict[str, object]]  # SKIPPED attempt rows to insert
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -96,7 +115,7 @@ class Dispatcher:
         """Id ranges of at most ``size`` due requests: what one batch task handles."""
         with unit_of_work(self.engine) as session:
             ids = session.scalars(
-                select(WaveRequest.id).where(_due(wave_id, now)).order_by(WaveRequest.id)
+                select(REQUESTS.c.id).where(due(wave_id, now)).order_by(REQUESTS.c.id)
             ).all()
         return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
@@ -151,30 +170,23 @@ class Dispatcher:
     ) -> _Claimed:
         claimed = _Claimed(uuid.uuid4().hex, {}, {})
         with unit_of_work(self.engine) as session:
+            conn = session.connection()
             wave = get_wave(session, wave_id)
             steps = step_specs(wave)
-            query = (
-                select(WaveRequest, Contact)
-                .join(Contact, Contact.id == WaveRequest.contact_id)
-                .where(_due(wave_id, now), WaveRequest.id.between(lo, hi))
-                .order_by(WaveRequest.id)
-            )
-            if is_postgres(session):
-                query = query.with_for_update(skip_locked=True, of=WaveRequest)
-            rows = session.execute(query).all()
+            rows = due_rows(conn, wave_id, lo, hi, now, lock=is_postgres(session))
             if not rows:
                 return claimed
-            attempts = _attempts(session, [r.id for r, _ in rows])
-            declared = frozenset(wave_config(wave).lawful_basis)
-            gates = load_gates(session, [c for _, c in rows], declared)
-            sends: list[tuple[WaveRequest, Contact, Decision]] = []
-            for request, contact in rows:
-                mine = attempts.get(request.id, {})
-                current = mine.get(request.step_index)
+            attempts = attempts_of(conn, [r.request_id for r in rows])
+            gates = load_gates(session, rows, frozenset(wave_config(wave).lawful_basis))
+            writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
+            sends: list[tuple[DueRow, None, Decision]] = []
+            for row in rows:
+                mine = attempts.get(row.request_id, {})
+                current = mine.get(row.step_index)
                 view = RequestView(
-                    request.step_index,
-                    request.step_sent_at,
-                    request.basis,
+                    row.step_index,
+                    row.step_sent_at,
+                    row.basis,
                     any(
                         a.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN)
                         for a in mine.values()
@@ -190,132 +202,66 @@ class Dispatcher:
                 decision = decide(
                     view,
                     attempt_view,
-                    gates[contact.id],
+                    gates[row.id],
                     steps,
                     now,
                     claim_lease=self.lease,
                     idempotent=self.idempotent,
                 )
-                self._apply(session, request, current, decision, steps, now, report)
+                _apply(writes, row, current, decision, now, report)
                 if decision.outcome is Outcome.SEND:
-                    sends.append((request, contact, decision))
-            sends = apply_daily_caps(
-                session, wave.id, wave_config(wave).daily_cap, sends, steps, now, report
-            )
-            self._claim(
-                session,
-                wave,
-                sends,
-                mine_by_request=attempts,
-                steps=steps,
-                now=now,
-                claimed=claimed,
-            )
-        return claimed
+                    sends.append((row, None, decision))
 
-    def _apply(
-        self,
-        session: Session,
-        request: WaveRequest,
-        current: SendAttempt | None,
-        decision: Decision,
-        steps: list[StepSpec],
-        now: datetime,
-        report: BatchReport,
-    ) -> None:
-        if decision.presumed_sent_at is not None and current is not None:
-            current.status = AttemptStatus.UNKNOWN
-            current.error_detail = "claim outcome lost; presumed sent (at most once)"
-            request.step_sent_at = decision.presumed_sent_at
-        for index, channel, why in decision.skipped:
-            session.execute(
-                insert_ignoring_conflicts(session, SendAttempt.__table__).values(
-                    request_id=request.id,
-                    step_index=index,
-                    channel=channel.value,
-                    status=AttemptStatus.SKIPPED.value,
-                    tries=0,
-                    claimed_at=now,
-                    error_code=why,
-                )
-            )
-            report.skipped[f"{channel.value}:{why}"] += 1
-        if decision.step_index != request.step_index:
-            request.step_index = decision.step_index
-            request.step_sent_at = None
-        if decision.outcome in _CLOSING:
-            request.status = _CLOSING[decision.outcome]
-            request.closed_at = now
-            request.close_reason = decision.reason
-            report.closed[f"{request.status.value}:{decision.reason}"] += 1
-        elif decision.outcome is Outcome.WAIT:
-            assert decision.until is not None
-            request.next_action_at = decision.until
-            report.waiting[decision.reason or "wait"] += 1
+            def postpone(item: tuple[DueRow, None, Decision], tomorrow: datetime) -> None:
+                writes.requests.set(item[0].request_id, next_action_at=tomorrow)
+
+            cap = wave_config(wave).daily_cap
+            sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
+            if writes.skipped:
+                session.execute(insert_ignoring_conflicts(session, ATTEMPTS), writes.skipped)
+            writes.attempts.flush(conn)
+            self._claim(session, wave, sends, attempts, steps, now, claimed, writes.requests)
+            writes.requests.flush(conn)
+        return claimed
 
     def _claim(
         self,
         session: Session,
         wave: Wave,
-        sends: list[tuple[WaveRequest, Contact, Decision]],
-        *,
-        mine_by_request: dict[int, dict[int, SendAttempt]],
+        sends: list[tuple[DueRow, None, Decision]],
+        mine_by_request: dict[int, dict[int, AttemptRow]],
         steps: list[StepSpec],
         now: datetime,
         claimed: _Claimed,
+        requests: RowChanges,
     ) -> None:
         if not sends:
             return
-        fresh: list[dict[str, object]] = []
-        for request, _contact, decision in sends:
-            step = steps[decision.step_index]
-            existing = mine_by_request.get(request.id, {}).get(decision.step_index)
-            if existing is None:
-                fresh.append(
-                    {
-                        "request_id": request.id,
-                        "step_index": decision.step_index,
-                        "channel": step.channel.value,
-                        "status": AttemptStatus.CLAIMED.value,
-                        "tries": 0,
-                        "claimed_at": now,
-                        "claim_token": claimed.token,
-                    }
-                )
-            else:  # compare-and-set: only the worker that sees the same row state wins
-                session.execute(
-                    update(SendAttempt)
-                    .where(
-                        SendAttempt.id == existing.id,
-                        SendAttempt.status == existing.status,
-                        SendAttempt.claimed_at == existing.claimed_at,
-                    )
-                    .values(status=AttemptStatus.CLAIMED, claimed_at=now, claim_token=claimed.token)
-                    .execution_options(synchronize_session=False)
-                )
-        if fresh:  # one executemany; the unique (request, step) makes a lost race a no-op
-            session.execute(insert_ignoring_conflicts(session, SendAttempt.__table__), fresh)
+        conn = session.connection()
+        _insert_claims(session, conn, sends, mine_by_request, steps, now, claimed.token)
+        a = ATTEMPTS.c
         owned = {
-            a.request_id: a
-            for a in session.scalars(
-                select(SendAttempt)
-                .where(SendAttempt.claim_token == claimed.token)
-                .execution_options(populate_existing=True)
+            r.request_id: r
+            for r in conn.execute(
+                select(a.id, a.request_id, a.step_index).where(a.claim_token == claimed.token)
             )
         }
         contexts: dict[str, MessageContext] = {}
         links = Links(self.settings.portal_base_url, LinkSigner(self.keys, clock=FixedClock(now)))
-        for request, contact, decision in sends:
-            attempt = owned.get(request.id)
+        for row, _, decision in sends:
+            attempt = owned.get(row.request_id)
             if attempt is None or attempt.step_index != decision.step_index:
                 continue  # another worker claimed it first
-            request.next_action_at = now + self.lease
+            requests.set(row.request_id, next_action_at=now + self.lease)
             step = steps[decision.step_index]
-            if contact.locale not in contexts:
-                contexts[contact.locale] = message_context(
-                    session, wave, contact.locale, self.settings
+            context = contexts.get(row.locale)
+            if context is None:
+                context = contexts[row.locale] = message_context(
+                    session, wave, row.locale, self.settings
                 )
-            message = links.message(attempt, contact, step.channel, contexts[contact.locale])
+            message = links.build(
+                attempt.id, row.request_id, decision.step_index, row, step.channel, context
+            )
             claimed.messages.setdefault(step.channel, []).append(message)
             claimed.waits[attempt.id] = step.wait
 
@@ -359,20 +305,91 @@ class Dispatcher:
             return failed, exc
 
 
-def _due(wave_id: int, now: datetime):  # type: ignore[no-untyped-def]
-    return and_(
-        WaveRequest.wave_id == wave_id,
-        WaveRequest.status == RequestStatus.ACTIVE,
-        WaveRequest.next_action_at <= now,
-    )
+def _apply(
+    writes: _Writes,
+    row: DueRow,
+    current: AttemptRow | None,
+    decision: Decision,
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    """Record what ``decide`` said about one request (written in bulk later)."""
+    rid = row.request_id
+    if decision.presumed_sent_at is not None and current is not None:
+        writes.attempts.set(
+            current.id,
+            status=AttemptStatus.UNKNOWN,
+            error_detail="claim outcome lost; presumed sent (at most once)",
+        )
+        writes.requests.set(rid, step_sent_at=decision.presumed_sent_at)
+    for index, channel, why in decision.skipped:
+        writes.skipped.append(
+            {
+                "request_id": rid,
+                "step_index": index,
+                "channel": channel.value,
+                "status": AttemptStatus.SKIPPED.value,
+                "tries": 0,
+                "claimed_at": now,
+                "error_code": why,
+            }
+        )
+        report.skipped[f"{channel.value}:{why}"] += 1
+    if decision.step_index != row.step_index:
+        writes.requests.set(rid, step_index=decision.step_index, step_sent_at=None)
+    if decision.outcome in _CLOSING:
+        status = _CLOSING[decision.outcome]
+        writes.requests.set(rid, status=status, closed_at=now, close_reason=decision.reason)
+        report.closed[f"{status.value}:{decision.reason}"] += 1
+    elif decision.outcome is Outcome.WAIT:
+        assert decision.until is not None
+        writes.requests.set(rid, next_action_at=decision.until)
+        report.waiting[decision.reason or "wait"] += 1
 
 
-def _attempts(session: Session, request_ids: list[int]) -> dict[int, dict[int, SendAttempt]]:
-    found: dict[int, dict[int, SendAttempt]] = {}
-    for start in range(0, len(request_ids), 500):
-        chunk = request_ids[start : start + 500]
-        for attempt in session.scalars(
-            select(SendAttempt).where(SendAttempt.request_id.in_(chunk))
-        ):
-            found.setdefault(attempt.request_id, {})[attempt.step_index] = attempt
-    return found
+def _insert_claims(
+    session: Session,
+    conn: Connection,
+    sends: list[tuple[DueRow, None, Decision]],
+    mine_by_request: dict[int, dict[int, AttemptRow]],
+    steps: list[StepSpec],
+    now: datetime,
+    token: str,
+) -> None:
+    """Claim each send: a new attempt row, or a compare-and-set on the existing one
+    (only the worker that saw the same row state wins). The unique (request, step)
+    makes a lost race on a new row a no-op."""
+    fresh: list[dict[str, object]] = []
+    taken: list[dict[str, object]] = []
+    for row, _, decision in sends:
+        existing = mine_by_request.get(row.request_id, {}).get(decision.step_index)
+        if existing is None:
+            fresh.append(
+                {
+                    "request_id": row.request_id,
+                    "step_index": decision.step_index,
+                    "channel": steps[decision.step_index].channel.value,
+                    "status": AttemptStatus.CLAIMED.value,
+                    "tries": 0,
+                    "claimed_at": now,
+                    "claim_token": token,
+                }
+            )
+        else:
+            taken.append(
+                {"v_id": existing.id, "v_status": existing.status, "v_at": existing.claimed_at}
+            )
+    if taken:
+        a = ATTEMPTS.c
+        conn.execute(
+            update(ATTEMPTS)
+            .where(
+                a.id == bindparam("v_id"),
+                a.status == bindparam("v_status"),
+                a.claimed_at == bindparam("v_at"),
+            )
+            .values(status=AttemptStatus.CLAIMED, claimed_at=now, claim_token=token),
+            taken,
+        )
+    if fresh:
+        session.execute(insert_ignoring_conflicts(session, ATTEMPTS), fresh)

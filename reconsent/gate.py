@@ -9,13 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Contact, Suppression
+from models import ConsentStatus, Suppression
 from reconsent.rules.escalation import Gate
 from reconsent.vocab import Channel, ConsentState
+
+
+class Person(Protocol):
+    """What the gate reads of a person: a ``Contact``, or a row with the same columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email_hash(self) -> str | None: ...
+    @property
+    def phone_hash(self) -> str | None: ...
+    @property
+    def erased_at(self) -> datetime | None: ...
+    @property
+    def restricted_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,7 @@ class _Blocks:
 
 
 def load_gates(
-    session: Session, contacts: Iterable[Contact], declared: frozenset[Channel]
+    session: Session, contacts: Iterable[Person], declared: frozenset[Channel]
 ) -> dict[int, Gate]:
     people = list(contacts)
     blocks = _load_blocks(session, people)
@@ -42,7 +65,7 @@ def load_gates(
     }
 
 
-def _load_blocks(session: Session, people: list[Contact]) -> _Blocks:
+def _load_blocks(session: Session, people: list[Person]) -> _Blocks:
     blocked: dict[int, str] = {}
     channels: dict[int, set[Channel]] = {}
     for contact in people:
@@ -97,7 +120,7 @@ def _load_blocks(session: Session, people: list[Contact]) -> _Blocks:
     return _Blocks(blocked, channels)
 
 
-def _address_fits(contact: Contact, channel: Channel, digest: str) -> bool:
+def _address_fits(contact: Person, channel: Channel, digest: str) -> bool:
     """A hash suppression on a channel only applies to the address that channel uses."""
     if channel is Channel.EMAIL:
         return contact.email_hash == digest

@@ -4,11 +4,29 @@ the signed links it carries (issued at tick time, opaque ids only)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from channels.base import MessageContext, OutboundMessage
 from models import Contact, SendAttempt
 from reconsent.links import LinkSigner, LinkUse
 from reconsent.vocab import Channel
+
+
+class Recipient(Protocol):
+    """Who a message goes to: a ``Contact``, or a row with the same columns."""
+
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def given_name(self) -> str | None: ...
+
+
+_CALLBACKS = {
+    Channel.SMS: "/webhooks/twilio/sms-status",
+    Channel.IVR: "/webhooks/twilio/call-status",
+}
 
 
 @dataclass(frozen=True)
@@ -21,26 +39,36 @@ class Links:
     def message(
         self, attempt: SendAttempt, contact: Contact, channel: Channel, context: MessageContext
     ) -> OutboundMessage:
+        return self.build(
+            attempt.id, attempt.request_id, attempt.step_index, contact, channel, context
+        )
+
+    def build(
+        self,
+        attempt_id: int,
+        rid: int,
+        step: int,
+        recipient: Recipient,
+        channel: Channel,
+        context: MessageContext,
+    ) -> OutboundMessage:
+        """The message of attempt ``attempt_id`` (request ``rid``, step ``step``)."""
         base = self.base_url.rstrip("/")
-        rid, step = attempt.request_id, attempt.step_index
         voice = (
             f"{base}/webhooks/twilio/voice?t={self.signer.sign(LinkUse.IVR, rid, step)}"
             if channel is Channel.IVR
             else None
         )
-        callbacks = {
-            Channel.SMS: f"{base}/webhooks/twilio/sms-status",
-            Channel.IVR: f"{base}/webhooks/twilio/call-status",
-        }
+        callback = _CALLBACKS.get(channel)
         return OutboundMessage(
-            attempt_id=attempt.id,
+            attempt_id=attempt_id,
             request_id=rid,
             channel=channel,
-            to=(contact.email if channel is Channel.EMAIL else contact.phone) or "",
+            to=(recipient.email if channel is Channel.EMAIL else recipient.phone) or "",
             context=context,
             link=f"{base}/c/{self.signer.sign(LinkUse.LANDING, rid, step)}",
             optout_link=f"{base}/o/{self.signer.sign(LinkUse.OPTOUT, rid, step)}",
-            to_name=contact.given_name,
+            to_name=recipient.given_name,
             voice_url=voice,
-            status_callback_url=callbacks.get(channel),
+            status_callback_url=None if callback is None else base + callback,
         )

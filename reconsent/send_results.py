@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Engine, Table, bindparam, select, update
+from sqlalchemy import Engine, String, bindparam, cast, literal, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import SendOutcome, SendResult
 from models import Contact, SendAttempt, WaveRequest
 from reconsent.batch_report import BatchReport
+from reconsent.claim_store import ATTEMPTS, CHUNK, REQUESTS, RowChanges
 from reconsent.db import unit_of_work
 from reconsent.rules.retry import backoff
 from reconsent.settings import Settings
 from reconsent.suppress import suppress_address
 from reconsent.vocab import AttemptStatus, Channel, SuppressionReason
-
-_ATTEMPTS = cast(Table, SendAttempt.__table__)
-_REQUESTS = cast(Table, WaveRequest.__table__)
 
 
 def record_results(
@@ -58,33 +55,54 @@ def _record_accepted(
     report: BatchReport,
 ) -> None:
     conn = session.connection()
-    conn.execute(
-        update(_ATTEMPTS)
-        .where(
-            _ATTEMPTS.c.id == bindparam("aid"),
-            _ATTEMPTS.c.claim_token == token,
-            _ATTEMPTS.c.status == AttemptStatus.SENDING.value,
-        )
-        .values(
-            status=AttemptStatus.SENT.value,
-            sent_at=now,
-            tries=_ATTEMPTS.c.tries + 1,
-            provider=bindparam("provider"),
-            provider_message_id=bindparam("mid"),
-        ),
-        [
-            {"aid": r.attempt_id, "provider": r.provider, "mid": r.provider_message_id}
-            for r in results
-        ],
-    )
-    conn.execute(
-        update(_REQUESTS)
-        .where(_REQUESTS.c.id == bindparam("rid"))
-        .values(step_sent_at=now, next_action_at=bindparam("due")),
-        [{"rid": sent_to[r.attempt_id][0], "due": now + waits[r.attempt_id]} for r in results],
-    )
+    a = ATTEMPTS.c
+    mine = (a.claim_token == token, a.status == AttemptStatus.SENDING.value)
+    sent = {"status": AttemptStatus.SENT.value, "sent_at": now, "tries": a.tries + 1}
+    # A provider id ending in the attempt id (SendGrid "<X-Message-Id>.<attempt>", the
+    # outbox "outbox-<attempt>") is its prefix plus the id: one UPDATE per prefix.
+    by_prefix: dict[tuple[str, str], list[SendResult]] = {}
+    one_by_one: list[SendResult] = []
     for r in results:
-        report.sent[sent_to[r.attempt_id][1].value] += 1
+        suffix, mid = str(r.attempt_id), r.provider_message_id
+        if mid is not None and mid.endswith(suffix):
+            by_prefix.setdefault((r.provider, mid[: -len(suffix)]), []).append(r)
+        else:
+            one_by_one.append(r)
+    for (provider, prefix), group in by_prefix.items():
+        if len(group) == 1:
+            one_by_one += group
+            continue
+        ids = [r.attempt_id for r in group]
+        for start in range(0, len(ids), CHUNK):
+            conn.execute(
+                update(ATTEMPTS)
+                .where(a.id.in_(ids[start : start + CHUNK]), *mine)
+                .values(
+                    {
+                        **sent,
+                        "provider": provider,
+                        "provider_message_id": literal(prefix, String) + cast(a.id, String),
+                    }
+                )
+            )
+    if one_by_one:
+        conn.execute(
+            update(ATTEMPTS)
+            .where(a.id == bindparam("aid"), *mine)
+            .values(
+                {**sent, "provider": bindparam("provider"), "provider_message_id": bindparam("mid")}
+            ),
+            [
+                {"aid": r.attempt_id, "provider": r.provider, "mid": r.provider_message_id}
+                for r in one_by_one
+            ],
+        )
+    requests = RowChanges(REQUESTS)
+    for r in results:
+        rid, channel = sent_to[r.attempt_id]
+        requests.set(rid, step_sent_at=now, next_action_at=now + waits[r.attempt_id])
+        report.sent[channel.value] += 1
+    requests.flush(conn)
 
 
 def _record_rejected(
