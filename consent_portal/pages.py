@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channels.base import MessageContext
 from consent_portal.i18n import choose_locale, texts
-from consent_portal.render import MAX_FORM_FIELDS, path_for
+from consent_portal.render import MAX_FORM_FIELDS, base_context, path_for
 from consent_portal.render import error_page as _error
 from consent_portal.render import form_fields as _form_fields
 from consent_portal.render import link_error_page as _link_error
@@ -27,7 +27,8 @@ from consent_portal.render import one as _one
 from consent_portal.render import page as _page
 from consent_portal.security import client_ip, user_agent
 from consent_portal.shared import wave_texts
-from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
+from consent_portal.shells import shell_page
+from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
 from reconsent.db import unit_of_work
 from reconsent.decisions import DecisionResult, record_decision, record_objection
 from reconsent.errors import DecisionError, LinkError
@@ -56,7 +57,7 @@ def explicit_choices(fields: Mapping[str, list[str]], codes: list[str]) -> dict[
 
 
 async def landing(request: Request) -> Response:
-    return await run_in_threadpool(_landing, portal_of(request), request)
+    return await run_sync(_landing, portal_of(request), request)
 
 
 def _landing(portal: Portal, request: Request) -> Response:
@@ -73,17 +74,27 @@ def _landing(portal: Portal, request: Request) -> Response:
     grant, csrf = portal.csrf.issue(link.payload.token_id, locale)
     t = texts(locale)
     name = link.contact.given_name
-    page = {
+    values = {
         "greeting": t["greeting"].format(name=name) if name else t["greeting_anonymous"],
-        "who_asks": t["who_asks"].format(controller=portal.settings.controller_name),
-        "notice": shared.notice_view(),
-        "purposes": list(shared.context.purposes),
-        "link_lifetime_days": shared.context.link_lifetime_days,
         "nonce": grant.nonce,
         "csrf": csrf,
-        "rights_url": path_for(request, "rights", token=token) + f"?lang={locale}",
+        "token": token,
     }
-    return _page(portal, request, "landing.html", locale, page)
+
+    def context_for(slots: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **base_context(portal, request, locale),
+            "greeting": slots["greeting"],
+            "who_asks": t["who_asks"].format(controller=portal.settings.controller_name),
+            "notice": shared.notice_view(),
+            "purposes": list(shared.context.purposes),
+            "link_lifetime_days": shared.context.link_lifetime_days,
+            "nonce": slots["nonce"],
+            "csrf": slots["csrf"],
+            "rights_url": path_for(request, "rights", token=slots["token"]) + f"?lang={locale}",
+        }
+
+    return shell_page(portal, request, "landing.html", (link.wave.id, locale), context_for, values)
 
 
 # --- the decision ---------------------------------------------------------------------
@@ -92,7 +103,7 @@ def _landing(portal: Portal, request: Request) -> Response:
 async def decide(request: Request) -> Response:
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
         fields = _form_fields(form)
-    return await run_in_threadpool(_decide, portal_of(request), request, fields)
+    return await run_sync(_decide, portal_of(request), request, fields)
 
 
 class _Answered(Exception):
@@ -130,7 +141,7 @@ def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
         "action": action,
     }
 
-    def record(session: Session) -> tuple[DecisionResult, MessageContext, str]:
+    def record(session: Session) -> tuple[DecisionResult, MessageContext, str, int]:
         link = open_link(session, portal, LinkUse.LANDING, token, payload=payload)
         locale = choose_locale(grant.language, link.contact.locale)
         codes = link.config.purposes
@@ -155,61 +166,76 @@ def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
             locale=locale,
             catalog=shared.catalog,
         )
-        return result, shared.context, locale
+        return result, shared.context, locale, link.wave.id
 
     try:
-        result, context, locale = retry_on_conflict(portal.engine, record)
+        result, context, locale, wave_id = retry_on_conflict(portal.engine, record)
     except _Answered as answered:
         return answered.response
     except LinkError as exc:
         return _link_error(portal, request, exc)
     except DecisionError:
         return _error(portal, request, choose_locale(grant.language), "error", 400)
-    return _confirmation(portal, request, token, locale, result, context)
+    return _confirmation(portal, request, token, (wave_id, locale), result, context)
 
 
 def _confirmation(
     portal: Portal,
     request: Request,
     token: str,
-    locale: str,
+    texts_key: tuple[int, str],
     result: DecisionResult,
     context: MessageContext,
 ) -> Response:
+    wave_id, locale = texts_key
     t = texts(locale)
     recorded = [
         {"code": p.code, "title": p.title, "state": result.states[p.code].value}
         for p in context.purposes
         if p.code in result.states
     ]
-    lang = f"?lang={locale}"
-    page = {
-        "result": result,
-        "recorded": recorded,
+    values = {
+        "token": token,
         "recorded_at": t["recorded_at"].format(
             time=result.occurred_at.strftime("%Y-%m-%d %H:%M"), version=result.notice.version
         ),
-        "change_again": t["change_again"].format(contact=portal.settings.controller_contact),
-        "state_labels": {
-            ConsentState.GIVEN.value: t["given"],
-            ConsentState.REFUSED.value: t["refused"],
-            ConsentState.WITHDRAWN.value: t["withdrawn"],
-        },
-        "links": {
-            "change": path_for(request, "landing", token=token) + lang,
-            "receipt": path_for(request, "receipt", token=token) + lang,
-            "receipt_json": path_for(request, "receipt_json", token=token) + lang,
-            "rights": path_for(request, "rights", token=token) + lang,
-        },
     }
-    return _page(portal, request, "done.html", locale, page)
+
+    def context_for(slots: Mapping[str, Any]) -> dict[str, Any]:
+        lang = f"?lang={locale}"
+
+        def link(route: str) -> str:
+            return path_for(request, route, token=slots["token"]) + lang
+
+        return {
+            **base_context(portal, request, locale),
+            "result": result,
+            "recorded": recorded,
+            "recorded_at": slots["recorded_at"],
+            "change_again": t["change_again"].format(contact=portal.settings.controller_contact),
+            "state_labels": {
+                ConsentState.GIVEN.value: t["given"],
+                ConsentState.REFUSED.value: t["refused"],
+                ConsentState.WITHDRAWN.value: t["withdrawn"],
+            },
+            "links": {
+                "change": link("landing"),
+                "receipt": link("receipt"),
+                "receipt_json": link("receipt_json"),
+                "rights": link("rights"),
+            },
+        }
+
+    # What the page shows besides the slots: the wave's texts, replay or not, the states.
+    shape = (wave_id, locale, result.replay, tuple((r["code"], r["state"]) for r in recorded))
+    return shell_page(portal, request, "done.html", shape, context_for, values)
 
 
 # --- one-click opt-out ----------------------------------------------------------------
 
 
 async def optout_page(request: Request) -> Response:
-    return await run_in_threadpool(_optout_page, portal_of(request), request)
+    return await run_sync(_optout_page, portal_of(request), request)
 
 
 def _optout_page(portal: Portal, request: Request) -> Response:
@@ -233,7 +259,7 @@ def _optout_page(portal: Portal, request: Request) -> Response:
 async def optout(request: Request) -> Response:
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
         fields = _form_fields(form)
-    return await run_in_threadpool(_optout, portal_of(request), request, fields)
+    return await run_sync(_optout, portal_of(request), request, fields)
 
 
 def _optout(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
@@ -279,7 +305,7 @@ def _optout(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
 
 
 async def healthz(request: Request) -> Response:
-    return await run_in_threadpool(_healthz, portal_of(request))
+    return await run_sync(_healthz, portal_of(request))
 
 
 def _healthz(portal: Portal) -> Response:

@@ -11,13 +11,12 @@ import json
 from typing import Any
 
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from consent_portal.i18n import choose_locale, texts
 from consent_portal.render import error_page, link_error_page, page, path_for
-from consent_portal.state import Portal, open_link, portal_of
+from consent_portal.state import Portal, open_link, portal_of, run_sync
 from reconsent.db import unit_of_work
 from reconsent.errors import LinkError
 from reconsent.links import LinkUse
@@ -40,7 +39,7 @@ def _load(portal: Portal, request: Request) -> tuple[ReceiptData, str] | Respons
 
 
 async def receipt_page(request: Request) -> Response:
-    return await run_in_threadpool(_receipt_page, portal_of(request), request)
+    return await run_sync(_receipt_page, portal_of(request), request)
 
 
 def _receipt_page(portal: Portal, request: Request) -> Response:
@@ -75,7 +74,7 @@ def _receipt_page(portal: Portal, request: Request) -> Response:
 
 
 async def receipt_json(request: Request) -> Response:
-    return await run_in_threadpool(_receipt_json, portal_of(request), request)
+    return await run_sync(_receipt_json, portal_of(request), request)
 
 
 def _receipt_json(portal: Portal, request: Request) -> Response:
@@ -101,7 +100,7 @@ def _receipt_json(portal: Portal, request: Request) -> Response:
 
 
 async def notice_page(request: Request) -> Response:
-    return await run_in_threadpool(_notice_page, portal_of(request), request)
+    return await run_sync(_notice_page, portal_of(request), request)
 
 
 def _notice_page(portal: Portal, request: Request) -> Response:

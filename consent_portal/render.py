@@ -25,6 +25,7 @@ MAX_FORM_FIELDS = 64
 
 __all__ = [
     "MAX_FORM_FIELDS",
+    "base_context",
     "error_page",
     "form_fields",
     "link_error_page",
@@ -95,7 +96,18 @@ def page(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    base: dict[str, Any] = {
+    return portal.templates.TemplateResponse(
+        request,
+        name,
+        {**base_context(portal, request, locale), **context},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def base_context(portal: Portal, request: Request, locale: str) -> dict[str, Any]:
+    """What every page's template gets: the language, its texts, the controller, the CSS."""
+    return {
         "locale": locale,
         "t": texts(locale),
         "switch_locale": other_locale(locale),
@@ -103,9 +115,6 @@ def page(
         "controller_contact": portal.settings.controller_contact,
         "css_url": path_for(request, "static", path="portal.css"),
     }
-    return portal.templates.TemplateResponse(
-        request, name, {**base, **context}, status_code=status_code, headers=headers
-    )
 
 
 def error_page(

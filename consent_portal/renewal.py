@@ -10,7 +10,6 @@ same channel (:func:`reconsent.renewals.send_link_renewals`).
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +23,7 @@ from consent_portal.state import (
     open_link,
     portal_of,
     retry_on_conflict,
+    run_sync,
 )
 from reconsent.db import unit_of_work
 from reconsent.errors import LinkError
@@ -36,7 +36,7 @@ __all__ = ["renew"]
 
 async def renew(request: Request) -> Response:
     fields = await read_form(request)
-    return await run_in_threadpool(_renew, portal_of(request), request, fields)
+    return await run_sync(_renew, portal_of(request), request, fields)
 
 
 def _renew(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +28,7 @@ from consent_portal.state import (
     open_link,
     portal_of,
     retry_on_conflict,
+    run_sync,
 )
 from models import Purpose, RightsRequest
 from reconsent.db import unit_of_work
@@ -92,7 +92,7 @@ def _evidence(portal: Portal, request: Request, link: OpenLink, grant: FormGrant
 
 
 async def rights_page(request: Request) -> Response:
-    return await run_in_threadpool(_rights_page, portal_of(request), request)
+    return await run_sync(_rights_page, portal_of(request), request)
 
 
 def _rights_page(portal: Portal, request: Request) -> Response:
@@ -152,7 +152,12 @@ def _erasure_replay(
 
 async def rights_action(request: Request) -> Response:
     fields = await read_form(request)
-    return await run_in_threadpool(_rights_action, portal_of(request), request, fields)
+    return await run_sync(
+        _rights_action,
+        portal_of(request),
+        request,
+        fields,
+    )
 
 
 def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
@@ -255,7 +260,7 @@ def _data_page(
 
 async def download(request: Request) -> Response:
     fields = await read_form(request)
-    return await run_in_threadpool(_download, portal_of(request), request, fields)
+    return await run_sync(_download, portal_of(request), request, fields)
 
 
 def _download(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:

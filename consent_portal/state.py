@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -63,6 +64,14 @@ class Portal:
 
 def portal_of(request: Request) -> Portal:
     return cast(Portal, request.state.portal)
+
+
+async def run_sync(work: Callable[..., T], portal: Portal, *args: Any) -> T:
+    """``work(portal, *args)``: inline on the event loop, or in the threadpool when the
+    portal has one (setting ``portal_threads``; see ``consent_portal.resources``)."""
+    if portal.settings.portal_threads == 0:
+        return work(portal, *args)
+    return await run_in_threadpool(work, portal, *args)
 
 
 @dataclass(frozen=True)

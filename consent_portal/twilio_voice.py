@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -28,7 +27,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from consent_portal.i18n import choose_locale
-from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict
+from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
 from models import Contact, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.decisions import record_decision, record_objection
@@ -103,7 +102,7 @@ async def voice(request: Request) -> Response:
     params, refused = await _verified_form(request, VOICE_PATH)
     if refused is not None:
         return refused
-    return await run_in_threadpool(_voice, portal_of(request), request, params)
+    return await run_sync(_voice, portal_of(request), request, params)
 
 
 def _voice(portal: Portal, request: Request, params: dict[str, str]) -> Response:
@@ -131,7 +130,7 @@ async def gather(request: Request) -> Response:
     params, refused = await _verified_form(request, GATHER_PATH)
     if refused is not None:
         return refused
-    return await run_in_threadpool(_gather, portal_of(request), request, params)
+    return await run_sync(_gather, portal_of(request), request, params)
 
 
 def _evidence(portal: Portal, params: dict[str, str], digits: str) -> dict[str, str | None]:

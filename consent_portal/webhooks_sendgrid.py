@@ -27,11 +27,10 @@ from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from consent_portal.state import Portal, portal_of, retry_on_conflict
+from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
 from reconsent.callbacks import event_key
 from reconsent.delivery import DeliveryReport, apply_delivery
 from reconsent.rules.delivery import sendgrid_event_verdict
@@ -90,7 +89,7 @@ async def events(request: Request) -> Response:
     if not isinstance(batch, list):
         return PlainTextResponse("expected a JSON array of events", status_code=400)
     reports = [r for r in (_report(e) for e in batch if isinstance(e, dict)) if r is not None]
-    counts = await run_in_threadpool(_apply, portal, reports)
+    counts = await run_sync(_apply, portal, reports)
     logger.info("sendgrid events: %s", dict(counts))
     return Response(status_code=200)
 

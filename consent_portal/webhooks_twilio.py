@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import logging
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from channels.sms_replies import empty_twiml, reply_twiml
-from consent_portal.state import Portal, portal_of, retry_on_conflict
+from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
 from consent_portal.twilio_voice import MAX_FIELDS, TWIML, signature_ok
 from reconsent.callbacks import event_key
 from reconsent.delivery import Applied, DeliveryReport, apply_delivery
@@ -70,14 +69,14 @@ async def sms_status(request: Request) -> Response:
     params = await _verified(request, SMS_STATUS_PATH)
     if params is None:
         return _forbidden()
-    return await run_in_threadpool(_status, portal_of(request), params, Channel.SMS)
+    return await run_sync(_status, portal_of(request), params, Channel.SMS)
 
 
 async def call_status(request: Request) -> Response:
     params = await _verified(request, CALL_STATUS_PATH)
     if params is None:
         return _forbidden()
-    return await run_in_threadpool(_status, portal_of(request), params, Channel.IVR)
+    return await run_sync(_status, portal_of(request), params, Channel.IVR)
 
 
 def _status(portal: Portal, params: dict[str, str], channel: Channel) -> Response:
@@ -124,7 +123,7 @@ async def sms_inbound(request: Request) -> Response:
     params = await _verified(request, SMS_INBOUND_PATH)
     if params is None:
         return _forbidden()
-    return await run_in_threadpool(_inbound, portal_of(request), params)
+    return await run_sync(_inbound, portal_of(request), params)
 
 
 def _inbound(portal: Portal, params: dict[str, str]) -> Response:

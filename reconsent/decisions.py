@@ -21,9 +21,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -37,7 +38,7 @@ from models import (
     WaveRequest,
 )
 from reconsent.errors import DecisionError
-from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
+from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, RecordedEvent, append_events
 from reconsent.messages import language_of, notice_for
 from reconsent.vocab import (
     Channel,
@@ -100,31 +101,87 @@ def validate_choices(choices: Mapping[str, bool], wave_codes: list[str]) -> dict
     return {code: bool(choices[code]) for code in wave_codes if code in choices}
 
 
-def _load_request(session: Session, request_id: int) -> tuple[WaveRequest, Wave, Contact]:
-    request = session.get(WaveRequest, request_id)
-    if request is None:
+@dataclass(frozen=True)
+class _Target:
+    """The request a decision answers and its person, as plain values."""
+
+    request_id: int
+    status: RequestStatus
+    wave_id: int
+    contact_id: int
+    subject_id: str
+    locale: str
+
+
+_REQUESTS = WaveRequest.metadata.tables[WaveRequest.__tablename__]
+_CONTACTS = Contact.metadata.tables[Contact.__tablename__]
+
+
+@cache
+def _target_query() -> Any:
+    return (
+        select(
+            _REQUESTS.c.status,
+            _REQUESTS.c.wave_id,
+            _CONTACTS.c.id,
+            _CONTACTS.c.subject_id,
+            _CONTACTS.c.locale,
+            _CONTACTS.c.erased_at,
+        )
+        .join(_CONTACTS, _CONTACTS.c.id == _REQUESTS.c.contact_id)
+        .where(_REQUESTS.c.id == bindparam("request_id"))
+    )
+
+
+def _load_target(session: Session, request_id: int) -> _Target:
+    """One Core row (an ORM load of the request, wave and person costs more than the writes)."""
+    found = session.connection().execute(_target_query(), {"request_id": request_id}).first()
+    if found is None:
         raise DecisionError(f"request {request_id} does not exist")
-    wave = session.get(Wave, request.wave_id)
-    contact = session.get(Contact, request.contact_id)
-    if wave is None or contact is None:  # foreign keys make this impossible
-        raise DecisionError(f"request {request_id} has no wave or contact")
-    if contact.erased_at is not None:
+    status, wave_id, contact_id, subject_id, locale, erased_at = found
+    if erased_at is not None:
         raise DecisionError(f"request {request_id}: the contact was erased")
-    return request, wave, contact
+    return _Target(request_id, RequestStatus(status), wave_id, contact_id, subject_id, locale)
+
+
+@cache
+def _close_statement() -> Any:
+    return (
+        update(_REQUESTS)
+        .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.status == bindparam("active"))
+        .values(
+            status=bindparam("status"),
+            closed_at=bindparam("now"),
+            answered_channel=bindparam("channel"),
+            close_reason=bindparam("reason"),
+        )
+    )
 
 
 def _close(
-    request: WaveRequest,
+    session: Session,
+    request_id: int,
     status: RequestStatus,
     channel: Channel | None,
     reason: str,
     now: datetime,
-) -> None:
-    if request.status is RequestStatus.ACTIVE:
-        request.status = status
-        request.closed_at = now
-        request.answered_channel = channel
-        request.close_reason = reason
+) -> bool:
+    """Close the request when it is still active (one UPDATE); True when this closed it."""
+    closed = session.connection().execute(
+        _close_statement(),
+        {
+            "request_id": request_id,
+            "active": RequestStatus.ACTIVE,
+            "status": status,
+            "now": now,
+            "channel": channel,
+            "reason": reason,
+        },
+    )
+    loaded = session.identity_map.get(session.identity_key(WaveRequest, request_id))
+    if loaded is not None:
+        session.expire(loaded)
+    return bool(closed.rowcount)
 
 
 def record_decision(
@@ -151,9 +208,11 @@ def record_decision(
     purposes and the notice shown, when the caller already holds them (the
     portal caches them per wave and language); otherwise they are read here.
     """
-    request, wave, contact = _load_request(session, request_id)
-    language = language_of(locale or contact.locale)
+    target = _load_target(session, request_id)
+    language = language_of(locale or target.locale)
     if catalog is None:
+        wave = session.get(Wave, target.wave_id)
+        assert wave is not None  # a foreign key
         notice_found = notice_for(session, wave.notice_version, language)
         if notice_found is None:
             raise DecisionError(f"notice {wave.notice_version!r} is not published")
@@ -165,8 +224,8 @@ def record_decision(
     keys = {code: decision_dedupe_key(nonce, code) if nonce else None for code in wanted}
     events = [
         NewEvent(
-            contact_id=contact.id,
-            subject_id=contact.subject_id,
+            contact_id=target.contact_id,
+            subject_id=target.subject_id,
             purpose=purposes[code],
             state=ConsentState.GIVEN if given else ConsentState.REFUSED,
             occurred_at=ctx.now,
@@ -175,8 +234,8 @@ def record_decision(
             channel=channel,
             language=notice.locale,
             notice=ref,
-            wave_id=wave.id,
-            request_id=request.id,
+            wave_id=target.wave_id,
+            request_id=target.request_id,
             attempt_id=attempt_id,
             provider_message_id=provider_message_id,
             evidence=dict(evidence),
@@ -184,38 +243,36 @@ def record_decision(
         )
         for code, given in wanted.items()
     ]
-    written = append_events(session, events, ctx)
-    if nonce is None or len(written) == len(events):
-        rows = written
-    else:  # the ledger's view: this post's events, or an earlier post's with the same nonce
-        rows = list(
-            session.scalars(
+    written: Sequence[RecordedEvent] = append_events(session, events, ctx)
+    rows = written
+    if nonce is not None and len(written) != len(events):
+        # The ledger's view: this post's events, or an earlier post's with the same nonce.
+        rows = [
+            RecordedEvent.of(event)
+            for event in session.scalars(
                 select(ConsentEvent)
                 .where(ConsentEvent.dedupe_key.in_([k for k in keys.values() if k]))
                 .order_by(ConsentEvent.id)
             )
-        )
+        ]
     code_of = {p.id: code for code, p in purposes.items()}
     states = {code_of[row.purpose_id]: row.state for row in rows}
     states = {code: states[code] for code in purposes if code in states}
+    status = target.status
     if written:
         any_given = any(state is ConsentState.GIVEN for state in states.values())
-        _close(
-            request,
-            RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED,
-            channel,
-            "answered",
-            ctx.now,
-        )
+        outcome = RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED
+        if _close(session, target.request_id, outcome, channel, "answered", ctx.now):
+            status = outcome
     first = rows[0]
     return DecisionResult(
-        request_id=request.id,
+        request_id=target.request_id,
         states=states,
         notice=NoticeRef(first.notice_id, first.notice_version or ref.version, first.notice_digest),
         language=first.language or notice.locale,
         occurred_at=first.occurred_at,
         replay=not written,
-        request_status=request.status,
+        request_status=status,
     )
 
 
@@ -288,5 +345,5 @@ def record_objection(
             )
         )
     if request is not None:
-        _close(request, RequestStatus.REFUSED, channel, reason.value, ctx.now)
+        _close(session, request.id, RequestStatus.REFUSED, channel, reason.value, ctx.now)
     session.flush()

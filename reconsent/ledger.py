@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
-from reconsent.clock import ensure_utc
 from reconsent.db import is_postgres
 from reconsent.rules.chain import event_hash
 from reconsent.vocab import Channel, CollectionMethod, ConsentState
@@ -60,6 +60,31 @@ class LedgerContext:
     now: datetime
 
 
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What callers read back of an event just written (plain values, no ORM object)."""
+
+    id: int
+    contact_id: int
+    purpose_id: int
+    state: ConsentState
+    occurred_at: datetime
+    expires_at: datetime | None
+    language: str | None
+    notice_id: int | None
+    notice_version: str | None
+    notice_digest: str | None
+    provable: bool
+    hash: str
+
+    @classmethod
+    def of(cls, event: ConsentEvent) -> RecordedEvent:
+        return cls(**{name: getattr(event, name) for name in _RECORDED})
+
+
+_RECORDED = tuple(RecordedEvent.__dataclass_fields__)
+
+
 def expiry_for(purpose: Purpose, state: ConsentState, occurred_at: datetime) -> datetime | None:
     """A given consent lasts ``lifetime_months`` (30.44-day months); other states never expire."""
     if state is not ConsentState.GIVEN:
@@ -69,14 +94,14 @@ def expiry_for(purpose: Purpose, state: ConsentState, occurred_at: datetime) -> 
 
 def append_events(
     session: Session, events: Sequence[NewEvent], ctx: LedgerContext
-) -> list[ConsentEvent]:
+) -> list[RecordedEvent]:
     """Append events (skipping any whose ``dedupe_key`` is already recorded) and
     update the projection. Returns the events actually written.
 
     The writes are Core statements on the session's connection (built once,
     executed many): an ORM flush of a handful of rows costs more than the rows.
     Pending ORM changes are flushed first (an event may name a contact added
-    just before); the returned events are detached copies of the rows written,
+    just before); the returned events are plain values of the rows written,
     and projection rows already loaded in the session are expired.
     """
     session.flush()
@@ -97,7 +122,10 @@ def append_events(
         heads[new.subject_id] = row["hash"]
         rows.append(row)
     ids = conn.execute(_insert_events(), rows).scalars().all()
-    written = [ConsentEvent(id=event_id, **row) for event_id, row in zip(ids, rows, strict=True)]
+    written = [
+        RecordedEvent(id=event_id, **{name: row[name] for name in _RECORDED[1:]})
+        for event_id, row in zip(ids, rows, strict=True)
+    ]
     _project(session, conn, written)
     return written
 
@@ -129,25 +157,26 @@ def _insert_events() -> Any:
     return insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 
 
-@cache
-def _statuses() -> Select[int, int, datetime]:
-    return select(_STATUS.c.contact_id, _STATUS.c.purpose_id, _STATUS.c.occurred_at).where(
-        _STATUS.c.contact_id.in_(bindparam("contacts", expanding=True))
-    )
-
-
 _PROJECTED = ("state", "occurred_at", "expires_at", "notice_version", "provable", "last_event_id")
 
 
 @cache
-def _update_status() -> Any:
-    return (
-        update(_STATUS)
-        .where(
-            _STATUS.c.contact_id == bindparam("key_contact"),
-            _STATUS.c.purpose_id == bindparam("key_purpose"),
-        )
-        .values({name: bindparam(name) for name in _PROJECTED})
+def _upsert_status(dialect: str) -> Any:
+    """Insert a (contact, purpose) state, or replace it unless the stored one is newer.
+
+    ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: one statement, no read first
+    (SQLite >= 3.24 and PostgreSQL share the syntax).
+    """
+    values: dict[str, Any] = {
+        "contact_id": bindparam("contact_id"),
+        "purpose_id": bindparam("purpose_id"),
+    }
+    values |= {name: bindparam(name) for name in _PROJECTED}
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_STATUS).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=[_STATUS.c.contact_id, _STATUS.c.purpose_id],
+        set_={name: stmt.excluded[name] for name in _PROJECTED},
+        where=stmt.excluded.occurred_at >= _STATUS.c.occurred_at,
     )
 
 
@@ -215,35 +244,25 @@ def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str
     return fields
 
 
-def _project(session: Session, conn: Connection, written: list[ConsentEvent]) -> None:
+def _project(session: Session, conn: Connection, written: list[RecordedEvent]) -> None:
     """Fold the new events into ``consent_status`` (latest ``occurred_at`` wins)."""
-    latest: dict[tuple[int, int], ConsentEvent] = {}
+    latest: dict[tuple[int, int], RecordedEvent] = {}
     for event in written:
         key = (event.contact_id, event.purpose_id)
         current = latest.get(key)
         if current is None or event.occurred_at >= current.occurred_at:
             latest[key] = event
-    existing: dict[tuple[int, int], datetime] = {}
-    contacts = sorted({c for c, _ in latest})
-    for start in range(0, len(contacts), 400):
-        chunk = contacts[start : start + 400]
-        for contact_id, purpose_id, occurred_at in conn.execute(_statuses(), {"contacts": chunk}):
-            existing[(contact_id, purpose_id)] = ensure_utc(occurred_at)
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for (contact_id, purpose_id), event in latest.items():
-        values = {name: getattr(event, name) for name in _PROJECTED[:-1]}
-        values["last_event_id"] = event.id
-        if (contact_id, purpose_id) not in existing:
-            inserts.append({"contact_id": contact_id, "purpose_id": purpose_id, **values})
-        elif event.occurred_at >= existing[(contact_id, purpose_id)]:
-            updates.append({"key_contact": contact_id, "key_purpose": purpose_id, **values})
-            loaded = session.identity_map.get(
-                session.identity_key(ConsentStatus, (contact_id, purpose_id))
-            )
-            if loaded is not None:
-                session.expire(loaded)
-    if inserts:
-        conn.execute(insert(_STATUS), inserts)
-    if updates:
-        conn.execute(_update_status(), updates)
+    rows = [
+        {
+            "contact_id": contact_id,
+            "purpose_id": purpose_id,
+            **{name: getattr(event, name) for name in _PROJECTED[:-1]},
+            "last_event_id": event.id,
+        }
+        for (contact_id, purpose_id), event in latest.items()
+    ]
+    conn.execute(_upsert_status(conn.dialect.name), rows)
+    for key in latest:
+        loaded = session.identity_map.get(session.identity_key(ConsentStatus, key))
+        if loaded is not None:
+            session.expire(loaded)

@@ -150,11 +150,12 @@ class Settings(BaseSettings):
         description="Portal requests per minute on one signed link (token bucket); 0 disables.",
     )
     portal_threads: int = Field(
-        default=8,
-        ge=1,
+        default=0,
+        ge=0,
         le=256,
-        description="Worker threads of one portal process (database work and rendering); "
-        "its database pool keeps as many connections.",
+        description="0: a portal process runs each request's database work and rendering "
+        "inline on its event loop (fastest; scale with `reconsent portal --workers`); "
+        "N: in a pool of N threads, with as many database connections.",
     )
     evidence_ip_truncate: bool = Field(
         default=False,
