@@ -63,10 +63,10 @@ async def landing(request: Request) -> Response:
 def _landing(portal: Portal, request: Request) -> Response:
     token = request.path_params["token"]
     try:
-        with unit_of_work(portal.engine) as session:
-            link = open_link(session, portal, LinkUse.LANDING, token)
+        with portal.engine.connect() as conn:  # reads only: no session, no commit
+            link = open_link(conn, portal, LinkUse.LANDING, token)
             locale = choose_locale(request.query_params.get("lang"), link.contact.locale)
-            shared = wave_texts(portal, session, link.wave, locale)
+            shared = wave_texts(portal, conn, link.wave, locale)
     except LinkError as exc:
         return _link_error(portal, request, exc)
     if shared.catalog is None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from markupsafe import Markup
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from channels.base import MessageContext
-from consent_portal.state import Portal
+from consent_portal.state import Portal, orm_session
 from models import Wave
 from reconsent.decisions import WaveCatalog
 from reconsent.messages import language_of, message_context, notice_for
@@ -41,14 +42,19 @@ class WaveTexts:
         }
 
 
-def wave_texts(portal: Portal, session: Session, wave: Wave, locale: str) -> WaveTexts:
+def wave_texts(portal: Portal, db: Session | Connection, wave: Wave, locale: str) -> WaveTexts:
     """The shared texts of ``wave`` in ``locale`` (from the portal's cache when fresh)."""
     language = language_of(locale)
 
     def build() -> WaveTexts:
-        context = message_context(session, wave, language, portal.settings)
-        notice = notice_for(session, wave.notice_version, language)
-        purposes = tuple(wave_purposes(session, wave_config(wave)))
+        with orm_session(db) as session:
+            context = message_context(session, wave, language, portal.settings)
+            notice = notice_for(session, wave.notice_version, language)
+            purposes = tuple(wave_purposes(session, wave_config(wave)))
+            if notice is not None:
+                session.expunge(notice)
+            for purpose in purposes:
+                session.expunge(purpose)
         return WaveTexts(context, WaveCatalog(purposes, notice) if notice else None)
 
     return portal.cache.get(("wave_texts", wave.id, language), build)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Select, and_, bindparam, select
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -137,7 +137,7 @@ def _link_query() -> Select[Any]:
 
 
 def open_link(
-    session: Session,
+    db: Session | Connection,
     portal: Portal,
     use: LinkUse,
     token: str,
@@ -149,23 +149,20 @@ def open_link(
 
     The age is checked against the wave's own link lifetime on the portal's clock.
     A link to a request that is gone, or to an erased person, is a ``BadLink``.
-    ``payload``: the token's, when the caller has already verified it.
+    ``payload``: the token's, when the caller has already verified it.  ``db``: the
+    unit of work's session, or a bare connection for a page that only reads.
     """
     if payload is None:
         payload = portal.signer.verify(use, token, None)
-    found = (
-        session.connection()
-        .execute(
-            _link_query(), {"request_id": payload.request_id, "step_index": payload.step_index}
-        )
-        .first()
-    )
+    params = {"request_id": payload.request_id, "step_index": payload.step_index}
+    conn = db.connection() if isinstance(db, Session) else db
+    found = conn.execute(_link_query(), params).first()
     if found is None:
         raise BadLink("this link is not valid")
     wave_id, contact_id, subject_id, locale, name, erased_at, attempt_id, channel, pmid = found
     if erased_at is not None:
         raise BadLink("this link is not valid")
-    wave = shared_wave(portal, session, wave_id)
+    wave = shared_wave(portal, db, wave_id)
     config = portal.cache.get(("wave_config", wave_id), lambda: wave_config(wave))
     if check_expiry:
         check_age(payload, config.link_lifetime_delta, portal.clock.now())
@@ -194,17 +191,28 @@ def contact_of(session: Session, link: OpenLink) -> Contact:
     return contact
 
 
-def shared_wave(portal: Portal, session: Session, wave_id: int) -> Wave:
-    """The wave, detached from ``session`` and shared through the portal's cache (read only)."""
+def shared_wave(portal: Portal, db: Session | Connection, wave_id: int) -> Wave:
+    """The wave, detached and shared through the portal's cache (read only)."""
 
     def load() -> Wave:
-        wave = session.get(Wave, wave_id)
-        if wave is None:  # a foreign key makes this impossible
-            raise BadLink("this link is not valid")
-        session.expunge(wave)
-        return wave
+        with orm_session(db) as session:
+            wave = session.get(Wave, wave_id)
+            if wave is None:  # a foreign key makes this impossible
+                raise BadLink("this link is not valid")
+            session.expunge(wave)
+            return wave
 
     return portal.cache.get(("wave", wave_id), load)
+
+
+@contextmanager
+def orm_session(db: Session | Connection) -> Iterator[Session]:
+    """``db`` itself, or a session on the connection ``db`` (for a cache miss's ORM reads)."""
+    if isinstance(db, Session):
+        yield db
+        return
+    with Session(bind=db) as session:
+        yield session
 
 
 def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:

@@ -79,6 +79,9 @@ def test_csrf_token_binds_the_link_the_nonce_and_the_language() -> None:
     assert tokens.check("token-a", signed, "another-nonce") is None
     assert tokens.check("token-a", signed + "x", grant.nonce) is None
     assert CsrfTokens(["k1"]).check("token-a", signed, grant.nonce) is None
+    # The language is signed too; a rotated key list (k2 now the older key) still checks.
+    assert tokens.check("token-a", "en" + signed[2:], grant.nonce) is None
+    assert CsrfTokens(["k2", "k3"]).check("token-a", signed, grant.nonce) == grant
     other, _ = tokens.issue("token-a", "it")
     assert other.nonce != grant.nonce
 
