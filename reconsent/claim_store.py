@@ -14,20 +14,19 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, literal, select, true, update
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import Contact, SendAttempt, WaveRequest
+from reconsent.db import among, insert_ignoring_conflicts, listed
 from reconsent.gate import Person
 from reconsent.outbound import Recipient
-from reconsent.vocab import AttemptStatus, RequestBasis, RequestStatus
+from reconsent.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus
 
 REQUESTS = cast(Table, WaveRequest.__table__)
 ATTEMPTS = cast(Table, SendAttempt.__table__)
 CONTACTS = cast(Table, Contact.__table__)
-
-#: Rows per IN list (well under SQLite's and PostgreSQL's parameter limits).
-CHUNK = 1000
 
 
 class DueRow(Person, Recipient, Protocol):
@@ -48,13 +47,18 @@ class DueRow(Person, Recipient, Protocol):
     def locale(self) -> str: ...
 
 
-class AttemptRow(Protocol):
+class Owned(Protocol):
+    """An attempt a claim token owns."""
+
     @property
     def id(self) -> int: ...
     @property
     def request_id(self) -> int: ...
     @property
     def step_index(self) -> int: ...
+
+
+class AttemptRow(Owned, Protocol):
     @property
     def status(self) -> AttemptStatus: ...
     @property
@@ -108,14 +112,13 @@ def attempts_of(conn: Connection, request_ids: Sequence[int]) -> dict[int, dict[
     """Request id -> step index -> its attempt."""
     a = ATTEMPTS.c
     found: dict[int, dict[int, AttemptRow]] = {}
-    for start in range(0, len(request_ids), CHUNK):
-        rows = conn.execute(
-            select(
-                a.id, a.request_id, a.step_index, a.status, a.tries, a.claimed_at, a.next_retry_at
-            ).where(a.request_id.in_(request_ids[start : start + CHUNK]))
-        )
-        for row in cast(list[AttemptRow], rows.all()):
-            found.setdefault(row.request_id, {})[row.step_index] = row
+    rows = conn.execute(
+        select(
+            a.id, a.request_id, a.step_index, a.status, a.tries, a.claimed_at, a.next_retry_at
+        ).where(among(conn, a.request_id, request_ids))
+    )
+    for row in cast(list[AttemptRow], rows.all()):
+        found.setdefault(row.request_id, {})[row.step_index] = row
     return found
 
 
@@ -144,12 +147,9 @@ class RowChanges:
                     {"v_id": ids[0], **values}
                 )
                 continue
-            for start in range(0, len(ids), CHUNK):
-                conn.execute(
-                    update(self.table)
-                    .where(self.table.c.id.in_(ids[start : start + CHUNK]))
-                    .values(dict(items))
-                )
+            conn.execute(
+                update(self.table).where(among(conn, self.table.c.id, ids)).values(dict(items))
+            )
         for names, rows in singles.items():
             conn.execute(
                 update(self.table)
@@ -158,3 +158,72 @@ class RowChanges:
                 rows,
             )
         self.rows.clear()
+
+
+def insert_claims(
+    session: Session,
+    claims: Sequence[tuple[int, int, Channel, AttemptRow | None]],
+    now: datetime,
+    token: str,
+) -> dict[int, Owned]:
+    """Claim ``(request id, step, channel, existing attempt)`` for ``token``: a new
+    attempt row (one ``INSERT ... SELECT`` over the listed ids per step, ignoring
+    conflicts: the unique (request, step) makes a lost race a no-op), or a
+    compare-and-set on the existing row (only the worker that saw the same state wins).
+
+    Returns request id -> the attempt this token owns now (the claims it won).
+    """
+    fresh: dict[tuple[int, Channel], list[int]] = {}
+    taken: list[dict[str, object]] = []
+    for request_id, step, channel, existing in claims:
+        if existing is None:
+            fresh.setdefault((step, channel), []).append(request_id)
+        else:
+            taken.append(
+                {"v_id": existing.id, "v_status": existing.status, "v_at": existing.claimed_at}
+            )
+    a = ATTEMPTS.c
+    if taken:
+        session.execute(
+            update(ATTEMPTS)
+            .where(
+                a.id == bindparam("v_id"),
+                a.status == bindparam("v_status"),
+                a.claimed_at == bindparam("v_at"),
+            )
+            .values(status=AttemptStatus.CLAIMED, claimed_at=now, claim_token=token),
+            taken,
+        )
+    for (step, channel), request_ids in fresh.items():
+        rows = (
+            listed(session, request_ids)
+            .add_columns(
+                literal(step),
+                literal(channel.value),
+                literal(AttemptStatus.CLAIMED.value),
+                literal(0),
+                literal(now, a.claimed_at.type),
+                literal(token),
+            )
+            .where(true())
+        )  # SQLite: INSERT ... SELECT ... ON CONFLICT needs a WHERE
+        session.execute(
+            insert_ignoring_conflicts(session, ATTEMPTS).from_select(
+                [
+                    "request_id",
+                    "step_index",
+                    "channel",
+                    "status",
+                    "tries",
+                    "claimed_at",
+                    "claim_token",
+                ],
+                rows,
+            )
+        )
+    won = session.execute(
+        select(a.id, a.request_id, a.step_index).where(
+            among(session, a.request_id, [claim[0] for claim in claims]), a.claim_token == token
+        )
+    )
+    return {row.request_id: row for row in cast(list[Owned], won.all())}

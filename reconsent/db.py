@@ -6,17 +6,34 @@ timeout on every connection; PostgreSQL is used as is (psycopg 3).
 
 from __future__ import annotations
 
+import json
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    make_url,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.elements import ColumnElement
 
 from reconsent.errors import ConfigError
 
@@ -82,6 +99,36 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
         else engine_or_session
     )
     return bind.dialect.name == "postgresql"
+
+
+def listed(bind: Session | Connection, values: Sequence[int] | Sequence[str]) -> Select[Any]:
+    """``SELECT`` of one column whose rows are ``values``, bound as one parameter:
+    ``unnest(array)`` on PostgreSQL, ``json_each(json)`` on SQLite."""
+    if _dialect(bind) == "postgresql":
+        kind = String() if values and isinstance(values[0], str) else Integer()
+        return select(func.unnest(bindparam(None, list(values), type_=ARRAY(kind))))
+    each: Any = func.json_each(json.dumps(list(values)))
+    return select(literal_column("value")).select_from(each)
+
+
+def among(
+    bind: Session | Connection,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Sequence[int] | Sequence[str],
+) -> ColumnElement[bool]:
+    """``column IN (values)`` as one bound parameter however many values there are:
+    ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite.
+
+    An expanded ``IN`` renders (and PostgreSQL parses) one placeholder per value: at a
+    thousand ids that costs more than the statement itself.
+    """
+    if _dialect(bind) == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(listed(bind, values))
+
+
+def _dialect(bind: Session | Connection) -> str:
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 
 
 def insert_ignoring_conflicts(session: Session, table: Any) -> Any:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -48,9 +48,10 @@ from reconsent.claim_store import (
     attempts_of,
     due,
     due_rows,
+    insert_claims,
 )
 from reconsent.clock import FixedClock
-from reconsent.db import insert_ignoring_conflicts, is_postgres, unit_of_work
+from reconsent.db import among, insert_ignoring_conflicts, is_postgres, unit_of_work
 from reconsent.errors import ConfigError
 from reconsent.gate import load_gates
 from reconsent.links import LinkSigner
@@ -237,15 +238,20 @@ class Dispatcher:
     ) -> None:
         if not sends:
             return
-        conn = session.connection()
-        _insert_claims(session, conn, sends, mine_by_request, steps, now, claimed.token)
-        a = ATTEMPTS.c
-        owned = {
-            r.request_id: r
-            for r in conn.execute(
-                select(a.id, a.request_id, a.step_index).where(a.claim_token == claimed.token)
-            )
-        }
+        owned = insert_claims(
+            session,
+            [
+                (
+                    row.request_id,
+                    decision.step_index,
+                    steps[decision.step_index].channel,
+                    mine_by_request.get(row.request_id, {}).get(decision.step_index),
+                )
+                for row, _, decision in sends
+            ],
+            now,
+            claimed.token,
+        )
         contexts: dict[str, MessageContext] = {}
         links = Links(self.settings.portal_base_url, LinkSigner(self.keys, clock=FixedClock(now)))
         for row, _, decision in sends:
@@ -274,7 +280,7 @@ class Dispatcher:
             session.execute(
                 update(SendAttempt)
                 .where(
-                    SendAttempt.id.in_([m.attempt_id for m in chunk]),
+                    among(session, SendAttempt.id, [m.attempt_id for m in chunk]),
                     SendAttempt.claim_token == token,
                     SendAttempt.status == AttemptStatus.CLAIMED,
                 )
@@ -345,51 +351,3 @@ def _apply(
         assert decision.until is not None
         writes.requests.set(rid, next_action_at=decision.until)
         report.waiting[decision.reason or "wait"] += 1
-
-
-def _insert_claims(
-    session: Session,
-    conn: Connection,
-    sends: list[tuple[DueRow, None, Decision]],
-    mine_by_request: dict[int, dict[int, AttemptRow]],
-    steps: list[StepSpec],
-    now: datetime,
-    token: str,
-) -> None:
-    """Claim each send: a new attempt row, or a compare-and-set on the existing one
-    (only the worker that saw the same row state wins). The unique (request, step)
-    makes a lost race on a new row a no-op."""
-    fresh: list[dict[str, object]] = []
-    taken: list[dict[str, object]] = []
-    for row, _, decision in sends:
-        existing = mine_by_request.get(row.request_id, {}).get(decision.step_index)
-        if existing is None:
-            fresh.append(
-                {
-                    "request_id": row.request_id,
-                    "step_index": decision.step_index,
-                    "channel": steps[decision.step_index].channel.value,
-                    "status": AttemptStatus.CLAIMED.value,
-                    "tries": 0,
-                    "claimed_at": now,
-                    "claim_token": token,
-                }
-            )
-        else:
-            taken.append(
-                {"v_id": existing.id, "v_status": existing.status, "v_at": existing.claimed_at}
-            )
-    if taken:
-        a = ATTEMPTS.c
-        conn.execute(
-            update(ATTEMPTS)
-            .where(
-                a.id == bindparam("v_id"),
-                a.status == bindparam("v_status"),
-                a.claimed_at == bindparam("v_at"),
-            )
-            .values(status=AttemptStatus.CLAIMED, claimed_at=now, claim_token=token),
-            taken,
-        )
-    if fresh:
-        session.execute(insert_ignoring_conflicts(session, ATTEMPTS), fresh)

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import ConsentStatus, Suppression
+from reconsent.db import among
 from reconsent.rules.escalation import Gate
 from reconsent.vocab import Channel, ConsentState
 
@@ -52,17 +53,29 @@ def load_gates(
 ) -> dict[int, Gate]:
     people = list(contacts)
     blocks = _load_blocks(session, people)
-    return {
-        c.id: Gate(
-            blocked=blocks.blocked.get(c.id),
-            timezone=c.timezone,
-            has_email=bool(c.email),
-            has_phone=bool(c.phone),
-            suppressed_channels=frozenset(blocks.channels.get(c.id, set())),
-            declared_channels=declared,
+    gates: dict[int, Gate] = {}
+    shared: dict[tuple[object, ...], Gate] = {}  # most people share one of a few gates
+    for c in people:
+        blocked, suppressed = blocks.blocked.get(c.id), blocks.channels.get(c.id)
+        key = (
+            blocked,
+            c.timezone,
+            bool(c.email),
+            bool(c.phone),
+            suppressed and frozenset(suppressed),
         )
-        for c in people
-    }
+        gate = shared.get(key)
+        if gate is None:
+            gate = shared[key] = Gate(
+                blocked=blocked,
+                timezone=c.timezone,
+                has_email=bool(c.email),
+                has_phone=bool(c.phone),
+                suppressed_channels=frozenset(suppressed or ()),
+                declared_channels=declared,
+            )
+        gates[c.id] = gate
+    return gates
 
 
 def _load_blocks(session: Session, people: list[Person]) -> _Blocks:
@@ -74,49 +87,44 @@ def _load_blocks(session: Session, people: list[Person]) -> _Blocks:
         elif contact.restricted_at is not None:
             blocked[contact.id] = "restricted"
     ids = [c.id for c in people]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        negative = session.execute(
-            select(ConsentStatus.contact_id, ConsentStatus.state).where(
-                ConsentStatus.contact_id.in_(chunk),
-                ConsentStatus.state.in_([ConsentState.REFUSED, ConsentState.WITHDRAWN]),
-            )
+    negative = session.execute(
+        select(ConsentStatus.contact_id, ConsentStatus.state).where(
+            among(session, ConsentStatus.contact_id, ids),
+            ConsentStatus.state.in_([ConsentState.REFUSED, ConsentState.WITHDRAWN]),
         )
-        for contact_id, state in negative:
-            blocked.setdefault(contact_id, ConsentState(state).value)
+    )
+    for contact_id, state in negative:
+        blocked.setdefault(contact_id, ConsentState(state).value)
     by_hash: dict[str, list[int]] = {}
     for c in people:
         for digest in (c.email_hash, c.phone_hash):
             if digest:
                 by_hash.setdefault(digest, []).append(c.id)
-    hashes = list(by_hash)
     by_id = {c.id: c for c in people}
-    for start in range(0, max(len(ids), len(hashes)), 500):
-        id_chunk = ids[start : start + 500]
-        hash_chunk = hashes[start : start + 500]
-        rows = session.execute(
-            select(
-                Suppression.contact_id,
-                Suppression.address_hash,
-                Suppression.channel,
-                Suppression.reason,
-            ).where(
-                or_(Suppression.contact_id.in_(id_chunk), Suppression.address_hash.in_(hash_chunk))
+    rows = session.execute(
+        select(
+            Suppression.contact_id,
+            Suppression.address_hash,
+            Suppression.channel,
+            Suppression.reason,
+        ).where(
+            or_(
+                among(session, Suppression.contact_id, ids),
+                among(session, Suppression.address_hash, list(by_hash)),
             )
         )
-        for suppressed_id, digest, channel, reason in rows:
-            owners: list[int] = [suppressed_id] if suppressed_id is not None else []
-            if digest:
-                owners += by_hash.get(digest, [])
-            for owner in owners:
-                if owner not in by_id:
-                    continue
-                if channel is None:
-                    blocked.setdefault(
-                        owner, str(reason.value if hasattr(reason, "value") else reason)
-                    )
-                elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
-                    channels.setdefault(owner, set()).add(Channel(channel))
+    )
+    for suppressed_id, digest, channel, reason in rows:
+        owners: list[int] = [suppressed_id] if suppressed_id is not None else []
+        if digest:
+            owners += by_hash.get(digest, [])
+        for owner in owners:
+            if owner not in by_id:
+                continue
+            if channel is None:
+                blocked.setdefault(owner, str(reason.value if hasattr(reason, "value") else reason))
+            elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
+                channels.setdefault(owner, set()).add(Channel(channel))
     return _Blocks(blocked, channels)
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from channels.base import SendOutcome, SendResult
 from models import Contact, SendAttempt, WaveRequest
 from reconsent.batch_report import BatchReport
-from reconsent.claim_store import ATTEMPTS, CHUNK, REQUESTS, RowChanges
-from reconsent.db import unit_of_work
+from reconsent.claim_store import ATTEMPTS, REQUESTS, RowChanges
+from reconsent.db import among, unit_of_work
 from reconsent.rules.retry import backoff
 from reconsent.settings import Settings
 from reconsent.suppress import suppress_address
@@ -72,19 +72,17 @@ def _record_accepted(
         if len(group) == 1:
             one_by_one += group
             continue
-        ids = [r.attempt_id for r in group]
-        for start in range(0, len(ids), CHUNK):
-            conn.execute(
-                update(ATTEMPTS)
-                .where(a.id.in_(ids[start : start + CHUNK]), *mine)
-                .values(
-                    {
-                        **sent,
-                        "provider": provider,
-                        "provider_message_id": literal(prefix, String) + cast(a.id, String),
-                    }
-                )
+        conn.execute(
+            update(ATTEMPTS)
+            .where(among(conn, a.id, [r.attempt_id for r in group]), *mine)
+            .values(
+                {
+                    **sent,
+                    "provider": provider,
+                    "provider_message_id": literal(prefix, String) + cast(a.id, String),
+                }
             )
+        )
     if one_by_one:
         conn.execute(
             update(ATTEMPTS)
@@ -117,7 +115,7 @@ def _record_rejected(
         a.id: a
         for a in session.scalars(
             select(SendAttempt).where(
-                SendAttempt.id.in_([r.attempt_id for r in results]),
+                among(session, SendAttempt.id, [r.attempt_id for r in results]),
                 SendAttempt.claim_token == token,
             )
         )
@@ -125,7 +123,9 @@ def _record_rejected(
     requests = {
         r.id: r
         for r in session.scalars(
-            select(WaveRequest).where(WaveRequest.id.in_([a.request_id for a in by_id.values()]))
+            select(WaveRequest).where(
+                among(session, WaveRequest.id, [a.request_id for a in by_id.values()])
+            )
         )
     }
     for result in results:
