@@ -153,10 +153,19 @@ def email_substitutions(msg: OutboundMessage) -> dict[str, str]:
         "-greeting-": greeting,
         "-link-": msg.link,
         "-optout-": msg.optout_link,
-        "-greeting_html-": str(escape(greeting)),
-        "-link_html-": str(escape(msg.link)),
-        "-optout_html-": str(escape(msg.optout_link)),
+        "-greeting_html-": _escaped(greeting),
+        "-link_html-": _escaped(msg.link),
+        "-optout_html-": _escaped(msg.optout_link),
     }
+
+
+_HTML_SPECIAL = re.compile("[&<>\"']")
+
+
+def _escaped(text: str) -> str:
+    """``markupsafe.escape`` as a plain string; most values (signed links, most names)
+    have nothing to escape and are returned as they are."""
+    return str(escape(text)) if _HTML_SPECIAL.search(text) else text
 
 
 def apply_substitutions(email: RenderedEmail, substitutions: Mapping[str, str]) -> RenderedEmail:

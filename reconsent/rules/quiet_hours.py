@@ -73,6 +73,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("Europe/Rome")  # imports validate timezones; this is a last resort
 
 
+@lru_cache(maxsize=4096)  # pure: a batch asks the same (now, zone, preset) a thousand times
 def next_allowed(now: datetime, tz_name: str, preset: str) -> datetime:
     """``now`` if the channel may reach the person now, else the next opening (UTC)."""
     tz = zone(tz_name)
