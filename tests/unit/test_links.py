@@ -71,11 +71,11 @@ def test_fast_signing_makes_the_tokens_itsdangerous_makes() -> None:
     signer = LinkSigner(["old", "new"], clock=clock)
     rng = random.Random(7)
     ids = [1, 7, 111, 1111111, 10**7, *(rng.randrange(1, 10**12) for _ in range(2000))]
-    for use in LinkUse:
-        reference = signer._serializer(use)
-        for i, request_id in enumerate(ids):
-            step = i % 4
+    for i, request_id in enumerate(ids):
+        step = i % 4
+        for use in LinkUse:  # one message signs the same ids for each use
             token = signer.sign(use, request_id, step)
-            assert token == reference.dumps({"r": request_id, "s": step})
+            assert token == signer._serializer(use).dumps({"r": request_id, "s": step})
             assert signer.verify(use, token, None).request_id == request_id
-        clock.advance(timedelta(seconds=1))
+        if i % 500 == 0:
+            clock.advance(timedelta(seconds=1))
