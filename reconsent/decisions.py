@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -37,6 +36,7 @@ from models import (
     Wave,
     WaveRequest,
 )
+from reconsent.decision_rows import Closing, DecisionTarget, close_requests, load_targets
 from reconsent.errors import DecisionError
 from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, RecordedEvent, append_events
 from reconsent.messages import language_of, notice_for
@@ -54,10 +54,12 @@ SUBJECT_ACTOR = "subject"
 
 __all__ = [
     "SUBJECT_ACTOR",
+    "DecisionInput",
     "DecisionResult",
     "WaveCatalog",
     "decision_dedupe_key",
     "record_decision",
+    "record_decisions",
     "record_objection",
     "validate_choices",
 ]
@@ -102,86 +104,30 @@ def validate_choices(choices: Mapping[str, bool], wave_codes: list[str]) -> dict
 
 
 @dataclass(frozen=True)
-class _Target:
-    """The request a decision answers and its person, as plain values."""
+class DecisionInput:
+    """One person's answer to one request (see ``record_decision`` for the fields)."""
 
     request_id: int
-    status: RequestStatus
-    wave_id: int
-    contact_id: int
-    subject_id: str
-    locale: str
+    choices: Mapping[str, bool]
+    method: CollectionMethod
+    channel: Channel | None
+    evidence: dict[str, Any]
+    nonce: str | None
+    attempt_id: int | None = None
+    provider_message_id: str | None = None
+    locale: str | None = None
+    catalog: WaveCatalog | None = None
 
 
-_REQUESTS = WaveRequest.metadata.tables[WaveRequest.__tablename__]
-_CONTACTS = Contact.metadata.tables[Contact.__tablename__]
-
-
-@cache
-def _target_query() -> Any:
-    return (
-        select(
-            _REQUESTS.c.status,
-            _REQUESTS.c.wave_id,
-            _CONTACTS.c.id,
-            _CONTACTS.c.subject_id,
-            _CONTACTS.c.locale,
-            _CONTACTS.c.erased_at,
-        )
-        .join(_CONTACTS, _CONTACTS.c.id == _REQUESTS.c.contact_id)
-        .where(_REQUESTS.c.id == bindparam("request_id"))
-    )
-
-
-def _load_target(session: Session, request_id: int) -> _Target:
-    """One Core row (an ORM load of the request, wave and person costs more than the writes)."""
-    found = session.connection().execute(_target_query(), {"request_id": request_id}).first()
-    if found is None:
-        raise DecisionError(f"request {request_id} does not exist")
-    status, wave_id, contact_id, subject_id, locale, erased_at = found
-    if erased_at is not None:
-        raise DecisionError(f"request {request_id}: the contact was erased")
-    return _Target(request_id, RequestStatus(status), wave_id, contact_id, subject_id, locale)
-
-
-@cache
-def _close_statement() -> Any:
-    return (
-        update(_REQUESTS)
-        .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.status == bindparam("active"))
-        .values(
-            status=bindparam("status"),
-            closed_at=bindparam("now"),
-            answered_channel=bindparam("channel"),
-            close_reason=bindparam("reason"),
-        )
-    )
-
-
-def _close(
-    session: Session,
-    request_id: int,
-    status: RequestStatus,
-    channel: Channel | None,
-    reason: str,
-    now: datetime,
-) -> bool:
-    """Close the request when it is still active (one UPDATE); True when this closed it."""
-    closed = session.connection().execute(
-        _close_statement(),
-        {
-            "request_id": request_id,
-            "active": RequestStatus.ACTIVE,
-            "status": status,
-            "now": now,
-            "channel": channel,
-            "reason": reason,
-        },
-    )
-    loaded = session.identity_map.get(session.identity_key(WaveRequest, request_id))
-    if loaded is not None:
-        session.expire(loaded)
-    return bool(closed.rowcount)
+@dataclass
+class _Prepared:
+    given: DecisionInput
+    target: DecisionTarget
+    purposes: dict[str, Purpose]
+    ref: NoticeRef
+    language: str
+    events: list[NewEvent]
+    written: list[RecordedEvent] = field(default_factory=list)
 
 
 def record_decision(
@@ -207,10 +153,98 @@ def record_decision(
     decision again is a no-op reported as ``replay``.  ``catalog``: the wave's
     purposes and the notice shown, when the caller already holds them (the
     portal caches them per wave and language); otherwise they are read here.
+    Raises ``DecisionError`` for an unknown request, an erased person or bad choices.
     """
-    target = _load_target(session, request_id)
-    language = language_of(locale or target.locale)
+    given = DecisionInput(
+        request_id,
+        choices,
+        method,
+        channel,
+        evidence,
+        nonce,
+        attempt_id,
+        provider_message_id,
+        locale,
+        catalog,
+    )
+    result = record_decisions(session, [given], ctx)[0]
+    if isinstance(result, DecisionError):
+        raise result
+    return result
+
+
+def record_decisions(
+    session: Session, decisions: Sequence[DecisionInput], ctx: LedgerContext
+) -> list[DecisionResult | DecisionError]:
+    """Record many decisions in the caller's unit of work, with one statement per step
+    (targets, ledger, closings) for all of them; the result of each, in order.
+
+    A decision that cannot be recorded gets its ``DecisionError`` and writes
+    nothing; the others are recorded.  Decisions later in the list see the
+    earlier ones (the same nonce twice: the second is a replay).
+    """
+    targets = load_targets(session, [d.request_id for d in decisions])
+    results: list[DecisionResult | DecisionError | None] = [None] * len(decisions)
+    prepared: list[tuple[int, _Prepared]] = []
+    for index, given in enumerate(decisions):
+        try:
+            prepared.append((index, _prepare(session, given, targets.get(given.request_id), ctx)))
+        except DecisionError as exc:
+            results[index] = exc
+    everything = [event for _, p in prepared for event in p.events]
+    written = iter(append_events(session, everything, ctx))
+    pending = next(written, None)
+    for _, p in prepared:  # the written events come back in order, the skipped ones missing
+        for event in p.events:
+            if pending is not None and (
+                event.dedupe_key is None or event.dedupe_key == pending.dedupe_key
+            ):
+                p.written.append(pending)
+                pending = next(written, None)
+    earlier = _earlier_events(session, [p for _, p in prepared if len(p.written) < len(p.events)])
+    closings: list[Closing] = []
+    closed: dict[int, RequestStatus] = {}
+    for index, p in prepared:
+        rows = (
+            p.written
+            if len(p.written) == len(p.events)
+            else [earlier[e.dedupe_key] for e in p.events if e.dedupe_key in earlier]
+        )
+        code_of = {purpose.id: code for code, purpose in p.purposes.items()}
+        found = {code_of[row.purpose_id]: row.state for row in rows}
+        states = {code: found[code] for code in p.purposes if code in found}
+        status = closed.get(p.target.request_id, p.target.status)
+        if p.written and status is RequestStatus.ACTIVE:
+            any_given = any(state is ConsentState.GIVEN for state in states.values())
+            status = RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED
+            closed[p.target.request_id] = status
+            closings.append(Closing(p.target.request_id, status, p.given.channel, "answered"))
+        first = rows[0]
+        results[index] = DecisionResult(
+            request_id=p.target.request_id,
+            states=states,
+            notice=NoticeRef(
+                first.notice_id, first.notice_version or p.ref.version, first.notice_digest
+            ),
+            language=first.language or p.language,
+            occurred_at=first.occurred_at,
+            replay=not p.written,
+            request_status=status,
+        )
+    close_requests(session, closings, ctx.now)
+    return [r for r in results if r is not None]
+
+
+def _prepare(
+    session: Session, given: DecisionInput, target: DecisionTarget | None, ctx: LedgerContext
+) -> _Prepared:
+    if target is None:
+        raise DecisionError(f"request {given.request_id} does not exist")
+    if target.erased:
+        raise DecisionError(f"request {given.request_id}: the contact was erased")
+    catalog = given.catalog
     if catalog is None:
+        language = language_of(given.locale or target.locale)
         wave = session.get(Wave, target.wave_id)
         assert wave is not None  # a foreign key
         notice_found = notice_for(session, wave.notice_version, language)
@@ -219,61 +253,43 @@ def record_decision(
         catalog = WaveCatalog(tuple(wave_purposes(session, wave_config(wave))), notice_found)
     purposes = {p.code: p for p in catalog.purposes}
     notice = catalog.notice
-    wanted = validate_choices(choices, list(purposes))
+    wanted = validate_choices(given.choices, list(purposes))
     ref = NoticeRef(notice.id, notice.version, notice.digest)
-    keys = {code: decision_dedupe_key(nonce, code) if nonce else None for code in wanted}
+    nonce = given.nonce
     events = [
         NewEvent(
             contact_id=target.contact_id,
             subject_id=target.subject_id,
             purpose=purposes[code],
-            state=ConsentState.GIVEN if given else ConsentState.REFUSED,
+            state=ConsentState.GIVEN if choice else ConsentState.REFUSED,
             occurred_at=ctx.now,
-            method=method,
+            method=given.method,
             actor=SUBJECT_ACTOR,
-            channel=channel,
+            channel=given.channel,
             language=notice.locale,
             notice=ref,
             wave_id=target.wave_id,
             request_id=target.request_id,
-            attempt_id=attempt_id,
-            provider_message_id=provider_message_id,
-            evidence=dict(evidence),
-            dedupe_key=keys[code],
+            attempt_id=given.attempt_id,
+            provider_message_id=given.provider_message_id,
+            evidence=dict(given.evidence),
+            dedupe_key=decision_dedupe_key(nonce, code) if nonce else None,
         )
-        for code, given in wanted.items()
+        for code, choice in wanted.items()
     ]
-    written: Sequence[RecordedEvent] = append_events(session, events, ctx)
-    rows = written
-    if nonce is not None and len(written) != len(events):
-        # The ledger's view: this post's events, or an earlier post's with the same nonce.
-        rows = [
-            RecordedEvent.of(event)
-            for event in session.scalars(
-                select(ConsentEvent)
-                .where(ConsentEvent.dedupe_key.in_([k for k in keys.values() if k]))
-                .order_by(ConsentEvent.id)
-            )
-        ]
-    code_of = {p.id: code for code, p in purposes.items()}
-    states = {code_of[row.purpose_id]: row.state for row in rows}
-    states = {code: states[code] for code in purposes if code in states}
-    status = target.status
-    if written:
-        any_given = any(state is ConsentState.GIVEN for state in states.values())
-        outcome = RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED
-        if _close(session, target.request_id, outcome, channel, "answered", ctx.now):
-            status = outcome
-    first = rows[0]
-    return DecisionResult(
-        request_id=target.request_id,
-        states=states,
-        notice=NoticeRef(first.notice_id, first.notice_version or ref.version, first.notice_digest),
-        language=first.language or notice.locale,
-        occurred_at=first.occurred_at,
-        replay=not written,
-        request_status=status,
-    )
+    return _Prepared(given, target, purposes, ref, notice.locale, events)
+
+
+def _earlier_events(session: Session, replays: list[_Prepared]) -> dict[str, RecordedEvent]:
+    """The ledger's view of the (partly) replayed decisions: their events by dedupe key."""
+    keys = sorted({e.dedupe_key for p in replays for e in p.events if e.dedupe_key})
+    found: dict[str, RecordedEvent] = {}
+    for start in range(0, len(keys), 500):
+        for event in session.scalars(
+            select(ConsentEvent).where(ConsentEvent.dedupe_key.in_(keys[start : start + 500]))
+        ):
+            found[str(event.dedupe_key)] = RecordedEvent.of(event)
+    return found
 
 
 def record_objection(
@@ -345,5 +361,7 @@ def record_objection(
             )
         )
     if request is not None:
-        _close(session, request.id, RequestStatus.REFUSED, channel, reason.value, ctx.now)
+        close_requests(
+            session, [Closing(request.id, RequestStatus.REFUSED, channel, reason.value)], ctx.now
+        )
     session.flush()

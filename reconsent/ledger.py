@@ -76,6 +76,7 @@ class RecordedEvent:
     notice_digest: str | None
     provable: bool
     hash: str
+    dedupe_key: str | None
 
     @classmethod
     def of(cls, event: ConsentEvent) -> RecordedEvent:
@@ -95,8 +96,9 @@ def expiry_for(purpose: Purpose, state: ConsentState, occurred_at: datetime) -> 
 def append_events(
     session: Session, events: Sequence[NewEvent], ctx: LedgerContext
 ) -> list[RecordedEvent]:
-    """Append events (skipping any whose ``dedupe_key`` is already recorded) and
-    update the projection. Returns the events actually written.
+    """Append events (skipping any whose ``dedupe_key`` is already recorded, or given
+    earlier in ``events``) and update the projection. Returns the events actually
+    written, in the order given.
 
     The writes are Core statements on the session's connection (built once,
     executed many): an ORM flush of a handful of rows costs more than the rows.

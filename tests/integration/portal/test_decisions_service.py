@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from models import Notice, WaveRequest
+from models import Contact, Notice, WaveRequest
 from reconsent.db import unit_of_work
-from reconsent.decisions import record_decision, record_objection
+from reconsent.decisions import (
+    DecisionInput,
+    DecisionResult,
+    record_decision,
+    record_decisions,
+    record_objection,
+)
 from reconsent.errors import DecisionError
 from reconsent.ledger import LedgerContext
+from reconsent.ledger_verify import verify_ledger
 from reconsent.vocab import CollectionMethod, ConsentState, RequestStatus, SuppressionReason
 
 if TYPE_CHECKING:
@@ -111,3 +118,66 @@ def test_an_objection_through_somebody_elses_request_is_refused(db: Db, seeded: 
             ctx=_ctx(db),
         )
     assert db.suppressions() == []
+
+
+def _input(request_id: int, choices: dict[str, bool], nonce: str | None) -> DecisionInput:
+    return DecisionInput(
+        request_id, choices, CollectionMethod.PORTAL, None, {"token_id": "t"}, nonce
+    )
+
+
+def test_a_batch_records_each_decision_alone_replays_and_errors_included(db: Db) -> None:
+    first, second, erased = db.seed("b1"), db.seed("b2"), db.seed("b3")
+    with unit_of_work(db.engine) as session:
+        contact = session.get(Contact, db.request(erased.request_id).contact_id)
+        assert contact is not None
+        contact.erased_at = db.clock.now()
+    batch = [
+        _input(first.request_id, {"marketing_email": True, "marketing_sms": False}, "n1"),
+        _input(second.request_id, {"marketing_email": False}, "n2"),
+        _input(erased.request_id, {"marketing_email": True}, "n3"),
+        _input(first.request_id, {"marketing_email": True, "marketing_sms": False}, "n1"),
+        _input(second.request_id + 1000, {"marketing_email": True}, "n4"),
+    ]
+    with unit_of_work(db.engine) as session:
+        results = record_decisions(session, batch, _ctx(db))
+    one, two, gone, again, unknown = results
+    assert isinstance(one, DecisionResult) and isinstance(two, DecisionResult)
+    assert isinstance(again, DecisionResult)
+    assert isinstance(gone, DecisionError) and "erased" in str(gone)
+    assert isinstance(unknown, DecisionError) and "does not exist" in str(unknown)
+    assert (one.replay, two.replay, again.replay) == (False, False, True)
+    assert (
+        one.states
+        == again.states
+        == {
+            "marketing_email": ConsentState.GIVEN,
+            "marketing_sms": ConsentState.REFUSED,
+        }
+    )
+    assert (one.request_status, two.request_status) == (
+        RequestStatus.CONFIRMED,
+        RequestStatus.REFUSED,
+    )
+    assert again.request_status is RequestStatus.CONFIRMED
+    assert len(db.events()) == 3  # two for the first person, one for the second, no replay
+    assert db.request(first.request_id).status is RequestStatus.CONFIRMED
+    assert db.request(second.request_id).status is RequestStatus.REFUSED
+    assert db.request(erased.request_id).status is RequestStatus.ACTIVE
+    assert verify_ledger(db.engine).ok
+
+
+def test_a_later_post_with_a_new_nonce_in_the_same_batch_is_a_new_decision(db: Db) -> None:
+    seeded = db.seed("b4")
+    batch = [
+        _input(seeded.request_id, {"marketing_email": True}, "first"),
+        _input(seeded.request_id, {"marketing_email": False}, "second"),
+    ]
+    with unit_of_work(db.engine) as session:
+        first, second = record_decisions(session, batch, _ctx(db))
+    assert isinstance(first, DecisionResult) and isinstance(second, DecisionResult)
+    assert not first.replay and not second.replay
+    assert [e.state for e in db.events()] == [ConsentState.GIVEN, ConsentState.REFUSED]
+    # The request closed on the first answer; the second is recorded, never an overwrite.
+    assert second.request_status is RequestStatus.CONFIRMED
+    assert verify_ledger(db.engine).ok
