@@ -138,7 +138,7 @@ class RowChanges:
         strings, numbers, None)."""
         same: dict[tuple[tuple[str, Hashable], ...], list[int]] = {}
         for row_id, changed in self.rows.items():
-            same.setdefault(tuple(sorted(changed.items())), []).append(row_id)
+            same.setdefault(tuple(changed.items()), []).append(row_id)
         singles: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for items, ids in same.items():
             if len(ids) == 1:

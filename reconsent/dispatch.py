@@ -31,12 +31,11 @@ from sqlalchemy.orm import Session
 
 from channels.base import (
     ChannelAdapter,
-    MessageContext,
     OutboundMessage,
     SendOutcome,
     SendResult,
 )
-from models import SendAttempt, Wave
+from models import SendAttempt
 from reconsent.batch_report import BatchReport
 from reconsent.caps import apply_daily_caps
 from reconsent.claim_store import (
@@ -44,6 +43,7 @@ from reconsent.claim_store import (
     REQUESTS,
     AttemptRow,
     DueRow,
+    Owned,
     RowChanges,
     attempts_of,
     due,
@@ -218,26 +218,44 @@ class Dispatcher:
 
             cap = wave_config(wave).daily_cap
             sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
+            contexts = {
+                locale: message_context(session, wave, locale, self.settings)
+                for locale in {row.locale for row, _, _ in sends}
+            }
+            # Writes last, so the transaction (SQLite's write lock, PostgreSQL's row locks)
+            # stays short; the messages are signed and built after the commit.
             if writes.skipped:
                 session.execute(insert_ignoring_conflicts(session, ATTEMPTS), writes.skipped)
             writes.attempts.flush(conn)
-            self._claim(session, wave, sends, attempts, steps, now, claimed, writes.requests)
+            won = self._claim(session, sends, attempts, steps, now, claimed.token, writes.requests)
             writes.requests.flush(conn)
+        links = Links(self.settings.portal_base_url, LinkSigner(self.keys, clock=FixedClock(now)))
+        for attempt, row, step in won:
+            message = links.build(
+                attempt.id,
+                row.request_id,
+                attempt.step_index,
+                row,
+                step.channel,
+                contexts[row.locale],
+            )
+            claimed.messages.setdefault(step.channel, []).append(message)
+            claimed.waits[attempt.id] = step.wait
         return claimed
 
     def _claim(
         self,
         session: Session,
-        wave: Wave,
         sends: list[tuple[DueRow, None, Decision]],
         mine_by_request: dict[int, dict[int, AttemptRow]],
         steps: list[StepSpec],
         now: datetime,
-        claimed: _Claimed,
+        token: str,
         requests: RowChanges,
-    ) -> None:
+    ) -> list[tuple[Owned, DueRow, StepSpec]]:
+        """Claim the sends for ``token``: the (attempt, request, step) it won."""
         if not sends:
-            return
+            return []
         owned = insert_claims(
             session,
             [
@@ -250,26 +268,16 @@ class Dispatcher:
                 for row, _, decision in sends
             ],
             now,
-            claimed.token,
+            token,
         )
-        contexts: dict[str, MessageContext] = {}
-        links = Links(self.settings.portal_base_url, LinkSigner(self.keys, clock=FixedClock(now)))
+        won: list[tuple[Owned, DueRow, StepSpec]] = []
         for row, _, decision in sends:
             attempt = owned.get(row.request_id)
             if attempt is None or attempt.step_index != decision.step_index:
                 continue  # another worker claimed it first
             requests.set(row.request_id, next_action_at=now + self.lease)
-            step = steps[decision.step_index]
-            context = contexts.get(row.locale)
-            if context is None:
-                context = contexts[row.locale] = message_context(
-                    session, wave, row.locale, self.settings
-                )
-            message = links.build(
-                attempt.id, row.request_id, decision.step_index, row, step.channel, context
-            )
-            claimed.messages.setdefault(step.channel, []).append(message)
-            claimed.waits[attempt.id] = step.wait
+            won.append((attempt, row, steps[decision.step_index]))
+        return won
 
     # -- 2. send ------------------------------------------------------------
     def _send_chunk(
