@@ -25,16 +25,20 @@ from starlette.templating import Jinja2Templates
 from consent_portal import pages, receipt, renewal, rights, twilio_voice
 from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
+from consent_portal.batching import Batcher
+from consent_portal.decision_posts import Outcome, Post, record_posts
 from consent_portal.ratelimit import RateLimitMiddleware
 from consent_portal.resources import limit_threads, portal_engine
 from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
-from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
+from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal, run_sync
 from reconsent.clock import Clock, SystemClock
 from reconsent.links import LinkSigner
 from reconsent.settings import Settings, load_settings
 
 #: Forms here are a handful of fields; anything bigger is refused with 413.
 MAX_BODY_SIZE = 64 * 1024
+#: At most this many decisions share one unit of work (``consent_portal.decision_posts``).
+DECISION_BATCH = 64
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -66,8 +70,12 @@ def create_app(
             templates=templates,
             address_key=settings.address_key(),
         )
+
+        async def write(posts: list[Post]) -> list[Outcome]:
+            return await run_sync(record_posts, portal, posts)
+
         try:
-            yield {"portal": portal}
+            yield {"portal": portal, "decisions": Batcher(write, max_batch=DECISION_BATCH)}
         finally:
             if owned:
                 app_engine.dispose()

@@ -18,6 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channels.base import MessageContext
+from consent_portal.batching import Batcher
+from consent_portal.decision_posts import (
+    ACTION_SAVE,
+    NoChoice,
+    Outcome,
+    Post,
+    Recorded,
+)
 from consent_portal.i18n import choose_locale, texts
 from consent_portal.render import MAX_FORM_FIELDS, base_context, path_for
 from consent_portal.render import error_page as _error
@@ -30,27 +38,12 @@ from consent_portal.shared import wave_texts
 from consent_portal.shells import shell_page
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
 from reconsent.db import unit_of_work
-from reconsent.decisions import DecisionResult, record_decision, record_objection
-from reconsent.errors import DecisionError, LinkError
+from reconsent.decisions import DecisionResult, record_objection
+from reconsent.errors import LinkError
 from reconsent.links import LinkUse
 from reconsent.vocab import CollectionMethod, ConsentState, SuppressionReason
 
-#: Form field prefix of a purpose's Yes/No radio pair: ``p.<purpose code>``.
-CHOICE_PREFIX = "p."
-YES, NO = "yes", "no"
-ACTION_SAVE, ACTION_REFUSE_ALL = "save", "refuse_all"
-
 logger = logging.getLogger(__name__)
-
-
-def explicit_choices(fields: Mapping[str, list[str]], codes: list[str]) -> dict[str, bool]:
-    """Purpose code -> given, for the purposes with an explicit, unambiguous Yes or No."""
-    choices: dict[str, bool] = {}
-    for code in codes:
-        value = _one(fields, CHOICE_PREFIX + code)
-        if value in (YES, NO):
-            choices[code] = value == YES
-    return choices
 
 
 # --- landing page ---------------------------------------------------------------------
@@ -101,25 +94,29 @@ def _landing(portal: Portal, request: Request) -> Response:
 
 
 async def decide(request: Request) -> Response:
+    """Check the link's signature and the form's CSRF token (no database), then record
+    the decision with the others posted at the same moment (``decision_posts``)."""
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
         fields = _form_fields(form)
-    return await run_sync(_decide, portal_of(request), request, fields)
+    portal = portal_of(request)
+    checked = _check_post(portal, request, fields)
+    if isinstance(checked, Response):
+        return checked
+    decisions: Batcher[Post, Outcome] = request.state.decisions
+    outcome = await decisions.submit(checked)
+    if isinstance(outcome, Recorded):
+        texts_key = (outcome.wave_id, outcome.locale)
+        return _confirmation(
+            portal, request, checked.token, texts_key, outcome.result, outcome.context
+        )
+    if isinstance(outcome, NoChoice):
+        return _error(portal, request, outcome.locale, "no_choice", 400, back=True)
+    if isinstance(outcome, LinkError):
+        return _link_error(portal, request, outcome)
+    return _error(portal, request, choose_locale(checked.grant.language), "error", 400)
 
 
-class _Answered(Exception):
-    """Ends the decision's unit of work (nothing written) with this page instead."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__("answered before recording")
-        self.response = response
-
-
-def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
-    """One unit of work: the link, the form, the choices, the events, the closed request.
-
-    The link's signature and the form's CSRF token are checked before the
-    database is touched; the link's age, the person and the choices inside.
-    """
+def _check_post(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Post | Response:
     token = request.path_params["token"]
     try:
         payload = portal.signer.verify(LinkUse.LANDING, token, None)
@@ -131,52 +128,15 @@ def _decide(portal: Portal, request: Request, fields: dict[str, list[str]]) -> R
             request.query_params.get("lang"), None, request.headers.get("accept-language")
         )
         return _error(portal, request, fallback, "forbidden", 403)
-    action = _one(fields, "action") or ACTION_SAVE
     evidence = {
         "token_id": payload.token_id,
         "ip": client_ip(request, truncate=portal.settings.evidence_ip_truncate),
         "user_agent": user_agent(request),
         "path": f"/c/{payload.token_id}",
         "form_nonce": grant.nonce,
-        "action": action,
+        "action": _one(fields, "action") or ACTION_SAVE,
     }
-
-    def record(session: Session) -> tuple[DecisionResult, MessageContext, str, int]:
-        link = open_link(session, portal, LinkUse.LANDING, token, payload=payload)
-        locale = choose_locale(grant.language, link.contact.locale)
-        codes = link.config.purposes
-        if action == ACTION_REFUSE_ALL:
-            choices = dict.fromkeys(codes, False)
-        else:
-            choices = explicit_choices(fields, codes)
-        if not choices:
-            raise _Answered(_error(portal, request, locale, "no_choice", 400, back=True))
-        shared = wave_texts(portal, session, link.wave, locale)
-        result = record_decision(
-            session,
-            request_id=link.request_id,
-            choices=choices,
-            method=CollectionMethod.PORTAL,
-            channel=link.channel,
-            evidence=evidence,
-            nonce=grant.nonce,
-            ctx=portal.ledger_context(),
-            attempt_id=link.attempt_id,
-            provider_message_id=link.provider_message_id,
-            locale=locale,
-            catalog=shared.catalog,
-        )
-        return result, shared.context, locale, link.wave.id
-
-    try:
-        result, context, locale, wave_id = retry_on_conflict(portal.engine, record)
-    except _Answered as answered:
-        return answered.response
-    except LinkError as exc:
-        return _link_error(portal, request, exc)
-    except DecisionError:
-        return _error(portal, request, choose_locale(grant.language), "error", 400)
-    return _confirmation(portal, request, token, (wave_id, locale), result, context)
+    return Post(token, payload, grant, fields, evidence)
 
 
 def _confirmation(

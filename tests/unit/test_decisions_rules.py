@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from consent_portal.decision_posts import explicit_choices
 from consent_portal.i18n import STRINGS, choose_locale, texts
-from consent_portal.pages import explicit_choices
 from consent_portal.security import CsrfTokens
 from consent_portal.twilio_voice import is_machine
 from reconsent.decisions import decision_dedupe_key, validate_choices

@@ -1,0 +1,144 @@
+"""Recording the decision forms posted to the portal, many per unit of work.
+
+A post's link signature and CSRF token are checked by the handler, before
+any database work; here, in one unit of work for every post of a batch
+(``consent_portal.batching``): each link's request and age, each form's
+choices, then all the decisions through ``record_decisions`` (one statement
+per step for all of them) and one commit.  A post that fails (a bad or
+expired link, no explicit choice, an erased person) gets its own outcome and
+writes nothing; the others are recorded.  When a concurrent writer elsewhere
+wins a unique key (the same form posted to two portal processes), the batch
+is rolled back and each post is recorded alone, where the loser sees a replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from channels.base import MessageContext
+from consent_portal.i18n import choose_locale
+from consent_portal.render import one
+from consent_portal.security import FormGrant
+from consent_portal.shared import wave_texts
+from consent_portal.state import Portal, open_link, retry_on_conflict, writer
+from reconsent.db import unit_of_work
+from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
+from reconsent.errors import DecisionError, LinkError
+from reconsent.links import LinkPayload, LinkUse
+from reconsent.vocab import CollectionMethod
+
+#: Form field prefix of a purpose's Yes/No radio pair: ``p.<purpose code>``.
+CHOICE_PREFIX = "p."
+YES, NO = "yes", "no"
+ACTION_SAVE, ACTION_REFUSE_ALL = "save", "refuse_all"
+
+__all__ = ["NoChoice", "Post", "Recorded", "explicit_choices", "record_posts"]
+
+
+@dataclass(frozen=True)
+class Post:
+    """One decision form whose link signature and CSRF token were checked."""
+
+    token: str
+    payload: LinkPayload
+    grant: FormGrant
+    fields: dict[str, list[str]]
+    evidence: dict[str, Any]
+
+    @property
+    def action(self) -> str:
+        return one(self.fields, "action") or ACTION_SAVE
+
+
+@dataclass(frozen=True)
+class Recorded:
+    result: DecisionResult
+    context: MessageContext
+    locale: str
+    wave_id: int
+
+
+@dataclass(frozen=True)
+class NoChoice:
+    """The form carried no explicit choice: nothing was recorded."""
+
+    locale: str
+
+
+Outcome = Recorded | NoChoice | LinkError | DecisionError
+
+
+def explicit_choices(fields: dict[str, list[str]], codes: list[str]) -> dict[str, bool]:
+    """Purpose code -> given, for the purposes with an explicit, unambiguous Yes or No."""
+    choices: dict[str, bool] = {}
+    for code in codes:
+        value = one(fields, CHOICE_PREFIX + code)
+        if value in (YES, NO):
+            choices[code] = value == YES
+    return choices
+
+
+def record_posts(portal: Portal, posts: Sequence[Post]) -> list[Outcome]:
+    """The outcome of each post, in order (see the module's docstring)."""
+    try:
+        with writer(portal.engine), unit_of_work(portal.engine) as session:
+            return _record(session, portal, posts)
+    except IntegrityError:
+        return [_record_alone(portal, post) for post in posts]
+
+
+def _record_alone(portal: Portal, post: Post) -> Outcome:
+    def work(session: Session) -> Outcome:
+        return _record(session, portal, [post])[0]
+
+    return retry_on_conflict(portal.engine, work)
+
+
+def _record(session: Session, portal: Portal, posts: Sequence[Post]) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(posts)
+    inputs: list[DecisionInput] = []
+    pending: list[tuple[int, MessageContext, str, int]] = []
+    for index, post in enumerate(posts):
+        try:
+            link = open_link(session, portal, LinkUse.LANDING, post.token, payload=post.payload)
+        except LinkError as exc:
+            outcomes[index] = exc
+            continue
+        locale = choose_locale(post.grant.language, link.contact.locale)
+        codes = link.config.purposes
+        if post.action == ACTION_REFUSE_ALL:
+            choices = dict.fromkeys(codes, False)
+        else:
+            choices = explicit_choices(post.fields, codes)
+        if not choices:
+            outcomes[index] = NoChoice(locale)
+            continue
+        shared = wave_texts(portal, session, link.wave, locale)
+        inputs.append(
+            DecisionInput(
+                request_id=link.request_id,
+                choices=choices,
+                method=CollectionMethod.PORTAL,
+                channel=link.channel,
+                evidence=post.evidence,
+                nonce=post.grant.nonce,
+                attempt_id=link.attempt_id,
+                provider_message_id=link.provider_message_id,
+                locale=locale,
+                catalog=shared.catalog,
+            )
+        )
+        pending.append((index, shared.context, locale, link.wave.id))
+    results = record_decisions(session, inputs, portal.ledger_context())
+    for (index, context, locale, wave_id), result in zip(pending, results, strict=True):
+        outcomes[index] = (
+            result
+            if isinstance(result, DecisionError)
+            else Recorded(result, context, locale, wave_id)
+        )
+    return [outcome for outcome in outcomes if outcome is not None]
