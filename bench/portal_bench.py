@@ -56,6 +56,10 @@ LUA = ROOT / "bench" / "lua" / "cycle.lua"
 RESULTS = ROOT / "bench" / "results"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "60000"))
+#: uvicorn worker processes of the portal and of both ceilings (the same for all three).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+#: uvicorn's event loop: asyncio serves connections in turn; uvloop starves some under load.
+LOOP = os.environ.get("BENCH_LOOP", "asyncio")
 #: Which databases to measure (comma-separated), for a quicker partial run.
 BACKENDS = os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")
 KEYS = "bench-signing-key"
@@ -121,17 +125,34 @@ class Server:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time so far of the server and its worker processes (Linux /proc)."""
+        total = 0
+        for pid in _tree(self.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    found = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            found += _tree(int(child))
+    return found
 
 
 @contextmanager
 def serving(target: str, env: dict[str, str], port: int, cwd: Path) -> Iterator[Server]:
-    """``uvicorn --factory target`` (one worker) until the block ends; yields its base URL."""
+    """``uvicorn --factory target`` (``WORKERS`` processes, httptools, ``LOOP``) until the
+    block ends; yields its base URL."""
     command = [
         sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+        "--port", str(port), "--workers", str(WORKERS), "--http", "httptools", "--loop", LOOP,
+        "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, env=full_env, cwd=cwd)

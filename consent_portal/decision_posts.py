@@ -25,7 +25,7 @@ from consent_portal.i18n import choose_locale
 from consent_portal.render import one
 from consent_portal.security import FormGrant
 from consent_portal.shared import wave_texts
-from consent_portal.state import Portal, open_link, retry_on_conflict, writer
+from consent_portal.state import Portal, begin_write, open_link, retry_on_conflict, writer
 from reconsent.db import unit_of_work
 from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
 from reconsent.errors import DecisionError, LinkError
@@ -87,6 +87,7 @@ def record_posts(portal: Portal, posts: Sequence[Post]) -> list[Outcome]:
     """The outcome of each post, in order (see the module's docstring)."""
     try:
         with writer(portal.engine), unit_of_work(portal.engine) as session:
+            begin_write(session)
             return _record(session, portal, posts)
     except IntegrityError:
         return [_record_alone(portal, post) for post in posts]

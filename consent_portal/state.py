@@ -216,7 +216,7 @@ def orm_session(db: Session | Connection) -> Iterator[Session]:
 
 
 def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in a unit of work; once more if a concurrent twin won a unique key.
+    """Run ``work`` in a writing unit of work; once more if a concurrent twin won a unique key.
 
     Two identical posts racing (a double click, a provider retrying a webhook)
     both pass the ledger's dedupe check; the loser hits the unique
@@ -224,10 +224,24 @@ def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
     """
     try:
         with writer(engine), unit_of_work(engine) as session:
+            begin_write(session)
             return work(session)
     except IntegrityError:
         with writer(engine), unit_of_work(engine) as session:
+            begin_write(session)
             return work(session)
+
+
+def begin_write(session: Session) -> None:
+    """On SQLite, take the database's write lock before the unit of work reads anything.
+
+    ``BEGIN IMMEDIATE``: what the unit reads (a chain's head, a dedupe key) cannot
+    change under it, even with other portal processes (``--workers``) or other
+    programs writing the same file; they queue on SQLite's busy timeout.
+    PostgreSQL needs nothing here (row locks and the ledger's advisory locks).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 #: One lock per SQLite engine (created on first use): see ``writer``.

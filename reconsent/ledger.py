@@ -123,10 +123,10 @@ def append_events(
         row = _build(new, ctx, heads.get(new.subject_id))
         heads[new.subject_id] = row["hash"]
         rows.append(row)
-    ids = conn.execute(_insert_events(), rows).scalars().all()
+    ids = {event_id: key for event_id, key in conn.execute(_insert_events(), rows)}
     written = [
-        RecordedEvent(id=event_id, **{name: row[name] for name in _RECORDED[1:]})
-        for event_id, row in zip(ids, rows, strict=True)
+        RecordedEvent(id=ids[row["event_id"]], **{name: row[name] for name in _RECORDED[1:]})
+        for row in rows
     ]
     _project(session, conn, written)
     return written
@@ -156,7 +156,9 @@ def _heads() -> Select[str, str]:
 
 @cache
 def _insert_events() -> Any:
-    return insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+    """Rows come back keyed by their ``event_id`` (a UUID), in any order: asking for the
+    parameters' order makes SQLite insert one row per statement."""
+    return insert(_EVENTS).returning(_EVENTS.c.event_id, _EVENTS.c.id)
 
 
 _PROJECTED = ("state", "occurred_at", "expires_at", "notice_version", "provable", "last_event_id")
