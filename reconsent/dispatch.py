@@ -66,6 +66,7 @@ from reconsent.waves import get_wave, step_specs, wave_config
 
 log = logging.getLogger(__name__)
 
+_WENT_OUT = (AttemptStatus.SENT, AttemptStatus.UNKNOWN)
 _CLOSING = {
     Outcome.EXPIRE: RequestStatus.EXPIRED,
     Outcome.FAIL: RequestStatus.FAILED,
@@ -182,16 +183,13 @@ class Dispatcher:
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
             for row in rows:
-                mine = attempts.get(row.request_id, {})
-                current = mine.get(row.step_index)
+                mine = attempts.get(row.request_id)
+                current = None if mine is None else mine.get(row.step_index)
                 view = RequestView(
                     row.step_index,
                     row.step_sent_at,
                     row.basis,
-                    any(
-                        a.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN)
-                        for a in mine.values()
-                    ),
+                    mine is not None and any(a.status in _WENT_OUT for a in mine.values()),
                 )
                 attempt_view = (
                     AttemptView(

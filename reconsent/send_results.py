@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from channels.base import SendOutcome, SendResult
 from models import Contact, SendAttempt, WaveRequest
 from reconsent.batch_report import BatchReport
-from reconsent.claim_store import ATTEMPTS, REQUESTS, RowChanges
+from reconsent.claim_store import ATTEMPTS, REQUESTS
 from reconsent.db import among, unit_of_work
 from reconsent.rules.retry import backoff
 from reconsent.settings import Settings
@@ -95,12 +95,17 @@ def _record_accepted(
                 for r in one_by_one
             ],
         )
-    requests = RowChanges(REQUESTS)
+    due: dict[timedelta, list[int]] = {}  # the step's wait -> its requests
     for r in results:
         rid, channel = sent_to[r.attempt_id]
-        requests.set(rid, step_sent_at=now, next_action_at=now + waits[r.attempt_id])
+        due.setdefault(waits[r.attempt_id], []).append(rid)
         report.sent[channel.value] += 1
-    requests.flush(conn)
+    for wait, request_ids in due.items():
+        conn.execute(
+            update(REQUESTS)
+            .where(among(conn, REQUESTS.c.id, request_ids))
+            .values(step_sent_at=now, next_action_at=now + wait)
+        )
 
 
 def _record_rejected(
