@@ -1,10 +1,12 @@
 """Benchmark: dispatching 100,000 e-mail requests end to end.
 
-    python -m bench.dispatch_bench [--requests 100000]
+    python -m bench.dispatch_bench [--requests 100000] [--workers 2]
 
 For each target, a fresh database with N stale contacts and a planned one-step
 e-mail wave; then the time for the dispatcher to claim, render, sign, send and
-record every request, in batches of 1,000 (what one tick's tasks do), through:
+record every request, in batches of 1,000 (what one tick's tasks do) shared out
+between ``--workers`` dispatcher processes (interleaved id ranges, each process
+with its own engine and adapters, as a tick's batch tasks on two workers), through:
 
 - the file outbox (real .eml files on disk), SQLite;
 - the SendGrid adapter (official SDK) against the SendGrid emulator running in
