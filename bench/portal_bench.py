@@ -258,8 +258,7 @@ def write_lines(folder: Path, requests: list[tuple[int, str]]) -> dict[str, Path
         files[name] = folder / f"{name}.txt"
         files[name].write_text("\n".join(chunk) + "\n")
     (folder / "insert.txt").write_text("/\tpayload=x\n")
-    (folder / "bare.txt").write_text("/\n")
-    files |= {"insert": folder / "insert.txt", "bare": folder / "bare.txt"}
+    files["insert"] = folder / "insert.txt"
     return files
 
 
@@ -325,6 +324,7 @@ def measure_backend(backend: str, url: str, work: Path) -> list[dict[str, Any]]:
 
 
 def measure_bare(work: Path) -> list[dict[str, Any]]:
+    (work / "bare.txt").write_text("/\n")
     port = _free_port()
     rows = []
     with serving("bench.ceiling_apps:bare_app", {}, port, work) as server:

@@ -56,7 +56,8 @@ async def landing(request: Request) -> Response:
 def _landing(portal: Portal, request: Request) -> Response:
     token = request.path_params["token"]
     try:
-        with portal.engine.connect() as conn:  # reads only: no session, no commit
+        # Reads only: no session, no transaction (no BEGIN and ROLLBACK round trips).
+        with portal.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             link = open_link(conn, portal, LinkUse.LANDING, token)
             locale = choose_locale(request.query_params.get("lang"), link.contact.locale)
             shared = wave_texts(portal, conn, link.wave, locale)

@@ -29,7 +29,11 @@ def portal_engine(settings: Settings) -> Engine:
     if ":memory:" in url:  # one shared in-memory database: SQLAlchemy's own pool
         return make_engine(url)
     threads = max(1, settings.portal_threads)
-    return make_engine(url, pool_size=threads, max_overflow=max(1, threads // 2))
+    # No ping before each checkout (a round trip per request on PostgreSQL): a connection
+    # the server dropped fails one request, and SQLAlchemy then replaces the whole pool.
+    return make_engine(
+        url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False
+    )
 
 
 def limit_threads(count: int) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Select, String, any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,8 +112,7 @@ def append_events(
     if is_postgres(session):
         # Serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
         # decisions never fork a chain, and a double post sees the first one's dedupe key.
-        for subject in subjects:
-            conn.execute(_LOCK, {"s": subject})
+        conn.execute(_LOCKS, {"subjects": subjects})
     events = _drop_duplicates(conn, events)
     if not events:
         return []
@@ -123,7 +122,14 @@ def append_events(
         row = _build(new, ctx, heads.get(new.subject_id))
         heads[new.subject_id] = row["hash"]
         rows.append(row)
-    ids = {event_id: key for event_id, key in conn.execute(_insert_events(), rows)}
+    conn.execute(insert(_EVENTS), rows)  # executemany: a short statement, pipelined
+    ids: dict[str, int] = {}
+    for start in range(0, len(rows), 500):
+        chunk = [row["event_id"] for row in rows[start : start + 500]]
+        ids.update(
+            (event_id, key)
+            for event_id, key in conn.execute(_event_ids(conn.dialect.name), {"ids": chunk})
+        )
     written = [
         RecordedEvent(id=ids[row["event_id"]], **{name: row[name] for name in _RECORDED[1:]})
         for row in rows
@@ -132,33 +138,45 @@ def append_events(
     return written
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:s))")
+#: One advisory lock per subject, taken one after the other in the order given.
+_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(s))) FROM"
+    " (SELECT s FROM unnest(CAST(:subjects AS text[])) WITH ORDINALITY AS t(s, n)"
+    " ORDER BY n) AS ordered"
+)
 _EVENTS = ConsentEvent.metadata.tables[ConsentEvent.__tablename__]
 _STATUS = ConsentStatus.metadata.tables[ConsentStatus.__tablename__]
 
 
-@cache
-def _known_keys() -> Select[str | None]:
-    return select(_EVENTS.c.dedupe_key).where(
-        _EVENTS.c.dedupe_key.in_(bindparam("keys", expanding=True))
-    )
+def _among(column: Any, name: str, dialect: str) -> Any:
+    """``column IN (...)``; on PostgreSQL ``column = ANY(:array)``: one parameter, so the
+    statement stays short (psycopg parses a long statement anew on every call)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 @cache
-def _heads() -> Select[str, str]:
+def _known_keys(dialect: str) -> Select[str | None]:
+    return select(_EVENTS.c.dedupe_key).where(_among(_EVENTS.c.dedupe_key, "keys", dialect))
+
+
+@cache
+def _heads(dialect: str) -> Select[str, str]:
     last_ids = (
         select(func.max(_EVENTS.c.id))
-        .where(_EVENTS.c.subject_id.in_(bindparam("subjects", expanding=True)))
+        .where(_among(_EVENTS.c.subject_id, "subjects", dialect))
         .group_by(_EVENTS.c.subject_id)
     )
     return select(_EVENTS.c.subject_id, _EVENTS.c.hash).where(_EVENTS.c.id.in_(last_ids))
 
 
 @cache
-def _insert_events() -> Any:
-    """Rows come back keyed by their ``event_id`` (a UUID), in any order: asking for the
-    parameters' order makes SQLite insert one row per statement."""
-    return insert(_EVENTS).returning(_EVENTS.c.event_id, _EVENTS.c.id)
+def _event_ids(dialect: str) -> Select[str, int]:
+    """The ids the database gave the events just inserted, by ``event_id`` (a UUID)."""
+    return select(_EVENTS.c.event_id, _EVENTS.c.id).where(
+        _among(_EVENTS.c.event_id, "ids", dialect)
+    )
 
 
 _PROJECTED = ("state", "occurred_at", "expires_at", "notice_version", "provable", "last_event_id")
@@ -189,7 +207,8 @@ def _drop_duplicates(conn: Connection, events: Sequence[NewEvent]) -> list[NewEv
     seen: set[str] = set()
     for chunk_start in range(0, len(keys), 500):
         chunk = keys[chunk_start : chunk_start + 500]
-        seen.update(k for k in conn.execute(_known_keys(), {"keys": chunk}).scalars() if k)
+        found = conn.execute(_known_keys(conn.dialect.name), {"keys": chunk}).scalars()
+        seen.update(k for k in found if k)
     kept: list[NewEvent] = []
     for event in events:
         if event.dedupe_key:
@@ -204,7 +223,7 @@ def _chain_heads(conn: Connection, subjects: list[str]) -> dict[str, str]:
     heads: dict[str, str] = {}
     for start in range(0, len(subjects), 500):
         chunk = subjects[start : start + 500]
-        rows = conn.execute(_heads(), {"subjects": chunk})
+        rows = conn.execute(_heads(conn.dialect.name), {"subjects": chunk})
         heads.update({subject: digest for subject, digest in rows})
     return heads
 
