@@ -25,11 +25,11 @@ from consent_portal.i18n import choose_locale
 from consent_portal.render import one
 from consent_portal.security import FormGrant
 from consent_portal.shared import wave_texts
-from consent_portal.state import Portal, begin_write, open_link, retry_on_conflict, writer
+from consent_portal.state import Portal, begin_write, open_links, retry_on_conflict, writer
 from reconsent.db import unit_of_work
 from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
 from reconsent.errors import DecisionError, LinkError
-from reconsent.links import LinkPayload, LinkUse
+from reconsent.links import LinkPayload
 from reconsent.vocab import CollectionMethod
 
 #: Form field prefix of a purpose's Yes/No radio pair: ``p.<purpose code>``.
@@ -104,11 +104,10 @@ def _record(session: Session, portal: Portal, posts: Sequence[Post]) -> list[Out
     outcomes: list[Outcome | None] = [None] * len(posts)
     inputs: list[DecisionInput] = []
     pending: list[tuple[int, MessageContext, str, int]] = []
-    for index, post in enumerate(posts):
-        try:
-            link = open_link(session, portal, LinkUse.LANDING, post.token, payload=post.payload)
-        except LinkError as exc:
-            outcomes[index] = exc
+    links = open_links(session, portal, [post.payload for post in posts])
+    for index, (post, link) in enumerate(zip(posts, links, strict=True)):
+        if isinstance(link, LinkError):
+            outcomes[index] = link
             continue
         locale = choose_locale(post.grant.language, link.contact.locale)
         codes = link.config.purposes
