@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,10 +55,25 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _cpu_seconds(engine: Any) -> float:
+    """CPU time of this process plus, on PostgreSQL, of the pooled connection's server
+    backend (the server runs on this machine): less sensitive than wall time to the
+    other work on a shared machine."""
+    own = time.process_time()
+    if engine.dialect.name == "sqlite":
+        return own
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _worker(mode: str, url: str) -> dict[str, Any]:
     from reconsent.db import make_engine, unit_of_work
 
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=1, max_overflow=0)  # one backend to account for
+    cpu_before = _cpu_seconds(engine)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     if mode == "reference":
         from bench.dataset import NOW
@@ -84,6 +100,8 @@ def _worker(mode: str, url: str) -> dict[str, Any]:
             report = plan_wave(session, wave, NOW)
         result = {"rows": report.created, "excluded": report.excluded, "eligible": report.eligible}
     result["seconds"] = round(time.perf_counter() - started, 2)
+    result["cpu_seconds"] = round(_cpu_seconds(engine) - cpu_before, 2)
+    result["load_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     result["peak_rss_mb"] = peak_rss_mb()
     engine.dispose()
     return result
@@ -159,6 +177,7 @@ def bench(contacts: int) -> list[dict[str, Any]]:
                         "reference": reference,
                         "reconsent": ours,
                         "ratio": round(ours["seconds"] / reference["seconds"], 2),
+                        "cpu_ratio": round(ours["cpu_seconds"] / reference["cpu_seconds"], 2),
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
@@ -170,15 +189,16 @@ def write(rows: list[dict[str, Any]]) -> None:
     (RESULTS / "planning.json").write_text(json.dumps(rows, indent=2))
     lines = [
         "| database | contacts | consent rows | raw INSERT...SELECT | reconsent plan_wave | ratio | "
-        "requests created | peak RSS (plan) |",
-        "|---|---|---|---|---|---|---|---|",
+        "CPU ratio | requests created | peak RSS (plan) | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['database']} | {r['contacts']:,} | {r['consent_rows']:,} | "
             f"{r['reference']['seconds']} s ({r['reference']['rows']:,} rows) | "
-            f"{r['reconsent']['seconds']} s | {r['ratio']}x | {r['reconsent']['rows']:,} | "
-            f"{r['reconsent']['peak_rss_mb']} MB |"
+            f"{r['reconsent']['seconds']} s | {r['ratio']}x | {r['cpu_ratio']}x | "
+            f"{r['reconsent']['rows']:,} | {r['reconsent']['peak_rss_mb']} MB | "
+            f"{r['reference']['load_1min'][0]}-{r['reconsent']['load_1min'][1]} |"
         )
     (RESULTS / "planning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
