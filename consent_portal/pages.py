@@ -27,9 +27,8 @@ from consent_portal.decision_posts import (
     Recorded,
 )
 from consent_portal.i18n import choose_locale, texts
-from consent_portal.render import MAX_FORM_FIELDS, base_context, path_for
+from consent_portal.render import base_context, path_for, read_form
 from consent_portal.render import error_page as _error
-from consent_portal.render import form_fields as _form_fields
 from consent_portal.render import link_error_page as _link_error
 from consent_portal.render import one as _one
 from consent_portal.render import page as _page
@@ -97,8 +96,7 @@ def _landing(portal: Portal, request: Request) -> Response:
 async def decide(request: Request) -> Response:
     """Check the link's signature and the form's CSRF token (no database), then record
     the decision with the others posted at the same moment (``decision_posts``)."""
-    async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
-        fields = _form_fields(form)
+    fields = await read_form(request)
     portal = portal_of(request)
     checked = _check_post(portal, request, fields)
     if isinstance(checked, Response):
@@ -218,8 +216,7 @@ def _optout_page(portal: Portal, request: Request) -> Response:
 
 
 async def optout(request: Request) -> Response:
-    async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
-        fields = _form_fields(form)
+    fields = await read_form(request)
     return await run_sync(_optout, portal_of(request), request, fields)
 
 

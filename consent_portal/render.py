@@ -10,8 +10,10 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,8 +47,25 @@ def form_fields(form: FormData) -> dict[str, list[str]]:
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
-    async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
-        return form_fields(form)
+    """The form's text fields.  An urlencoded body (what a browser posts) is parsed by
+    ``urllib.parse`` (several times faster than the streaming multipart parser behind
+    ``request.form()``, which reads anything else); too many fields, or a body that is
+    not UTF-8, is a 400."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
+            return form_fields(form)
+    body = await request.body()
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "unreadable form") from None
+    fields: dict[str, list[str]] = {}
+    for key, value in pairs:
+        fields.setdefault(key, []).append(value)
+    return fields
 
 
 def one(fields: Mapping[str, list[str]], name: str) -> str:

@@ -107,3 +107,33 @@ def test_evidence_ip_is_truncated_when_configured(
         client.post(f"/c/{token}", data={**form, "p.marketing_email": "yes"})
     [event] = db.events()
     assert event.evidence["ip"] == stored
+
+
+def test_unreadable_forms_are_400_and_record_nothing(
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
+) -> None:
+    token = signer.sign(LinkUse.LANDING, seeded.request_id)
+    page = client.get(f"/c/{token}")
+    form = {"nonce": page.context["nonce"], "csrf": page.context["csrf"]}
+    urlencoded = {"content-type": "application/x-www-form-urlencoded"}
+    too_many = "&".join(f"f{i}=x" for i in range(100))
+    assert client.post(f"/c/{token}", content=too_many, headers=urlencoded).status_code == 400
+    not_utf8 = b"nonce=%s&p.marketing_email=\xff" % form["nonce"].encode()
+    assert client.post(f"/c/{token}", content=not_utf8, headers=urlencoded).status_code == 400
+    assert db.events() == []
+    # A multipart body goes through Starlette's own parser: a file is refused, fields work.
+    with_file = client.post(f"/c/{token}", files={"x": ("x.txt", b"x")}, data=form)
+    assert with_file.status_code == 400
+    fields = {**form, "p.marketing_email": "yes"}
+    boundary = "reconsent-test"
+    body = (
+        "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+            for k, v in fields.items()
+        )
+        + f"--{boundary}--\r\n"
+    )
+    multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    answered = client.post(f"/c/{token}", content=body.encode(), headers=multipart)
+    assert answered.status_code == 200
+    assert [e.state.value for e in db.events()] == ["given"]
