@@ -1,6 +1,6 @@
 """The two ceilings the portal is measured against, served like the portal (uvicorn,
-one worker): a bare Starlette endpoint, and one that inserts one row into the
-same database through the same engine set-up (sync SQLAlchemy in the threadpool).
+the same workers): a bare Starlette endpoint, and one that inserts one row into
+the same database through the same engine set-up (sync SQLAlchemy, inline).
 
     uvicorn --factory bench.ceiling_apps:bare_app
     BENCH_DATABASE_URL=... uvicorn --factory bench.ceiling_apps:insert_app
@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -41,21 +40,27 @@ def bare_app() -> Starlette:
     return Starlette(routes=[Route("/", _hello, methods=["GET", "POST"])])
 
 
+def create_table(url: str) -> None:
+    """The ceiling's table, made before its workers start (not by each of them at once)."""
+    engine = make_engine(url)
+    try:
+        METADATA.create_all(engine)
+    finally:
+        engine.dispose()
+
+
 def insert_app() -> Starlette:
-    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
+    """Served like the portal: the insert inline on the event loop, no pre-ping."""
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=False)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        METADATA.create_all(engine)
         yield {}
         engine.dispose()
 
-    def write() -> None:
+    async def one_insert(_request: Request) -> Response:
         with engine.begin() as conn:
             conn.execute(insert(ROWS).values(payload="x" * 32, created_at=datetime.now(UTC)))
-
-    async def one_insert(_request: Request) -> Response:
-        await run_in_threadpool(write)
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route("/", one_insert, methods=["GET", "POST"])], lifespan=lifespan)

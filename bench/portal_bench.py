@@ -313,6 +313,9 @@ def measure_backend(backend: str, url: str, work: Path) -> list[dict[str, Any]]:
             result["decisions"] = decisions
             result["decisions_per_s"] = round(decisions / SECONDS, 1)
             rows.append(_row(backend, "decision POST", conns, result))
+    from bench.ceiling_apps import create_table
+
+    create_table(url)
     port = _free_port()
     with serving(
         "bench.ceiling_apps:insert_app", {"BENCH_DATABASE_URL": url}, port, work
