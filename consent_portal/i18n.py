@@ -26,6 +26,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "intro": "Nothing is pre-selected: choose Yes or No for each purpose. "
         "You can change your mind at any time.",
         "notice_heading": "Privacy notice",
+        "notice_layer": "The notice explains who we are, what data we use and why, how long we "
+        "keep it, who receives it and your rights, including withdrawing consent at any time.",
+        "read_notice": "Read the full privacy notice",
         "notice_version": "Notice version {version}",
         "choices_heading": "Your choices",
         "yes": "Yes",
@@ -80,6 +83,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "intro": "Nessuna scelta è preimpostata: scelga Sì o No per ogni finalità. "
         "Può cambiare idea in qualsiasi momento.",
         "notice_heading": "Informativa privacy",
+        "notice_layer": "L'informativa spiega chi siamo, quali dati usiamo e perché, per quanto "
+        "tempo li conserviamo, a chi li comunichiamo e i suoi diritti, compresa la revoca del "
+        "consenso in qualsiasi momento.",
+        "read_notice": "Leggi l'informativa privacy completa",
         "notice_version": "Versione dell'informativa {version}",
         "choices_heading": "Le sue scelte",
         "yes": "Sì",
