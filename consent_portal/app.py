@@ -26,11 +26,11 @@ from consent_portal import pages, receipt, renewal, rights, twilio_voice
 from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
 from consent_portal.batching import Batcher
-from consent_portal.decision_posts import Outcome, Post, record_posts
+from consent_portal.decision_posts import Outcome, Post, write_posts
 from consent_portal.ratelimit import RateLimitMiddleware
 from consent_portal.resources import limit_threads, portal_engine
 from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
-from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal, run_sync
+from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
 from reconsent.clock import Clock, SystemClock
 from reconsent.links import LinkSigner
 from reconsent.settings import Settings, load_settings
@@ -72,7 +72,7 @@ def create_app(
         )
 
         async def write(posts: list[Post]) -> list[Outcome]:
-            return await run_sync(record_posts, portal, posts)
+            return await write_posts(portal, posts)
 
         try:
             yield {"portal": portal, "decisions": Batcher(write, max_batch=DECISION_BATCH)}

@@ -13,6 +13,7 @@ is rolled back and each post is recorded alone, where the loser sees a replay.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,14 @@ from consent_portal.i18n import choose_locale
 from consent_portal.render import one
 from consent_portal.security import FormGrant
 from consent_portal.shared import wave_texts
-from consent_portal.state import Portal, begin_write, open_links, retry_on_conflict, writer
+from consent_portal.state import (
+    Portal,
+    begin_write,
+    open_links,
+    retry_on_conflict,
+    run_sync,
+    writer,
+)
 from reconsent.db import unit_of_work
 from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
 from reconsent.errors import DecisionError, LinkError
@@ -37,7 +45,11 @@ CHOICE_PREFIX = "p."
 YES, NO = "yes", "no"
 ACTION_SAVE, ACTION_REFUSE_ALL = "save", "refuse_all"
 
-__all__ = ["NoChoice", "Post", "Recorded", "explicit_choices", "record_posts"]
+__all__ = ["NoChoice", "Post", "Recorded", "explicit_choices", "record_posts", "write_posts"]
+
+#: Tries (and the pause between them) for SQLite's write lock before waiting on it.
+LOCK_POLLS = 2000
+LOCK_POLL_SECONDS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -83,14 +95,39 @@ def explicit_choices(fields: dict[str, list[str]], codes: list[str]) -> dict[str
     return choices
 
 
-def record_posts(portal: Portal, posts: Sequence[Post]) -> list[Outcome]:
-    """The outcome of each post, in order (see the module's docstring)."""
+def record_posts(
+    portal: Portal, posts: Sequence[Post], *, wait: bool = True
+) -> list[Outcome] | None:
+    """The outcome of each post, in order (see the module's docstring).  With
+    ``wait=False``: None at once, nothing done, when another process holds SQLite's
+    write lock."""
     try:
         with writer(portal.engine), unit_of_work(portal.engine) as session:
-            begin_write(session)
+            if not begin_write(session, wait=wait):
+                return None
             return _record(session, portal, posts)
     except IntegrityError:
         return [_record_alone(portal, post) for post in posts]
+
+
+async def write_posts(portal: Portal, posts: list[Post]) -> list[Outcome]:
+    """``record_posts`` for the portal's batcher.  While another process (a second
+    portal worker) holds SQLite's write lock, the event loop serves other requests
+    and the posts arriving meanwhile join the next batch, instead of the whole
+    process sleeping in SQLite's busy handler (1, 2, 5, 10 ms... steps); after
+    ``LOCK_POLLS`` tries it waits in the busy handler like any writer."""
+    for _ in range(LOCK_POLLS):
+        outcomes = await run_sync(_record_now, portal, posts)
+        if outcomes is not None:
+            return outcomes
+        await asyncio.sleep(LOCK_POLL_SECONDS)
+    waited = await run_sync(record_posts, portal, posts)
+    assert waited is not None  # waiting for the lock always ends with outcomes
+    return waited
+
+
+def _record_now(portal: Portal, posts: list[Post]) -> list[Outcome] | None:
+    return record_posts(portal, posts, wait=False)
 
 
 def _record_alone(portal: Portal, post: Post) -> Outcome:

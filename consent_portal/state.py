@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from consent_portal.cache import TtlCache
 from consent_portal.security import CsrfTokens
 from models import Contact, SendAttempt, Wave, WaveRequest
 from reconsent.clock import Clock
-from reconsent.db import unit_of_work
+from reconsent.db import SQLITE_BUSY_TIMEOUT_MS, unit_of_work
 from reconsent.errors import BadLink, LinkError
 from reconsent.ledger import LedgerContext
 from reconsent.links import LinkPayload, LinkSigner, LinkUse, check_age
@@ -297,16 +297,32 @@ def retry_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
             return work(session)
 
 
-def begin_write(session: Session) -> None:
+def begin_write(session: Session, *, wait: bool = True) -> bool:
     """On SQLite, take the database's write lock before the unit of work reads anything.
 
     ``BEGIN IMMEDIATE``: what the unit reads (a chain's head, a dedupe key) cannot
     change under it, even with other portal processes (``--workers``) or other
-    programs writing the same file; they queue on SQLite's busy timeout.
+    programs writing the same file; they queue on SQLite's busy timeout, or with
+    ``wait=False`` this returns False at once when another connection holds the
+    lock (the caller retries later without blocking its event loop).
     PostgreSQL needs nothing here (row locks and the ledger's advisory locks).
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    if session.get_bind().dialect.name != "sqlite":
+        return True
+    conn = session.connection()
+    if wait:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return True
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+            raise
+        return False
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    return True
 
 
 #: One lock per SQLite engine (created on first use): see ``writer``.

@@ -47,6 +47,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: How long a SQLite connection waits for another's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     try:
@@ -68,7 +72,7 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # Temporary tables and sorts in memory: planning's scratch table (~100 MB at a
     # million contacts) is 3x faster than on a temp file.
     cursor.execute("PRAGMA temp_store=MEMORY")
