@@ -305,8 +305,14 @@ def begin_write(session: Session, *, wait: bool = True) -> bool:
     programs writing the same file; they queue on SQLite's busy timeout, or with
     ``wait=False`` this returns False at once when another connection holds the
     lock (the caller retries later without blocking its event loop).
-    PostgreSQL needs nothing here (row locks and the ledger's advisory locks).
+    PostgreSQL needs no lock here (row locks and the ledger's advisory locks); its
+    write units plan every statement afresh: psycopg prepares a statement run five
+    times and PostgreSQL then keeps one generic plan for it, and a plan made while
+    ``consent_events`` was small (a new deployment) scans it sequentially forever after.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        return True
     if session.get_bind().dialect.name != "sqlite":
         return True
     conn = session.connection()
