@@ -371,6 +371,9 @@ def main() -> None:
         "python": platform.python_version(),
         "people": PEOPLE,
         "seconds": SECONDS,
+        "workers": WORKERS,
+        "http": "httptools",
+        "loop": LOOP,
         # The machine may be shared: the 1-minute load average before and after the run.
         "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

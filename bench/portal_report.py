@@ -42,7 +42,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "# Consent portal benchmark",
         "",
         f"{meta['when']}, {meta['cpus']} CPUs, Python {meta['python']}, "
-        f"wrk {meta['seconds']}s per run (2 threads, same machine), uvicorn one worker; "
+        f"wrk {meta['seconds']}s per run (2 threads, same machine), uvicorn "
+        f"{meta.get('workers', 1)} worker(s), {meta.get('http', 'h11')}, "
+        f"{meta.get('loop', 'asyncio')}; "
         f"{meta['people']} people seeded per database; 1-minute load average "
         f"{meta.get('load', ['?', '?'])[0]} before, {meta.get('load', ['?', '?'])[1]} after "
         "(2 is a full machine).",
