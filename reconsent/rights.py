@@ -186,17 +186,29 @@ def object_to_marketing(
         completed=True,
     )
     if not replay:
-        record_objection(
-            session,
-            request_id=origin.request_id,
-            contact_id=contact.id,
-            method=CollectionMethod.PORTAL,
-            channel=origin.channel,
-            evidence={**(origin.evidence or {}), "rights_request": row.id},
-            ctx=ctx,
-            reason=SuppressionReason.OBJECTION,
-        )
+        _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.OBJECTION)
     return row, replay
+
+
+def _withdraw_and_suppress(
+    session: Session,
+    contact: Contact,
+    row: RightsRequest,
+    origin: Origin,
+    ctx: LedgerContext,
+    reason: SuppressionReason,
+) -> None:
+    """Withdraw every given consent and suppress every channel, naming the rights request."""
+    record_objection(
+        session,
+        request_id=origin.request_id,
+        contact_id=contact.id,
+        method=CollectionMethod.PORTAL,
+        channel=origin.channel,
+        evidence={**(origin.evidence or {}), "rights_request": row.id},
+        ctx=ctx,
+        reason=reason,
+    )
 
 
 def erase_contact(
@@ -230,16 +242,7 @@ def erase_contact(
     )
     if replay or contact.erased_at is not None:
         return row, True
-    record_objection(
-        session,
-        request_id=origin.request_id,
-        contact_id=contact.id,
-        method=CollectionMethod.PORTAL,
-        channel=origin.channel,
-        evidence={**(origin.evidence or {}), "rights_request": row.id},
-        ctx=ctx,
-        reason=SuppressionReason.ERASURE,
-    )
+    _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.ERASURE)
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
     for digest in hashes:
         session.add(

@@ -112,19 +112,27 @@ def decide(
     current = attempt
     presumed: datetime | None = None
     skipped: list[tuple[int, Channel, str]] = []
+
+    def at_index(
+        outcome: Outcome, reason: str | None = None, until: datetime | None = None
+    ) -> Decision:
+        # What happened on the way always travels with the decision: the steps skipped,
+        # and a lost claim presumed sent (even when its wait is over and the request moves on).
+        return Decision(
+            outcome,
+            index,
+            until=until,
+            reason=reason,
+            skipped=tuple(skipped),
+            presumed_sent_at=presumed,
+            escalated=index != request.step_index,
+        )
+
     while True:
-        escalated = index != request.step_index
         if index >= len(steps):
-            outcome = Outcome.EXPIRE if any_sent else Outcome.FAIL
-            reason = "no_answer" if any_sent else "unreachable"
-            return Decision(
-                outcome,
-                index,
-                reason=reason,
-                skipped=tuple(skipped),
-                presumed_sent_at=presumed,
-                escalated=escalated,
-            )
+            if any_sent:
+                return at_index(Outcome.EXPIRE, "no_answer")
+            return at_index(Outcome.FAIL, "unreachable")
         step = steps[index]
         if sent_at is None and current is not None:
             if current.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN):
@@ -135,14 +143,7 @@ def decide(
             elif current.status in (AttemptStatus.CLAIMED, AttemptStatus.SENDING):
                 lease_end = current.claimed_at + claim_lease
                 if now < lease_end:
-                    return Decision(
-                        Outcome.WAIT,
-                        index,
-                        until=lease_end,
-                        reason="claimed",
-                        skipped=tuple(skipped),
-                        escalated=escalated,
-                    )
+                    return at_index(Outcome.WAIT, "claimed", lease_end)
                 # A claim never handed to the provider is simply sent now. One that was
                 # handed over but whose outcome was lost (a crash mid-call) is presumed
                 # sent, at most once, unless re-sending is harmless (the file outbox).
@@ -152,26 +153,11 @@ def decide(
             elif current.status is AttemptStatus.RETRY:
                 retry_at = current.next_retry_at or now
                 if now < retry_at:
-                    return Decision(
-                        Outcome.WAIT,
-                        index,
-                        until=retry_at,
-                        reason="retry",
-                        skipped=tuple(skipped),
-                        escalated=escalated,
-                    )
+                    return at_index(Outcome.WAIT, "retry", retry_at)
         if sent_at is not None:
             answer_due = sent_at + step.wait
             if now < answer_due:
-                return Decision(
-                    Outcome.WAIT,
-                    index,
-                    until=answer_due,
-                    reason="awaiting_answer",
-                    skipped=tuple(skipped),
-                    presumed_sent_at=presumed,
-                    escalated=escalated,
-                )
+                return at_index(Outcome.WAIT, "awaiting_answer", answer_due)
             index, sent_at, current = index + 1, None, None
             continue
         blocked = channel_block(step.channel, gate, request.basis)
@@ -181,12 +167,5 @@ def decide(
             continue
         opens = next_allowed(now, gate.timezone, step.quiet_preset)
         if opens > now:
-            return Decision(
-                Outcome.WAIT,
-                index,
-                until=opens,
-                reason="quiet_hours",
-                skipped=tuple(skipped),
-                escalated=escalated,
-            )
-        return Decision(Outcome.SEND, index, skipped=tuple(skipped), escalated=escalated)
+            return at_index(Outcome.WAIT, "quiet_hours", opens)
+        return at_index(Outcome.SEND)

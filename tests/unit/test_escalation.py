@@ -168,3 +168,13 @@ def test_claim_never_handed_to_the_provider_is_sent_after_the_lease() -> None:
     lost = NOW - timedelta(hours=1)
     d = decide(view(0), attempt(AttemptStatus.CLAIMED, lost), GATE, STEPS, NOW, claim_lease=LEASE)
     assert (d.outcome, d.step_index, d.presumed_sent_at) == (Outcome.SEND, 0, None)
+
+
+def test_a_lost_claim_found_after_its_wait_is_presumed_sent_as_the_request_moves_on() -> None:
+    claimed = NOW - timedelta(days=4)  # the e-mail step's 3-day wait is over too
+    lost = attempt(AttemptStatus.SENDING, claimed)
+    d = decide(view(0), lost, GATE, STEPS, NOW, claim_lease=LEASE)
+    assert (d.outcome, d.step_index, d.presumed_sent_at) == (Outcome.SEND, 1, claimed)
+    only = STEPS[:1]  # nothing after it: the request expires unanswered, it did not fail
+    d = decide(view(0), lost, GATE, only, NOW, claim_lease=LEASE)
+    assert (d.outcome, d.reason, d.presumed_sent_at) == (Outcome.EXPIRE, "no_answer", claimed)
