@@ -132,6 +132,15 @@ def among(
     return column.in_(listed(bind, values))
 
 
+def among_param(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``among`` for a statement built once and run many times: the values come at
+    execution, as the parameter ``name`` (``= ANY(:name)`` on PostgreSQL, an expanding
+    ``IN`` on SQLite, where a short list renders cheaply)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def _dialect(bind: Session | Connection) -> str:
     return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, any_, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
-from reconsent.db import is_postgres
+from reconsent.db import among_param, is_postgres
 from reconsent.rules.chain import event_hash
 from reconsent.vocab import Channel, CollectionMethod, ConsentState
 
@@ -148,24 +148,16 @@ _EVENTS = ConsentEvent.metadata.tables[ConsentEvent.__tablename__]
 _STATUS = ConsentStatus.metadata.tables[ConsentStatus.__tablename__]
 
 
-def _among(column: Any, name: str, dialect: str) -> Any:
-    """``column IN (...)``; on PostgreSQL ``column = ANY(:array)``: one parameter, so the
-    statement stays short (psycopg parses a long statement anew on every call)."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
-    return column.in_(bindparam(name, expanding=True))
-
-
 @cache
 def _known_keys(dialect: str) -> Select[str | None]:
-    return select(_EVENTS.c.dedupe_key).where(_among(_EVENTS.c.dedupe_key, "keys", dialect))
+    return select(_EVENTS.c.dedupe_key).where(among_param(_EVENTS.c.dedupe_key, "keys", dialect))
 
 
 @cache
 def _heads(dialect: str) -> Select[str, str]:
     last_ids = (
         select(func.max(_EVENTS.c.id))
-        .where(_among(_EVENTS.c.subject_id, "subjects", dialect))
+        .where(among_param(_EVENTS.c.subject_id, "subjects", dialect))
         .group_by(_EVENTS.c.subject_id)
     )
     return select(_EVENTS.c.subject_id, _EVENTS.c.hash).where(_EVENTS.c.id.in_(last_ids))
@@ -175,7 +167,7 @@ def _heads(dialect: str) -> Select[str, str]:
 def _event_ids(dialect: str) -> Select[str, int]:
     """The ids the database gave the events just inserted, by ``event_id`` (a UUID)."""
     return select(_EVENTS.c.event_id, _EVENTS.c.id).where(
-        _among(_EVENTS.c.event_id, "ids", dialect)
+        among_param(_EVENTS.c.event_id, "ids", dialect)
     )
 
 
