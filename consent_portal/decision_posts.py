@@ -35,6 +35,7 @@ from consent_portal.state import (
     writer,
 )
 from reconsent.db import unit_of_work
+from reconsent.decision_rows import DecisionTarget
 from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
 from reconsent.errors import DecisionError, LinkError
 from reconsent.links import LinkPayload
@@ -141,6 +142,7 @@ def _record(session: Session, portal: Portal, posts: Sequence[Post]) -> list[Out
     outcomes: list[Outcome | None] = [None] * len(posts)
     inputs: list[DecisionInput] = []
     pending: list[tuple[int, MessageContext, str, int]] = []
+    targets: dict[int, DecisionTarget] = {}
     links = open_links(session, portal, [post.payload for post in posts])
     for index, (post, link) in enumerate(zip(posts, links, strict=True)):
         if isinstance(link, LinkError):
@@ -171,7 +173,17 @@ def _record(session: Session, portal: Portal, posts: Sequence[Post]) -> list[Out
             )
         )
         pending.append((index, shared.context, locale, link.wave.id))
-    results = record_decisions(session, inputs, portal.ledger_context())
+        # open_links read the request and the person in this unit of work: not again.
+        targets[link.request_id] = DecisionTarget(
+            link.request_id,
+            link.request_status,
+            link.wave.id,
+            link.contact.id,
+            link.contact.subject_id,
+            link.contact.locale,
+            erased=False,  # open_links refuses a link to an erased person
+        )
+    results = record_decisions(session, inputs, portal.ledger_context(), targets)
     for (index, context, locale, wave_id), result in zip(pending, results, strict=True):
         outcomes[index] = (
             result

@@ -27,7 +27,7 @@ from reconsent.errors import BadLink, LinkError
 from reconsent.ledger import LedgerContext
 from reconsent.links import LinkPayload, LinkSigner, LinkUse, check_age
 from reconsent.settings import Settings
-from reconsent.vocab import Channel
+from reconsent.vocab import Channel, RequestStatus
 from reconsent.waveconfig import WaveConfig
 from reconsent.waves import wave_config
 
@@ -90,6 +90,8 @@ class OpenLink:
 
     payload: LinkPayload
     request_id: int
+    #: The request's status when the link was opened (in the caller's unit of work).
+    request_status: RequestStatus
     #: The request's wave: a detached, shared copy from the portal's cache (read only).
     wave: Wave
     contact: LinkContact
@@ -115,6 +117,7 @@ def _link_query() -> Select[Any]:
     return (
         select(
             _REQUESTS.c.wave_id,
+            _REQUESTS.c.status,
             _CONTACTS.c.id,
             _CONTACTS.c.subject_id,
             _CONTACTS.c.locale,
@@ -194,6 +197,7 @@ def _people_query() -> Select[Any]:
         select(
             _REQUESTS.c.id,
             _REQUESTS.c.wave_id,
+            _REQUESTS.c.status,
             _CONTACTS.c.id,
             _CONTACTS.c.subject_id,
             _CONTACTS.c.locale,
@@ -224,7 +228,8 @@ def _opened(
     check_expiry: bool,
 ) -> OpenLink:
     """The link whose row (``_link_query``'s columns) was found."""
-    wave_id, contact_id, subject_id, locale, name, erased_at, attempt_id, channel, pmid = found
+    wave_id, status, contact_id, subject_id, locale, name, erased_at, *attempt = found
+    attempt_id, channel, pmid = attempt
     if erased_at is not None:
         raise BadLink("this link is not valid")
     wave = shared_wave(portal, db, wave_id)
@@ -238,6 +243,7 @@ def _opened(
     return OpenLink(
         payload=payload,
         request_id=payload.request_id,
+        request_status=RequestStatus(status),
         wave=wave,
         contact=LinkContact(contact_id, subject_id, locale, name),
         config=config,

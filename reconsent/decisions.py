@@ -174,16 +174,22 @@ def record_decision(
 
 
 def record_decisions(
-    session: Session, decisions: Sequence[DecisionInput], ctx: LedgerContext
+    session: Session,
+    decisions: Sequence[DecisionInput],
+    ctx: LedgerContext,
+    targets: Mapping[int, DecisionTarget] | None = None,
 ) -> list[DecisionResult | DecisionError]:
     """Record many decisions in the caller's unit of work, with one statement per step
     (targets, ledger, closings) for all of them; the result of each, in order.
 
     A decision that cannot be recorded gets its ``DecisionError`` and writes
     nothing; the others are recorded.  Decisions later in the list see the
-    earlier ones (the same nonce twice: the second is a replay).
+    earlier ones (the same nonce twice: the second is a replay).  ``targets``: the
+    requests as the caller has just read them in this unit of work (by request id);
+    otherwise they are read here.
     """
-    targets = load_targets(session, [d.request_id for d in decisions])
+    if targets is None:
+        targets = load_targets(session, [d.request_id for d in decisions])
     results: list[DecisionResult | DecisionError | None] = [None] * len(decisions)
     prepared: list[tuple[int, _Prepared]] = []
     for index, given in enumerate(decisions):
