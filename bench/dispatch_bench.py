@@ -48,10 +48,10 @@ def _prepare(url: str, n: int) -> int:
     """n contacts with a stale e-mail consent, a one-step e-mail wave, planned."""
     from bench.dataset import NOW
     from models import Wave
+    from reconsent.campaigns.waves import create_wave
     from reconsent.db import make_engine, unit_of_work, upgrade
-    from reconsent.planning import plan_wave
-    from reconsent.waveconfig import parse_wave_config
-    from reconsent.waves import create_wave
+    from reconsent.kernel.waveconfig import parse_wave_config
+    from reconsent.planning.planner import plan_wave
 
     upgrade(url)
     engine = make_engine(url)
@@ -162,9 +162,9 @@ def _settings(url: str, tmp: str, sendgrid: str | None) -> Any:
 def _advance(settings: Any, wave_id: int, ranges: list[tuple[int, int]]) -> None:
     """One dispatcher (its own engine and adapters) over some batches of the wave."""
     from bench.dataset import NOW
-    from channels.wiring import build_adapters
     from reconsent.db import make_engine
-    from reconsent.dispatch import Dispatcher
+    from reconsent.dispatch.dispatcher import Dispatcher
+    from reconsent.wiring import build_adapters
 
     engine = make_engine(settings.database_url)
     dispatcher = Dispatcher(engine, settings, build_adapters(settings))
@@ -177,9 +177,9 @@ def _dispatch(settings: Any, wave_id: int, workers: int) -> float:
     """Seconds to dispatch every due request: the batches (id ranges) shared out,
     interleaved, between ``workers`` processes, as a tick's batch tasks would be."""
     from bench.dataset import NOW
-    from channels.wiring import build_adapters  # noqa: F401 - imported before forking
     from reconsent.db import make_engine
-    from reconsent.dispatch import Dispatcher
+    from reconsent.dispatch.dispatcher import Dispatcher
+    from reconsent.wiring import build_adapters  # noqa: F401 - imported before forking
 
     engine = make_engine(settings.database_url)
     started = time.perf_counter()

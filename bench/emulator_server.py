@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from reconsent.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
 
 
 def build(api_key: str) -> Starlette:

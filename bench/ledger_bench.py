@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from bench.dataset import NOW
 from bench.planning_bench import peak_rss_mb
-from reconsent.rules.chain import event_hash
+from reconsent.kernel.rules.chain import event_hash
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CODES = {1: "marketing_email", 2: "marketing_sms", 3: "marketing_phone", 4: "profiling"}
@@ -139,7 +139,7 @@ def _load(url: str, events: int) -> float:
 
 
 def _worker(url: str) -> dict[str, Any]:
-    from reconsent.ledger_verify import verify_ledger_parallel
+    from reconsent.ledger.verify import verify_ledger_parallel
 
     started = time.perf_counter()
     report = verify_ledger_parallel(url)

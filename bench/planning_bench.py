@@ -93,7 +93,7 @@ def _worker(mode: str, url: str) -> dict[str, Any]:
     else:
         from bench.dataset import NOW
         from models import Wave
-        from reconsent.planning import plan_wave
+        from reconsent.planning.planner import plan_wave
 
         with unit_of_work(engine) as session:
             wave = session.get_one(Wave, 1)
@@ -119,9 +119,9 @@ def _run_worker(mode: str, url: str) -> dict[str, Any]:
 
 def _prepare(url: str, contacts: int) -> dict[str, Any]:
     from bench.dataset import NOW, load
+    from reconsent.campaigns.waves import create_wave
     from reconsent.db import make_engine, unit_of_work, upgrade
-    from reconsent.waveconfig import parse_wave_config
-    from reconsent.waves import create_wave
+    from reconsent.kernel.waveconfig import parse_wave_config
 
     upgrade(url)
     engine = make_engine(url)

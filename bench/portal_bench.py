@@ -180,12 +180,12 @@ def serving(target: str, env: dict[str, str], port: int, cwd: Path) -> Iterator[
 def seed(url: str, data_dir: Path, people: int) -> list[tuple[int, str]]:
     """Catalog, the example wave and ``people`` contacts with a request each."""
     from models import Contact, WaveRequest
-    from reconsent.catalog import load_catalog
+    from reconsent.campaigns.catalog_file import load_catalog
+    from reconsent.campaigns.waves import create_wave
     from reconsent.db import make_engine, unit_of_work, upgrade
+    from reconsent.kernel.vocab import RequestBasis, RequestStatus
+    from reconsent.kernel.waveconfig import load_wave_config
     from reconsent.settings import Settings
-    from reconsent.vocab import RequestBasis, RequestStatus
-    from reconsent.waveconfig import load_wave_config
-    from reconsent.waves import create_wave
 
     upgrade(url)
     settings = Settings(_env_file=None, database_url=url, data_dir=data_dir)  # type: ignore[call-arg]
@@ -239,7 +239,7 @@ def seed(url: str, data_dir: Path, people: int) -> list[tuple[int, str]]:
 def write_lines(folder: Path, requests: list[tuple[int, str]]) -> dict[str, Path]:
     """GET lines (every link), and POST lines in disjoint files, one per POST run."""
     from consent_portal.security import CsrfTokens
-    from reconsent.links import LinkSigner, LinkUse, token_id
+    from reconsent.kernel.links import LinkSigner, LinkUse, token_id
 
     signer, csrf = LinkSigner([KEYS]), CsrfTokens([KEYS])
     gets, posts = [], []

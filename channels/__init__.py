@@ -1,7 +1,9 @@
 """Channel adapters: the provider edge of reconsent (SendGrid email, Twilio SMS and calls).
 
-``channels.base`` is the interface, ``channels.render`` / ``channels.ivr`` the
-pure rendering, ``channels.errors`` the one error classification, and
-``channels.wiring`` builds the adapters from settings.  Nothing is imported
-here: importing the package has no side effects.
+The port they implement is :mod:`reconsent.kernel.ports`; provider answers are
+classified by :mod:`reconsent.kernel.rules.provider_answers`.  Here:
+rendering (``message_render``, ``ivr_twiml``, ``sms_reply_twiml``), the
+adapters (``outbox``, ``sendgrid_email``, ``twilio_sms``, ``twilio_calls``).
+:mod:`reconsent.wiring` builds them from settings.  This package imports only
+the kernel; importing it has no side effects.
 """

@@ -33,9 +33,8 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import IO, Any
 
-from channels.base import OutboundMessage, SendOutcome, SendResult
-from channels.ivr import call_twiml, gather_url_for
-from channels.render import (
+from channels.ivr_twiml import call_twiml, gather_url_for
+from channels.message_render import (
     DEFAULT_SMS_MAX_SEGMENTS,
     apply_substitutions,
     email_substitutions,
@@ -44,8 +43,9 @@ from channels.render import (
     resolve_locale,
     sms_segments,
 )
-from reconsent.clock import Clock, SystemClock
-from reconsent.vocab import Channel
+from reconsent.kernel.clock import Clock, SystemClock
+from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.vocab import Channel
 
 __all__ = ["MANIFEST_NAME", "FileOutbox"]
 
@@ -54,7 +54,7 @@ _EXTENSIONS = {Channel.EMAIL: "eml", Channel.SMS: "txt", Channel.IVR: "xml"}
 
 
 class FileOutbox:
-    """A :class:`channels.base.ChannelAdapter` writing one file per attempt."""
+    """A :class:`reconsent.kernel.ports.ChannelAdapter` writing one file per attempt."""
 
     provider = "outbox"
     idempotent = True

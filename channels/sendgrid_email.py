@@ -1,7 +1,7 @@
 """Email through SendGrid's ``POST /v3/mail/send``, many recipients per request.
 
 Messages are grouped by :class:`MessageContext`; each group is rendered once
-(:func:`channels.render.render_email_template`) and sent in requests of at
+(:func:`channels.message_render.render_email_template`) and sent in requests of at
 most 1,000 personalizations, each carrying the recipient, its substitutions,
 its one-click unsubscribe headers and ``custom_args`` holding only the
 request and attempt ids (the Event Webhook echoes them back).  Click and open
@@ -21,7 +21,8 @@ Retry policy (explicit and injectable):
   (``TRANSIENT``, ``error_code="not_attempted"``, same ``retry_after``).
 * A 400 naming specific personalizations fails those messages only
   (``PERMANENT``) and re-posts the others once; any other 4xx fails the request's
-  messages (``PERMANENT``); 401/403 raise :class:`channels.errors.ChannelConfigError`.
+  messages (``PERMANENT``); 401/403 raise
+  :class:`reconsent.kernel.errors.ChannelConfigError`.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from typing import Any
 import python_http_client.exceptions
 from sendgrid import SendGridAPIClient
 
-from channels.base import MessageContext, OutboundMessage, SendOutcome, SendResult
-from channels.errors import classify_sendgrid, parse_retry_after
-from channels.render import email_substitutions, render_email_template
-from reconsent.vocab import Channel
+from channels.message_render import email_substitutions, render_email_template
+from reconsent.kernel.ports import MessageContext, OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.rules.provider_answers import classify_sendgrid, parse_retry_after
+from reconsent.kernel.vocab import Channel
 
 __all__ = ["MAX_PERSONALIZATIONS", "SendGridEmail", "build_payload"]
 
@@ -116,7 +117,7 @@ def _personalization(msg: OutboundMessage) -> dict[str, Any]:
 
 
 class SendGridEmail:
-    """A :class:`channels.base.ChannelAdapter` for email through SendGrid."""
+    """A :class:`reconsent.kernel.ports.ChannelAdapter` for email through SendGrid."""
 
     channel = Channel.EMAIL
     provider = "sendgrid"

@@ -27,9 +27,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from channels.base import OutboundMessage, SendOutcome, SendResult
-from channels.errors import classify_twilio, parse_retry_after
-from reconsent.vocab import Channel
+from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.rules.provider_answers import classify_twilio, parse_retry_after
+from reconsent.kernel.vocab import Channel
 
 __all__ = ["RebasingHttpClient", "TwilioAdapterBase", "make_client"]
 

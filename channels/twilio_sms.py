@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.base import OutboundMessage
-from channels.render import DEFAULT_SMS_MAX_SEGMENTS, render_sms
+from channels.message_render import DEFAULT_SMS_MAX_SEGMENTS, render_sms
 from channels.twilio_client import TWILIO_API, TwilioAdapterBase
-from reconsent.vocab import Channel
+from reconsent.kernel.ports import OutboundMessage
+from reconsent.kernel.vocab import Channel
 
 __all__ = ["TwilioSms"]
 
 
 class TwilioSms(TwilioAdapterBase):
-    """Sends :func:`channels.render.render_sms` text from ``from_`` (a number or alphanumeric id).
+    """Sends :func:`channels.message_render.render_sms` text from ``from_``.
+
+    ``from_`` is a number or an alphanumeric id.
 
     The text carries an opt-out link because alphanumeric senders cannot
     receive a STOP reply.  Every message is rendered before the first call, so
     a text over the segment budget (a configuration problem) fails the whole
-    batch up front with :class:`channels.errors.SmsTooLongError`.
+    batch up front with :class:`reconsent.kernel.rules.provider_answers.SmsTooLongError`.
     """
 
     channel = Channel.SMS

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,25 +23,39 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from consent_portal import pages, receipt, renewal, rights, twilio_voice
+from consent_portal import pages, receipt_pages, renewal_pages, rights_pages, voice_webhooks
 from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
 from consent_portal.batching import Batcher
 from consent_portal.decision_posts import Outcome, Post, write_posts
-from consent_portal.ratelimit import RateLimitMiddleware
-from consent_portal.resources import limit_threads, portal_engine
+from consent_portal.rate_limits import RateLimitMiddleware
 from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
-from reconsent.clock import Clock, SystemClock
-from reconsent.links import LinkSigner
+from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.settings import Settings, load_settings
+from reconsent.wiring import link_signer, portal_engine
 
 #: Forms here are a handful of fields; anything bigger is refused with 413.
 MAX_BODY_SIZE = 64 * 1024
 #: At most this many decisions share one unit of work (``consent_portal.decision_posts``).
 DECISION_BATCH = 64
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "limit_threads"]
+
+
+def limit_threads(count: int) -> None:
+    """At most ``count`` handlers run at once in this event loop's threadpool (0: inline).
+
+    A handler's database work and rendering is a unit of well under a
+    millisecond of CPU (bench/portal_bench.py).  By default (``portal_threads =
+    0``) it runs inline on the event loop: handing it to a worker thread costs
+    more than the work itself (the thread hop and the GIL contention measured at
+    ~1 ms per request), and a CPU-bound Python process serves more requests with
+    one thread than with many.  Scale with worker processes (``reconsent portal
+    --workers N``); ``portal_threads = N > 0`` runs handlers in a threadpool of
+    N threads instead (for a database with slow round trips).
+    """
+    anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, count)
 
 
 def create_app(
@@ -65,7 +80,7 @@ def create_app(
             settings=settings,
             clock=app_clock,
             engine=app_engine,
-            signer=LinkSigner(keys, clock=app_clock),
+            signer=link_signer(settings, app_clock),
             csrf=CsrfTokens(keys),
             templates=templates,
             address_key=settings.address_key(),
@@ -83,21 +98,27 @@ def create_app(
     routes = [
         Route("/c/{token}", pages.landing, methods=["GET"], name="landing"),
         Route("/c/{token}", pages.decide, methods=["POST"], name="decide"),
-        Route("/c/{token}/rights", rights.rights_page, methods=["GET"], name="rights"),
+        Route("/c/{token}/rights", rights_pages.rights_page, methods=["GET"], name="rights"),
         Route(
-            "/c/{token}/rights/{kind}", rights.rights_action, methods=["POST"], name="rights_action"
+            "/c/{token}/rights/{kind}",
+            rights_pages.rights_action,
+            methods=["POST"],
+            name="rights_action",
         ),
-        Route("/c/{token}/data.{fmt}", rights.download, methods=["POST"], name="download"),
-        Route("/c/{token}/receipt", receipt.receipt_page, methods=["GET"], name="receipt"),
+        Route("/c/{token}/data.{fmt}", rights_pages.download, methods=["POST"], name="download"),
+        Route("/c/{token}/receipt", receipt_pages.receipt_page, methods=["GET"], name="receipt"),
         Route(
-            "/c/{token}/receipt.json", receipt.receipt_json, methods=["GET"], name="receipt_json"
+            "/c/{token}/receipt.json",
+            receipt_pages.receipt_json,
+            methods=["GET"],
+            name="receipt_json",
         ),
-        Route("/c/{token}/renew", renewal.renew, methods=["POST"], name="renew"),
-        Route("/notice/{version}", receipt.notice_page, methods=["GET"], name="notice"),
+        Route("/c/{token}/renew", renewal_pages.renew, methods=["POST"], name="renew"),
+        Route("/notice/{version}", receipt_pages.notice_page, methods=["GET"], name="notice"),
         Route("/o/{token}", pages.optout_page, methods=["GET"], name="optout_page"),
         Route("/o/{token}", pages.optout, methods=["POST"], name="optout"),
-        Route(twilio_voice.VOICE_PATH, twilio_voice.voice, methods=["POST"], name="voice"),
-        Route(twilio_voice.GATHER_PATH, twilio_voice.gather, methods=["POST"], name="gather"),
+        Route(voice_webhooks.VOICE_PATH, voice_webhooks.voice, methods=["POST"], name="voice"),
+        Route(voice_webhooks.GATHER_PATH, voice_webhooks.gather, methods=["POST"], name="gather"),
         Route(twilio_hooks.SMS_STATUS_PATH, twilio_hooks.sms_status, methods=["POST"]),
         Route(twilio_hooks.CALL_STATUS_PATH, twilio_hooks.call_status, methods=["POST"]),
         Route(twilio_hooks.SMS_INBOUND_PATH, twilio_hooks.sms_inbound, methods=["POST"]),

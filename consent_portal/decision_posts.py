@@ -21,11 +21,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from channels.base import MessageContext
 from consent_portal.i18n import choose_locale
-from consent_portal.render import one
+from consent_portal.page_render import one
 from consent_portal.security import FormGrant
-from consent_portal.shared import wave_texts
 from consent_portal.state import (
     Portal,
     begin_write,
@@ -34,12 +32,14 @@ from consent_portal.state import (
     run_sync,
     writer,
 )
+from consent_portal.wave_texts import wave_texts
 from reconsent.db import unit_of_work
-from reconsent.decision_rows import DecisionTarget
-from reconsent.decisions import DecisionInput, DecisionResult, record_decisions
-from reconsent.errors import DecisionError, LinkError
-from reconsent.links import LinkPayload
-from reconsent.vocab import CollectionMethod
+from reconsent.kernel.errors import DecisionError, LinkError
+from reconsent.kernel.links import LinkPayload
+from reconsent.kernel.ports import MessageContext
+from reconsent.kernel.vocab import CollectionMethod
+from reconsent.ledger.decision_rows import DecisionTarget
+from reconsent.ledger.decisions import DecisionInput, DecisionResult, record_decisions
 
 #: Form field prefix of a purpose's Yes/No radio pair: ``p.<purpose code>``.
 CHOICE_PREFIX = "p."

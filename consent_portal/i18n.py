@@ -11,7 +11,7 @@ from functools import cache
 from types import MappingProxyType
 
 from consent_portal.i18n_rights import RIGHTS_STRINGS
-from reconsent.messages import language_of
+from reconsent.campaigns.notices import language_of
 
 DEFAULT_LOCALE = "en"
 

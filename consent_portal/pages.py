@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from channels.base import MessageContext
 from consent_portal.batching import Batcher
 from consent_portal.decision_posts import (
     ACTION_SAVE,
@@ -27,20 +26,21 @@ from consent_portal.decision_posts import (
     Recorded,
 )
 from consent_portal.i18n import choose_locale, texts
-from consent_portal.render import base_context, path_for, read_form
-from consent_portal.render import error_page as _error
-from consent_portal.render import link_error_page as _link_error
-from consent_portal.render import one as _one
-from consent_portal.render import page as _page
+from consent_portal.page_render import base_context, path_for, read_form
+from consent_portal.page_render import error_page as _error
+from consent_portal.page_render import link_error_page as _link_error
+from consent_portal.page_render import one as _one
+from consent_portal.page_render import page as _page
 from consent_portal.security import client_ip, user_agent
-from consent_portal.shared import wave_texts
 from consent_portal.shells import shell_page
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
+from consent_portal.wave_texts import wave_texts
 from reconsent.db import unit_of_work
-from reconsent.decisions import DecisionResult, record_objection
-from reconsent.errors import LinkError
-from reconsent.links import LinkUse
-from reconsent.vocab import CollectionMethod, ConsentState, SuppressionReason
+from reconsent.kernel.errors import LinkError
+from reconsent.kernel.links import LinkUse
+from reconsent.kernel.ports import MessageContext
+from reconsent.kernel.vocab import CollectionMethod, ConsentState, SuppressionReason
+from reconsent.ledger.decisions import DecisionResult, record_objection
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ pieces with its values, HTML-escaped exactly as Jinja's autoescape would.
 Rendering a 9 KB page through the template costs ~0.4 ms; filling a shell
 ~10 us (bench/portal_bench.py measures the pages end to end).
 
-A shell lives in the portal's cache (``consent_portal.cache``: what its key
+A shell lives in the portal's cache (``consent_portal.ttl_cache``: what its key
 names, for at most a minute), so it changes when the texts it was made from
 change.  Only values passed as slots vary per request: everything else in the
 context must be named by the cache key.  ``build_shell`` refuses a template

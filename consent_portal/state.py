@@ -18,18 +18,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from consent_portal.cache import TtlCache
 from consent_portal.security import CsrfTokens
+from consent_portal.ttl_cache import TtlCache
 from models import Contact, SendAttempt, Wave, WaveRequest
-from reconsent.clock import Clock
+from reconsent.campaigns.waves import wave_config
 from reconsent.db import SQLITE_BUSY_TIMEOUT_MS, unit_of_work
-from reconsent.errors import BadLink, LinkError
-from reconsent.ledger import LedgerContext
-from reconsent.links import LinkPayload, LinkSigner, LinkUse, check_age
+from reconsent.kernel.clock import Clock
+from reconsent.kernel.errors import BadLink, LinkError
+from reconsent.kernel.links import LinkPayload, LinkSigner, LinkUse, check_age
+from reconsent.kernel.vocab import Channel, RequestStatus
+from reconsent.kernel.waveconfig import WaveConfig
+from reconsent.ledger.append import LedgerContext
 from reconsent.settings import Settings
-from reconsent.vocab import Channel, RequestStatus
-from reconsent.waveconfig import WaveConfig
-from reconsent.waves import wave_config
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,7 +47,7 @@ class Portal:
     templates: Jinja2Templates
     #: Key of the address HMAC (evidence names a phone by its hash, never in clear).
     address_key: bytes
-    #: What every page of a wave shares (config, purposes, notices): ``consent_portal.cache``.
+    #: What every page of a wave shares (config, purposes, notices): ``consent_portal.ttl_cache``.
     cache: TtlCache = field(default_factory=TtlCache)
 
     def ledger_context(self) -> LedgerContext:
@@ -68,7 +68,7 @@ def portal_of(request: Request) -> Portal:
 
 async def run_sync(work: Callable[..., T], portal: Portal, *args: Any) -> T:
     """``work(portal, *args)``: inline on the event loop, or in the threadpool when the
-    portal has one (setting ``portal_threads``; see ``consent_portal.resources``)."""
+    portal has one (setting ``portal_threads``; see :func:`consent_portal.app.limit_threads`)."""
     if portal.settings.portal_threads == 0:
         return work(portal, *args)
     return await run_in_threadpool(work, portal, *args)

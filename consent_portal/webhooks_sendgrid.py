@@ -11,7 +11,7 @@ A batch is accepted only when
 
 Otherwise 403 and nothing recorded.  The events of a batch are applied in one
 unit of work, each once (its ``sg_event_id`` in ``webhook_events``), through
-:func:`reconsent.delivery.apply_delivery`: our ``custom_args`` (``attempt_id``,
+:func:`reconsent.feedback.delivery_reports.apply_delivery`: our ``custom_args`` (``attempt_id``,
 ``request_id``) name the attempt.  Personal fields of the events (``email``,
 ``ip``, ``useragent``, bounce ``reason``) are never read into the database.
 """
@@ -31,10 +31,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
-from reconsent.callbacks import event_key
-from reconsent.delivery import DeliveryReport, apply_delivery
-from reconsent.rules.delivery import sendgrid_event_verdict
-from reconsent.vocab import Channel
+from reconsent.feedback.delivery_reports import DeliveryReport, apply_delivery
+from reconsent.feedback.webhook_keys import event_key
+from reconsent.kernel.rules.delivery_outcomes import sendgrid_event_verdict
+from reconsent.kernel.vocab import Channel
 
 __all__ = [
     "EVENTS_PATH",

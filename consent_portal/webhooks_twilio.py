@@ -1,15 +1,15 @@
 """Twilio webhooks: message status, call status and inbound SMS.
 
-Like the voice webhooks (:mod:`consent_portal.twilio_voice`), every request must
+Like the voice webhooks (:mod:`consent_portal.voice_webhooks`), every request must
 carry a valid ``X-Twilio-Signature`` over our public URL and its POST
 parameters: otherwise 403 and nothing recorded.  Each callback is applied once
 (its key in ``webhook_events``): the same callback twice changes nothing.
 
 * ``POST /webhooks/twilio/sms-status``: ``MessageSid`` + ``MessageStatus``
-  (+ ``ErrorCode``), applied by :func:`reconsent.delivery.apply_delivery`;
+  (+ ``ErrorCode``), applied by :func:`reconsent.feedback.delivery_reports.apply_delivery`;
 * ``POST /webhooks/twilio/call-status``: ``CallSid`` + ``CallStatus``;
 * ``POST /webhooks/twilio/sms-inbound``: a reply (``From``, ``Body``), handled by
-  :func:`reconsent.sms_inbound.handle_inbound_sms`; answered with TwiML.
+  :func:`reconsent.feedback.sms_inbound.handle_inbound_sms`; answered with TwiML.
 
 Status callbacks answer 204 (also for a duplicate or an attempt we do not
 know: Twilio does not retry them, and there is nothing to fix on its side);
@@ -23,15 +23,15 @@ import logging
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from channels.sms_replies import empty_twiml, reply_twiml
+from channels.sms_reply_twiml import empty_twiml, reply_twiml
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
-from consent_portal.twilio_voice import MAX_FIELDS, TWIML, signature_ok
-from reconsent.callbacks import event_key
-from reconsent.delivery import Applied, DeliveryReport, apply_delivery
-from reconsent.links import LinkUse
-from reconsent.rules.delivery import twilio_call_verdict, twilio_message_verdict
-from reconsent.sms_inbound import InboundSms, handle_inbound_sms
-from reconsent.vocab import Channel
+from consent_portal.voice_webhooks import MAX_FIELDS, TWIML, signature_ok
+from reconsent.feedback.delivery_reports import Applied, DeliveryReport, apply_delivery
+from reconsent.feedback.sms_inbound import InboundSms, handle_inbound_sms
+from reconsent.feedback.webhook_keys import event_key
+from reconsent.kernel.links import LinkUse
+from reconsent.kernel.rules.delivery_outcomes import twilio_call_verdict, twilio_message_verdict
+from reconsent.kernel.vocab import Channel
 
 __all__ = [
     "CALL_STATUS_PATH",

@@ -8,11 +8,11 @@ from typing import Any
 from prefect import flow, get_run_logger, tags, task
 
 from flows.wave_tick import wave_tick
-from reconsent.clock import SystemClock
+from reconsent.campaigns.waves import create_wave
 from reconsent.db import unit_of_work
-from reconsent.runtime import get_runtime
-from reconsent.waveconfig import WaveConfig
-from reconsent.waves import create_wave
+from reconsent.kernel.clock import SystemClock
+from reconsent.kernel.waveconfig import WaveConfig
+from reconsent.wiring import get_runtime
 
 
 @task(name="create-wave")

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from flows.wave_tick import wave_tick
 from models import Wave
 from reconsent.db import unit_of_work
-from reconsent.renewals import send_link_renewals
-from reconsent.runtime import get_runtime
-from reconsent.vocab import WaveStatus
+from reconsent.kernel.vocab import WaveStatus
+from reconsent.rights.renewals import send_link_renewals
+from reconsent.wiring import get_runtime
 
 ACTIVE = (WaveStatus.DRAFT, WaveStatus.RUNNING)
 

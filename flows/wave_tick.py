@@ -18,13 +18,13 @@ from prefect.input import RunInput
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
-from reconsent.clock import ensure_utc
+from reconsent.campaigns.funnel import complete_if_done, wave_funnel
+from reconsent.campaigns.waves import get_wave, wave_config
 from reconsent.db import unit_of_work
-from reconsent.planning import plan_wave, record_approval
-from reconsent.reporting import complete_if_done, wave_funnel
-from reconsent.runtime import get_runtime
-from reconsent.vocab import WaveStatus
-from reconsent.waves import get_wave, wave_config
+from reconsent.kernel.clock import ensure_utc
+from reconsent.kernel.vocab import WaveStatus
+from reconsent.planning.planner import plan_wave, record_approval
+from reconsent.wiring import get_runtime
 
 
 def _retry_on_database_hiccup(_task: Any, _run: TaskRun, state: State[Any]) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, String
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from reconsent.clock import ensure_utc
+from reconsent.kernel.clock import ensure_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

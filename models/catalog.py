@@ -9,7 +9,7 @@ from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
-from reconsent.vocab import Channel
+from reconsent.kernel.vocab import Channel
 
 
 class Purpose(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
-from reconsent.vocab import Channel, CollectionMethod, ConsentState, SuppressionReason
+from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState, SuppressionReason
 
 
 class ConsentEvent(Base):

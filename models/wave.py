@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
-from reconsent.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus, WaveStatus
+from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus, WaveStatus
 
 
 class Wave(Base):

@@ -35,7 +35,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.elements import ColumnElement
 
-from reconsent.errors import ConfigError
+from reconsent.kernel.errors import ConfigError
 
 
 def normalise_url(url: str) -> str:

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from reconsent.clock import FixedClock
 from reconsent.db import make_engine, upgrade
+from reconsent.kernel.clock import FixedClock
 from reconsent.settings import ChannelMode, Settings
 from tests.support.postgres import PostgresServer, running_postgres
 

@@ -9,8 +9,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console, engine, errors, print_json, session, settings
-from reconsent.clock import SystemClock
+from reconsent.cli.context import console, engine, errors, print_json, session, settings
+from reconsent.kernel.clock import SystemClock
 
 catalog_app = typer.Typer(help="Purposes and privacy notices.", no_args_is_help=True)
 contacts_app = typer.Typer(help="The contact base.", no_args_is_help=True)
@@ -38,7 +38,7 @@ def _report(report: Any, as_json: bool, what: str) -> None:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        from reconsent.errors import ConfigError
+        from reconsent.kernel.errors import ConfigError
 
         raise ConfigError(f"{path}: no such file")
     return path
@@ -47,7 +47,7 @@ def _require(path: Path) -> Path:
 @catalog_app.command("load")
 def catalog_load(path: Path = FILE, as_json: bool = JSON) -> None:
     """Load purposes and publish notice versions from a catalog TOML file."""
-    from reconsent.catalog import load_catalog
+    from reconsent.campaigns.catalog_file import load_catalog
 
     cfg = settings()
     with session(cfg) as s:

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console
-from reconsent.demo.runner import Providers
+from reconsent.cli.context import console
+from reconsent.dev.demo.runner import Providers
 
 
 def demo(
@@ -23,7 +23,7 @@ def demo(
 ) -> None:
     """Import a sample base, run an email -> SMS -> IVR wave, let simulated customers
     answer through the real portal, and print the funnel."""
-    from reconsent.demo.runner import DemoOptions, run_demo
+    from reconsent.dev.demo.runner import DemoOptions, run_demo
 
     result = run_demo(
         DemoOptions(directory, contacts, seed, providers),
@@ -61,9 +61,9 @@ def demo(
     )
     console.print(f"  one person's proof: {env} reconsent proof <external_id>", soft_wrap=True)
     if result.get("proof_example"):
-        from reconsent.cli.common import session
+        from reconsent.cli.context import session
         from reconsent.cli.proof_cmd import print_proof
-        from reconsent.proof import contact_proof
+        from reconsent.ledger.proof import contact_proof
 
         console.print(
             f"\nThe proof of one person who answered (reconsent proof {result['proof_example']}):"

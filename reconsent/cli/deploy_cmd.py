@@ -6,9 +6,9 @@ import os
 
 import typer
 
-from reconsent.cli.common import console, settings
-from reconsent.durations import parse_duration
-from reconsent.errors import ConfigError
+from reconsent.cli.context import console, settings
+from reconsent.kernel.durations import parse_duration
+from reconsent.kernel.errors import ConfigError
 
 
 def deploy(
@@ -21,7 +21,7 @@ def deploy(
 
     Runs until interrupted (Ctrl-C); the Prefect UI shows the runs and their artifacts.
     """
-    from reconsent.deploy import DEFAULT_API, build_deployments, ensure_server
+    from flows.deployments import DEFAULT_API, build_deployments, ensure_server
 
     cfg = settings()
     try:

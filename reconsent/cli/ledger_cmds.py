@@ -7,7 +7,7 @@ import time
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console, print_json, settings
+from reconsent.cli.context import console, print_json, settings
 
 ledger_app = typer.Typer(
     help="The consent ledger (append-only, hash-chained).", no_args_is_help=True
@@ -17,7 +17,7 @@ ledger_app = typer.Typer(
 @ledger_app.command("verify")
 def verify(as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")) -> None:
     """Walk every subject's hash chain; exit 1 and list each break if anything was changed."""
-    from reconsent.ledger_verify import verify_ledger_parallel
+    from reconsent.ledger.verify import verify_ledger_parallel
 
     started = time.perf_counter()
     report = verify_ledger_parallel(settings().database_url)

@@ -22,8 +22,8 @@ from reconsent.cli import (
     system_cmds,
     wave_cmds,
 )
-from reconsent.cli.common import errors
-from reconsent.errors import ReconsentError
+from reconsent.cli.context import errors
+from reconsent.kernel.errors import ReconsentError
 
 app = typer.Typer(
     name="reconsent",

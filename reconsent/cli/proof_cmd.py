@@ -7,8 +7,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console, print_json, session
-from reconsent.proof import contact_proof
+from reconsent.cli.context import console, print_json, session
+from reconsent.ledger.proof import contact_proof
 
 
 def proof(

@@ -9,8 +9,8 @@ from typing import Any
 import typer
 from sqlalchemy import select
 
-from reconsent.cli.common import console, print_json, session, settings
-from reconsent.errors import ConfigError, NotFoundError
+from reconsent.cli.context import console, print_json, session, settings
+from reconsent.kernel.errors import ConfigError, NotFoundError
 
 receipts_app = typer.Typer(
     help="Consent receipts (Kantara 1.1), optionally Ed25519-signed.", no_args_is_help=True
@@ -21,8 +21,8 @@ def receipts_for(external_id: str) -> list[dict[str, Any]]:
     """One receipt per current consent (signed when a key is configured)."""
     from dataclasses import replace
 
-    from reconsent.receipt_signing import sign_receipt
-    from reconsent.receipts import build_receipt
+    from reconsent.ledger.receipt_signing import sign_receipt
+    from reconsent.ledger.receipts import build_receipt
 
     cfg = settings()
     data = _receipt_data(external_id)
@@ -35,7 +35,7 @@ def receipts_for(external_id: str) -> list[dict[str, Any]]:
 
 def _receipt_data(external_id: str) -> Any:
     from models import Contact
-    from reconsent.receipts import load_receipt
+    from reconsent.ledger.receipts import load_receipt
 
     cfg = settings()
     with session(cfg) as s:
@@ -48,8 +48,8 @@ def _receipt_data(external_id: str) -> Any:
 def receipt_for(external_id: str) -> dict[str, Any] | None:
     """The person's current receipt (signed when a key is configured); None if no record."""
     from models import Contact
-    from reconsent.receipt_signing import sign_receipt
-    from reconsent.receipts import build_receipt, load_receipt
+    from reconsent.ledger.receipt_signing import sign_receipt
+    from reconsent.ledger.receipts import build_receipt, load_receipt
 
     cfg = settings()
     with session(cfg) as s:
@@ -77,7 +77,7 @@ def show(external_id: str = typer.Argument(..., help="The contact's id in your C
 @receipts_app.command("keygen")
 def keygen() -> None:
     """Print a new signing key (set it as RECONSENT_RECEIPT_SIGNING_KEY) and its public key."""
-    from reconsent.receipt_signing import new_key, public_key_of
+    from reconsent.ledger.receipt_signing import new_key, public_key_of
 
     key = new_key()
     console.print(f"RECONSENT_RECEIPT_SIGNING_KEY={key}")
@@ -90,7 +90,7 @@ def verify(
     public_key: str | None = typer.Option(None, help="The controller's published public key."),
 ) -> None:
     """Check a receipt's signature (exit 1 when it does not hold)."""
-    from reconsent.receipt_signing import verify_receipt
+    from reconsent.ledger.receipt_signing import verify_receipt
 
     try:
         receipt = json.loads(path.read_text(encoding="utf-8"))

@@ -10,9 +10,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reconsent.cli.common import console, print_json, session
-from reconsent.clock import SystemClock
-from reconsent.errors import NotFoundError
+from reconsent.cli.context import console, print_json, session
+from reconsent.kernel.clock import SystemClock
+from reconsent.kernel.errors import NotFoundError
 
 rights_app = typer.Typer(
     help="Data-subject requests (access, correction, erasure...), due in one month.",
@@ -23,7 +23,7 @@ rights_app = typer.Typer(
 def rights_rows(s: Session, *, open_only: bool, now: datetime) -> list[dict[str, Any]]:
     """Every request (or the open ones), oldest due first, with an ``overdue`` flag."""
     from models import Contact, RightsRequest
-    from reconsent.vocab import RightsStatus
+    from reconsent.kernel.vocab import RightsStatus
 
     query = (
         select(RightsRequest, Contact.external_id)
@@ -93,7 +93,7 @@ def complete(
 ) -> None:
     """Close an open request once an operator has acted on it (e.g. applied a correction)."""
     from models import RightsRequest
-    from reconsent.vocab import RightsStatus
+    from reconsent.kernel.vocab import RightsStatus
 
     with session() as s:
         row = s.get(RightsRequest, request_id)

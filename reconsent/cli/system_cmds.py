@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from reconsent.cli.common import console, engine, errors, print_json, settings
+from reconsent.cli.context import console, engine, errors, print_json, settings
 from reconsent.db import current_revision, upgrade
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
@@ -49,8 +49,8 @@ def channels_check(as_json: bool = typer.Option(False, "--json")) -> None:
     """Show which adapter serves each channel and validate its settings; sends nothing.
 
     Exits 1 with one line per problem on stderr when the configuration is not usable."""
-    from channels.checks import check_settings
-    from channels.wiring import describe_adapters
+    from reconsent.channel_checks import check_settings
+    from reconsent.wiring import describe_adapters
 
     cfg = settings()
     described = describe_adapters(cfg)

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from reconsent.cli.common import console, parse_time, print_json, session, settings
-from reconsent.clock import SystemClock
-from reconsent.waveconfig import load_wave_config
+from reconsent.cli.context import console, parse_time, print_json, session, settings
+from reconsent.kernel.clock import SystemClock
+from reconsent.kernel.waveconfig import load_wave_config
 
 wave_app = typer.Typer(help="Re-consent waves.", no_args_is_help=True)
 WAVE = typer.Argument(..., help="Wave id (see `reconsent wave list`).")
@@ -21,7 +21,7 @@ JSON = typer.Option(False, "--json", help="Machine-readable output.")
 @wave_app.command("create")
 def create(path: Path = typer.Argument(..., help="Wave TOML file.")) -> None:
     """Create a wave from a TOML file and print its id."""
-    from reconsent.waves import create_wave
+    from reconsent.campaigns.waves import create_wave
 
     config = load_wave_config(path)
     with session() as s:
@@ -62,8 +62,8 @@ def plan(
     at: str | None = typer.Option(None, "--now", help="Evaluate at this ISO time."),
 ) -> None:
     """Preflight: who would be asked, reachable per channel, and why everybody else is not."""
-    from reconsent.planning import preflight
-    from reconsent.waves import get_wave
+    from reconsent.campaigns.waves import get_wave
+    from reconsent.planning.planner import preflight
 
     now = parse_time(at) or SystemClock().now()
     with session() as s:
@@ -108,8 +108,8 @@ def tick(
 @wave_app.command("status")
 def status(wave_id: int = WAVE, as_json: bool = JSON) -> None:
     """The funnel per channel and the requests per status."""
-    from reconsent.reporting import wave_funnel
-    from reconsent.waves import get_wave
+    from reconsent.campaigns.funnel import wave_funnel
+    from reconsent.campaigns.waves import get_wave
 
     with session() as s:
         funnel = wave_funnel(s, get_wave(s, wave_id))

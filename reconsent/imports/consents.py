@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Contact, Notice, Purpose
-from reconsent.imports.common import Target, batch_transaction, parse_batch
+from reconsent.imports.batches import Target, batch_transaction, parse_batch
 from reconsent.imports.contacts import ERASED_REASON
 from reconsent.imports.csvfile import read_batches
 from reconsent.imports.report import ImportReport
@@ -22,9 +22,9 @@ from reconsent.imports.rows import (
     ConsentRow,
     parse_consent_row,
 )
-from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
+from reconsent.kernel.vocab import CollectionMethod
+from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, append_events
 from reconsent.settings import Settings
-from reconsent.vocab import CollectionMethod
 
 log = logging.getLogger(__name__)
 ACTOR = "import"

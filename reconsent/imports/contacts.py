@@ -12,13 +12,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models import Contact
-from reconsent.imports.common import Target, batch_transaction, parse_batch
+from reconsent.imports.batches import Target, batch_transaction, parse_batch
 from reconsent.imports.csvfile import RawRow, read_batches
 from reconsent.imports.report import ImportReport
-from reconsent.imports.rows import CONTACT_COLUMNS, ContactRow, InvalidRowError, parse_contact_row
-from reconsent.rules.addresses import address_hash
+from reconsent.imports.rows import CONTACT_COLUMNS, ContactRow, parse_contact_row
+from reconsent.kernel.errors import InvalidRowError
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import AddressKind
 from reconsent.settings import Settings
-from reconsent.vocab import AddressKind
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconsent.errors import ConfigError
 from reconsent.imports.report import RowError
+from reconsent.kernel.errors import ConfigError
 
 BATCH_SIZE = 1000
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import available_timezones
 
-from reconsent.rules.addresses import (
-    AddressError,
+from reconsent.kernel.errors import AddressError, InvalidRowError
+from reconsent.kernel.rules.addresses import (
     normalise_email,
     normalise_phone,
     region_for_locale,
 )
-from reconsent.vocab import AddressKind, Channel, ConsentState, SuppressionReason
+from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 
 #: Languages a contact may have: the ones the notices and messages are written in.
 SUPPORTED_LOCALES = frozenset({"it", "en"})
@@ -40,10 +40,6 @@ SUPPRESSION_COLUMNS = ("address", "channel", "reason", "source")
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})([-_][A-Za-z0-9]{1,8})*$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DEDUPE_PREFIX = "reconsent.import.consent.v1"
-
-
-class InvalidRowError(ValueError):
-    """The row cannot be imported; ``str(err)`` says why (no personal data)."""
 
 
 @dataclass(frozen=True)

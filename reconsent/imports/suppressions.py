@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from models import Suppression
-from reconsent.imports.common import Target, batch_transaction, parse_batch
+from reconsent.imports.batches import Target, batch_transaction, parse_batch
 from reconsent.imports.csvfile import read_batches
 from reconsent.imports.report import ImportReport
 from reconsent.imports.rows import SUPPRESSION_COLUMNS, parse_suppression_row
-from reconsent.rules.addresses import address_hash
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import Channel, SuppressionReason
 from reconsent.settings import Settings
-from reconsent.vocab import Channel, SuppressionReason
 
 log = logging.getLogger(__name__)
 _Entry = tuple[str, Channel | None, SuppressionReason]

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from models import ConsentEvent, Contact, RightsRequest, Suppression
 from reconsent.db import unit_of_work
-from reconsent.vocab import ConsentState, RightsKind, SuppressionReason
+from reconsent.kernel.vocab import ConsentState, RightsKind, SuppressionReason
 from tests.support.portal_site import Site
 
 

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, select
 
 from models import Notice, Purpose
-from reconsent.catalog import CatalogReport, load_catalog
-from reconsent.clock import FixedClock
+from reconsent.campaigns.catalog_file import CatalogReport, load_catalog
+from reconsent.campaigns.waves import create_wave
 from reconsent.db import unit_of_work
-from reconsent.errors import ConfigError, ImmutableError
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.errors import ConfigError, ImmutableError
+from reconsent.kernel.vocab import Channel
+from reconsent.kernel.waveconfig import load_wave_config
 from reconsent.settings import Settings
-from reconsent.vocab import Channel
-from reconsent.waveconfig import load_wave_config
-from reconsent.waves import create_wave
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ALL_NOTICES = ["2024-01/it", "2024-01/en", "2026-09/it", "2026-09/en"]

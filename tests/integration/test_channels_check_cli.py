@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconsent.emulators.sendgrid_events import EventWebhookSigner
+from reconsent.dev.emulators.sendgrid_events import EventWebhookSigner
 
 
 def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

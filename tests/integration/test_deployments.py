@@ -16,10 +16,10 @@ from prefect.deployments import run_deployment
 from prefect.runner import Runner
 from sqlalchemy import select
 
+from flows.deployments import build_deployments
 from models import Wave
 from reconsent.db import make_engine, unit_of_work
-from reconsent.deploy import build_deployments
-from reconsent.runtime import reset_runtimes
+from reconsent.wiring import reset_runtimes
 from tests.support import factories
 
 pytestmark = pytest.mark.prefect
@@ -54,7 +54,7 @@ def test_deployment_names_say_what_runs() -> None:
 
 def test_launcher_form_runs_a_wave_on_a_served_deployment(served_env: str, clock: object) -> None:
     engine = make_engine(served_env)
-    from reconsent.clock import FixedClock
+    from reconsent.kernel.clock import FixedClock
 
     now = FixedClock(clock.now()).now()  # type: ignore[attr-defined]
     with unit_of_work(engine) as s:

@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from channels.base import OutboundMessage, SendOutcome, SendResult
 from models import ConsentEvent, SendAttempt, Suppression, Wave, WaveRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.dispatch import Dispatcher
-from reconsent.planning import plan_wave
+from reconsent.dispatch.dispatcher import Dispatcher
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.vocab import (
+    AttemptStatus,
+    Channel,
+    ConsentState,
+    RequestStatus,
+    SuppressionReason,
+)
+from reconsent.planning.planner import plan_wave
 from reconsent.settings import Settings
-from reconsent.vocab import AttemptStatus, Channel, ConsentState, RequestStatus, SuppressionReason
 from tests.conftest import make_settings
 from tests.support import factories
 from tests.support.fakes import RecordingAdapter, adapters
@@ -160,7 +166,7 @@ def test_permanent_error_escalates_at_once_and_suppresses_the_address(
 
 
 def _claim_only(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:
-    from reconsent.batch_report import BatchReport
+    from reconsent.dispatch.batch_report import BatchReport
 
     lo, hi = d.due_ranges(wave_id, clock.now(), 10)[0]
     d._decide_and_claim(wave_id, lo, hi, clock.now(), BatchReport())
@@ -222,7 +228,7 @@ def test_lost_call_is_sent_again_on_an_idempotent_channel(
 def test_configuration_error_fails_the_run_and_loses_nothing(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    from channels.errors import ChannelConfigError
+    from reconsent.kernel.errors import ChannelConfigError
 
     wave_id = _wave_with(engine, clock, n=2)
 

@@ -10,15 +10,21 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from models import ConsentEvent, ConsentStatus, Contact, Notice, Suppression
-from reconsent.catalog import load_catalog
-from reconsent.clock import FixedClock
+from reconsent.campaigns.catalog_file import load_catalog
 from reconsent.db import session_factory, unit_of_work
-from reconsent.errors import ConfigError
 from reconsent.imports import ImportReport, import_consents, import_contacts, import_suppressions
 from reconsent.imports.rows import CONSENT_COLUMNS, CONTACT_COLUMNS, SUPPRESSION_COLUMNS
-from reconsent.rules.addresses import address_hash
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.errors import ConfigError
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import (
+    AddressKind,
+    Channel,
+    CollectionMethod,
+    ConsentState,
+    SuppressionReason,
+)
 from reconsent.settings import Settings
-from reconsent.vocab import AddressKind, Channel, CollectionMethod, ConsentState, SuppressionReason
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY = b"test-address-key"

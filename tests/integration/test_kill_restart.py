@@ -14,16 +14,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from channels.wiring import build_adapters
 from models import SendAttempt
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.dispatch import Dispatcher
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.server import running_server
-from reconsent.ledger import LedgerContext, NewEvent, append_events
-from reconsent.planning import plan_wave
-from reconsent.vocab import AttemptStatus, CollectionMethod, ConsentState
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.server import running_server
+from reconsent.dispatch.dispatcher import Dispatcher
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import AttemptStatus, CollectionMethod, ConsentState
+from reconsent.ledger.append import LedgerContext, NewEvent, append_events
+from reconsent.planning.planner import plan_wave
+from reconsent.wiring import build_adapters
 from tests.conftest import make_settings
 from tests.support import factories
 

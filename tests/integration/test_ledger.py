@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from models import ConsentEvent, Contact, Purpose
-from reconsent.clock import FixedClock
 from reconsent.db import is_postgres, make_engine, unit_of_work
-from reconsent.ledger import LedgerContext, NewEvent, append_events
-from reconsent.ledger_verify import verify_ledger
-from reconsent.vocab import CollectionMethod, ConsentState
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import CollectionMethod, ConsentState
+from reconsent.ledger.append import LedgerContext, NewEvent, append_events
+from reconsent.ledger.verify import verify_ledger
 from tests.support import factories
 
 
@@ -141,7 +141,7 @@ def test_concurrent_writers_never_fork_a_chain(pg_url: str, clock: FixedClock) -
 def test_parallel_verification_finds_the_same_breaks(
     db_url: str, engine: Engine, clock: FixedClock
 ) -> None:
-    from reconsent.ledger_verify import verify_ledger_parallel
+    from reconsent.ledger.verify import verify_ledger_parallel
 
     _history(engine, clock, people=6)
     assert verify_ledger_parallel(db_url, workers=2, min_events=0).ok

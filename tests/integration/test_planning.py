@@ -7,10 +7,16 @@ from datetime import timedelta
 from sqlalchemy import Engine, func, select
 
 from models import Suppression, WaveRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.planning import plan_wave, preflight
-from reconsent.vocab import Channel, ConsentState, RequestBasis, SuppressionReason, WaveStatus
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import (
+    Channel,
+    ConsentState,
+    RequestBasis,
+    SuppressionReason,
+    WaveStatus,
+)
+from reconsent.planning.planner import plan_wave, preflight
 from tests.support import factories
 
 
@@ -172,7 +178,7 @@ def test_channel_suppressions_skip_only_that_channel(engine: Engine, clock: Fixe
 
 def test_frequency_cap_across_waves(engine: Engine, clock: FixedClock) -> None:
     from models import SendAttempt
-    from reconsent.vocab import AttemptStatus
+    from reconsent.kernel.vocab import AttemptStatus
 
     now = clock.now()
     with unit_of_work(engine) as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconsent.receipt_signing import new_key, public_key_of
+from reconsent.ledger.receipt_signing import new_key, public_key_of
 from tests.integration.test_cli import EXAMPLES, run
 
 

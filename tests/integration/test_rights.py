@@ -14,18 +14,18 @@ import pytest
 from sqlalchemy import Engine, select
 
 from models import Contact, RightsRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.ledger import LedgerContext
-from reconsent.planning import preflight
-from reconsent.rights import (
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import ConsentState, RightsKind, RightsStatus
+from reconsent.ledger.append import LedgerContext
+from reconsent.planning.planner import preflight
+from reconsent.rights.subject_requests import (
     Origin,
     erase_contact,
     record_rights_request,
     request_rectification,
     restrict_contact,
 )
-from reconsent.vocab import ConsentState, RightsKind, RightsStatus
 from tests.support import factories
 
 

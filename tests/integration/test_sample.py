@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import ColumnElement, Engine, distinct, func, select
 
 from models import ConsentEvent, ConsentStatus, Contact
-from reconsent.catalog import load_catalog
-from reconsent.clock import FixedClock
+from reconsent.campaigns.catalog_file import load_catalog
 from reconsent.db import unit_of_work
+from reconsent.dev.sample import CATEGORIES, write_sample
 from reconsent.imports import import_consents, import_contacts
-from reconsent.sample import CATEGORIES, write_sample
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.settings import Settings
-from reconsent.vocab import CollectionMethod, ConsentState
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

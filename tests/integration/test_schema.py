@@ -9,9 +9,9 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import ConsentEvent, Notice
-from reconsent.clock import FixedClock
 from reconsent.db import alembic_config, unit_of_work
-from reconsent.vocab import ConsentState
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import ConsentState
 from tests.support import factories
 
 

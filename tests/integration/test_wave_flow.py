@@ -12,10 +12,10 @@ from prefect.client.orchestration import get_client
 from sqlalchemy import Engine, func, select
 
 from models import SendAttempt, Wave, WaveRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.runtime import reset_runtimes
-from reconsent.vocab import ConsentState, RequestStatus, SuppressionReason, WaveStatus
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import ConsentState, RequestStatus, SuppressionReason, WaveStatus
+from reconsent.wiring import reset_runtimes
 from tests.support import factories
 
 pytestmark = pytest.mark.prefect

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models import Contact, Notice, Purpose, Wave, WaveRequest
-from reconsent.ledger import LedgerContext, NewEvent, NoticeRef, append_events
-from reconsent.rules.addresses import address_hash
-from reconsent.vocab import (
+from reconsent.campaigns.waves import create_wave
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import (
     AddressKind,
     Channel,
     CollectionMethod,
@@ -19,8 +19,8 @@ from reconsent.vocab import (
     RequestBasis,
     RequestStatus,
 )
-from reconsent.waveconfig import WaveConfig, parse_wave_config
-from reconsent.waves import create_wave
+from reconsent.kernel.waveconfig import WaveConfig, parse_wave_config
+from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, append_events
 
 ADDRESS_KEY = b"test-address-key"
 

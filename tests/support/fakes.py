@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from channels.base import OutboundMessage, SendOutcome, SendResult
-from reconsent.vocab import Channel
+from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.vocab import Channel
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from channels.base import MessageContext, OutboundMessage, PurposeText
-from reconsent.vocab import Channel
+from reconsent.kernel.ports import MessageContext, OutboundMessage, PurposeText
+from reconsent.kernel.vocab import Channel
 
 MakeMessage = Callable[..., OutboundMessage]
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from consent_portal.app import create_app
-from reconsent.catalog import load_catalog
-from reconsent.clock import FixedClock
+from reconsent.campaigns.catalog_file import load_catalog
+from reconsent.campaigns.waves import create_wave
 from reconsent.db import make_engine, unit_of_work, upgrade
-from reconsent.emulators.server import running_server
-from reconsent.links import LinkSigner, LinkUse
+from reconsent.dev.emulators.server import running_server
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
+from reconsent.kernel.waveconfig import load_wave_config
 from reconsent.settings import ChannelMode, Settings
-from reconsent.waveconfig import load_wave_config
-from reconsent.waves import create_wave
 from tests.support import factories
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,10 +9,10 @@ import json
 import sys
 from datetime import datetime
 
-from channels.wiring import build_adapters
 from reconsent.db import make_engine
-from reconsent.dispatch import Dispatcher
+from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.settings import Settings
+from reconsent.wiring import build_adapters
 
 
 def main() -> None:

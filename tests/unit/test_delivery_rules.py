@@ -1,17 +1,20 @@
-"""What a provider's delivery report means for an attempt (see reconsent.rules.delivery)."""
+"""What a provider's delivery report means for an attempt.
+
+See reconsent.kernel.rules.delivery_outcomes.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from reconsent.rules.delivery import (
+from reconsent.kernel.rules.delivery_outcomes import (
     DeliveryEffect,
     is_final,
     sendgrid_event_verdict,
     twilio_call_verdict,
     twilio_message_verdict,
 )
-from reconsent.vocab import SuppressionReason
+from reconsent.kernel.vocab import SuppressionReason
 
 E = DeliveryEffect
 

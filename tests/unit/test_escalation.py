@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reconsent.rules.escalation import (
+from reconsent.kernel.rules.escalation import (
     AttemptView,
     Gate,
     Outcome,
@@ -10,7 +10,7 @@ from reconsent.rules.escalation import (
     StepSpec,
     decide,
 )
-from reconsent.vocab import AttemptStatus, Channel, RequestBasis
+from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # Tuesday, 11:00 in Rome
 LEASE = timedelta(minutes=10)

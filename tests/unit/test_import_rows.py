@@ -6,13 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconsent.errors import ConfigError
 from reconsent.imports.csvfile import check_header
 from reconsent.imports.rows import (
     CONSENT_COLUMNS,
     CONSENT_OPTIONAL_COLUMNS,
     CONTACT_COLUMNS,
-    InvalidRowError,
     parse_captured_at,
     parse_consent_row,
     parse_contact_row,
@@ -20,7 +18,8 @@ from reconsent.imports.rows import (
     parse_suppression_row,
     parse_timezone,
 )
-from reconsent.vocab import AddressKind, Channel, ConsentState, SuppressionReason
+from reconsent.kernel.errors import ConfigError, InvalidRowError
+from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 

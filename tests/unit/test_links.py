@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconsent.errors import BadLink, ExpiredLink
-from reconsent.links import LinkSigner, LinkUse, check_age
+from reconsent.kernel.errors import BadLink, ExpiredLink
+from reconsent.kernel.links import LinkSigner, LinkUse, check_age
 
 
 def test_round_trip_carries_only_the_opaque_ids() -> None:
@@ -51,7 +51,7 @@ def test_age_is_checked_against_the_given_clock() -> None:
 
 
 def test_signer_reads_time_from_the_injected_clock() -> None:
-    from reconsent.clock import FixedClock
+    from reconsent.kernel.clock import FixedClock
 
     clock = FixedClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
     signer = LinkSigner(["k"], clock=clock)
@@ -65,7 +65,7 @@ def test_signer_reads_time_from_the_injected_clock() -> None:
 def test_fast_signing_makes_the_tokens_itsdangerous_makes() -> None:
     import random
 
-    from reconsent.clock import FixedClock
+    from reconsent.kernel.clock import FixedClock
 
     clock = FixedClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
     signer = LinkSigner(["old", "new"], clock=clock)

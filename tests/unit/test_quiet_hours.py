@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from reconsent.rules.quiet_hours import easter_sunday, is_allowed, next_allowed
+from reconsent.kernel.rules.quiet_hours import easter_sunday, is_allowed, next_allowed
 
 
 def utc(*args: int) -> datetime:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconsent.rules.ratelimit import TokenBucket
+from reconsent.kernel.rules.token_bucket import TokenBucket
 
 
 def test_bucket_allows_a_burst_then_paces() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconsent.errors import ConfigError
-from reconsent.receipt_signing import new_key, public_key_of, sign_receipt, verify_receipt
+from reconsent.kernel.errors import ConfigError
+from reconsent.ledger.receipt_signing import new_key, public_key_of, sign_receipt, verify_receipt
 
 RECEIPT = {"version": "KI-CR-v1.1.0", "piiPrincipalId": "s-1", "services": [{"purposes": []}]}
 

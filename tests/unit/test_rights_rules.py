@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consent_portal.ratelimit import RateLimiter
+from consent_portal.rate_limits import RateLimiter
 from consent_portal.security import truncate_ip
-from reconsent.portability import export_csv
-from reconsent.receipts import ReceiptData, ReceiptItem, build_receipt
-from reconsent.rights import due_date, rights_dedupe_key
-from reconsent.vocab import Channel, ConsentState, RightsKind
+from reconsent.kernel.vocab import Channel, ConsentState, RightsKind
+from reconsent.ledger.portability import export_csv
+from reconsent.ledger.receipts import ReceiptData, ReceiptItem, build_receipt
+from reconsent.rights.subject_requests import due_date, rights_dedupe_key
 
 
 @pytest.mark.parametrize(

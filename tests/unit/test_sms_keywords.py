@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconsent.rules.sms_keywords import SmsKeyword, first_word, parse_reply
+from reconsent.kernel.rules.sms_keywords import SmsKeyword, first_word, parse_reply
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from channels.base import MessageContext
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.server import running_server
-from reconsent.emulators.twilio import TwilioEmulator
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.server import running_server
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.ports import MessageContext
 from tests.support.messages import MakeMessage, make_context, message_builder
 
 __all__ = ["MakeMessage"]

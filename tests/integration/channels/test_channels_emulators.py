@@ -11,9 +11,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.server import running_server
-from reconsent.emulators.twilio import TwilioEmulator
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.server import running_server
+from reconsent.dev.emulators.twilio import TwilioEmulator
 
 SG_AUTH = {"Authorization": "Bearer SG.test-key"}
 TW_SID = "AC" + "a1" * 16

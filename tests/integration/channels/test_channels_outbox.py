@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import ChannelAdapter, OutboundMessage, SendOutcome
+from channels.message_render import render_email, render_sms
 from channels.outbox import MANIFEST_NAME, FileOutbox
-from channels.render import render_email, render_sms
-from reconsent.clock import FixedClock
-from reconsent.vocab import Channel
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.ports import ChannelAdapter, OutboundMessage, SendOutcome
+from reconsent.kernel.vocab import Channel
 
 MakeMessage = Callable[..., OutboundMessage]
 VOICE_URL = "https://portal.test/webhooks/twilio/voice?t=tok-9"

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from channels.base import MessageContext, OutboundMessage, SendOutcome
-from channels.errors import ChannelConfigError
-from channels.render import render_email
+from channels.message_render import render_email
 from channels.sendgrid_email import SendGridEmail
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.server import running_server
-from reconsent.vocab import Channel
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.server import running_server
+from reconsent.kernel.errors import ChannelConfigError
+from reconsent.kernel.ports import MessageContext, OutboundMessage, SendOutcome
+from reconsent.kernel.vocab import Channel
 
 MakeMessage = Callable[..., OutboundMessage]
 KEY = "SG.test-key"

@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from channels.base import OutboundMessage, SendOutcome
-from channels.errors import ChannelConfigError, SmsTooLongError
-from channels.render import render_sms
+from channels.message_render import render_sms
+from channels.twilio_calls import TwilioVoice
 from channels.twilio_sms import TwilioSms
-from channels.twilio_voice import TwilioVoice
-from reconsent.emulators.server import running_server
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.vocab import Channel
+from reconsent.dev.emulators.server import running_server
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.errors import ChannelConfigError, SmsTooLongError
+from reconsent.kernel.ports import OutboundMessage, SendOutcome
+from reconsent.kernel.vocab import Channel
 
 MakeMessage = Callable[..., OutboundMessage]
 SID = "AC" + "a1" * 16

@@ -16,15 +16,15 @@ from sqlalchemy import Engine, insert, select
 
 from channels.sendgrid_email import SendGridEmail
 from models import Contact, SendAttempt
-from reconsent.clock import FixedClock
 from reconsent.db import make_engine, unit_of_work
-from reconsent.dispatch import Dispatcher
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.links import LinkSigner, LinkUse
-from reconsent.planning import plan_wave
-from reconsent.rules.addresses import address_hash
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dispatch.dispatcher import Dispatcher
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import AddressKind, AttemptStatus, Channel
+from reconsent.planning.planner import plan_wave
 from reconsent.settings import Settings
-from reconsent.vocab import AddressKind, AttemptStatus, Channel
 from tests.conftest import make_settings
 from tests.support import factories
 from tests.support.fakes import adapters

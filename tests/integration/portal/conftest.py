@@ -19,9 +19,9 @@ with warnings.catch_warnings():
 
 from consent_portal.app import create_app
 from models import ConsentEvent, Suppression, Wave, WaveRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.links import LinkSigner
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner
 from reconsent.settings import Settings
 from tests.support import factories
 

@@ -9,17 +9,17 @@ from sqlalchemy import select
 
 from models import Contact, Notice, WaveRequest
 from reconsent.db import unit_of_work
-from reconsent.decisions import (
+from reconsent.kernel.errors import DecisionError
+from reconsent.kernel.vocab import CollectionMethod, ConsentState, RequestStatus, SuppressionReason
+from reconsent.ledger.append import LedgerContext
+from reconsent.ledger.decisions import (
     DecisionInput,
     DecisionResult,
     record_decision,
     record_decisions,
     record_objection,
 )
-from reconsent.errors import DecisionError
-from reconsent.ledger import LedgerContext
-from reconsent.ledger_verify import verify_ledger
-from reconsent.vocab import CollectionMethod, ConsentState, RequestStatus, SuppressionReason
+from reconsent.ledger.verify import verify_ledger
 
 if TYPE_CHECKING:
     from conftest import Db, Seeded

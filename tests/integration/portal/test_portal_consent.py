@@ -13,11 +13,11 @@ from starlette.testclient import TestClient
 
 from consent_portal.app import app_from_env, create_app
 from models import ConsentStatus, Notice
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.links import LinkSigner, LinkUse, token_id
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse, token_id
+from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState, RequestStatus
 from reconsent.settings import Settings
-from reconsent.vocab import Channel, CollectionMethod, ConsentState, RequestStatus
 
 if TYPE_CHECKING:
     from conftest import Db, Seeded

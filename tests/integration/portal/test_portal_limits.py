@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from consent_portal.app import create_app
-from reconsent.clock import FixedClock
-from reconsent.links import LinkSigner, LinkUse
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:

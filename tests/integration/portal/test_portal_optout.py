@@ -9,10 +9,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from models import Contact, Purpose
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.links import LinkSigner, LinkUse, token_id
-from reconsent.vocab import (
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse, token_id
+from reconsent.kernel.vocab import (
     Channel,
     CollectionMethod,
     ConsentState,

@@ -10,9 +10,9 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from models import ConsentEvent, Contact
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.links import LinkSigner, LinkUse
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def test_the_downloaded_receipt_is_signed_when_a_key_is_configured(
     settings: Settings, clock: FixedClock, engine: Engine, signer: LinkSigner, seeded: Seeded
 ) -> None:
     from consent_portal.app import create_app
-    from reconsent.receipt_signing import new_key, public_key_of, verify_receipt
+    from reconsent.ledger.receipt_signing import new_key, public_key_of, verify_receipt
 
     key = new_key()
     signed_settings = settings.model_copy(update={"receipt_signing_key": SecretStr(key)})

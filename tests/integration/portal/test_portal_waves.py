@@ -10,13 +10,13 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from models import Contact, RightsRequest, WaveRequest
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.dispatch import Dispatcher
-from reconsent.planning import plan_wave
-from reconsent.renewals import send_link_renewals
+from reconsent.dispatch.dispatcher import Dispatcher
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import Channel, ConsentState, RequestStatus, RightsKind, RightsStatus
+from reconsent.planning.planner import plan_wave
+from reconsent.rights.renewals import send_link_renewals
 from reconsent.settings import Settings
-from reconsent.vocab import Channel, ConsentState, RequestStatus, RightsKind, RightsStatus
 from tests.support import factories
 from tests.support.fakes import RecordingAdapter, adapters
 

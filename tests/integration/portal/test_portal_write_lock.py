@@ -13,8 +13,8 @@ from starlette.templating import Jinja2Templates
 from consent_portal.decision_posts import Post, Recorded, record_posts
 from consent_portal.security import CsrfTokens
 from consent_portal.state import TEMPLATES_DIR, Portal
-from reconsent.clock import FixedClock
-from reconsent.links import LinkSigner, LinkUse
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:

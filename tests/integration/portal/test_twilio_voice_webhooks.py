@@ -9,16 +9,16 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from consent_portal.app import create_app
-from reconsent.clock import FixedClock
-from reconsent.links import LinkSigner, LinkUse
-from reconsent.settings import Settings
-from reconsent.vocab import (
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.links import LinkSigner, LinkUse
+from reconsent.kernel.vocab import (
     Channel,
     CollectionMethod,
     ConsentState,
     RequestStatus,
     SuppressionReason,
 )
+from reconsent.settings import Settings
 
 if TYPE_CHECKING:
     from conftest import Db, Seeded

@@ -22,22 +22,22 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-from channels.base import ChannelAdapter
 from channels.sendgrid_email import SendGridEmail
+from channels.twilio_calls import TwilioVoice
 from channels.twilio_sms import TwilioSms
-from channels.twilio_voice import TwilioVoice
 from consent_portal.app import create_app
 from models import ConsentEvent, SendAttempt, Suppression, WaveRequest, WebhookEvent
-from reconsent.batch_report import BatchReport
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.dispatch import Dispatcher
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.server import running_server
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.planning import plan_wave
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.server import running_server
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.dispatch.batch_report import BatchReport
+from reconsent.dispatch.dispatcher import Dispatcher
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.ports import ChannelAdapter
+from reconsent.kernel.vocab import Channel, ConsentState
+from reconsent.planning.planner import plan_wave
 from reconsent.settings import ChannelMode, Settings
-from reconsent.vocab import Channel, ConsentState
 from tests.conftest import make_settings
 from tests.support import factories
 

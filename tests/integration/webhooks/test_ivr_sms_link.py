@@ -10,13 +10,13 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from models import ConsentEvent, Suppression, Wave
+from reconsent.campaigns.funnel import wave_funnel
 from reconsent.db import unit_of_work
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.reporting import wave_funnel
-from reconsent.rules.addresses import address_hash
-from reconsent.sms_link import SMS_LINK_STEP_OFFSET
-from reconsent.vocab import (
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.feedback.ivr_sms_link import SMS_LINK_STEP_OFFSET
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import (
     AddressKind,
     AttemptStatus,
     Channel,

@@ -10,12 +10,11 @@ from starlette.testclient import TestClient
 
 from consent_portal.app import create_app
 from models import ConsentEvent
-from reconsent.clock import FixedClock
 from reconsent.db import unit_of_work
-from reconsent.emulators.sendgrid import Delivery, SendGridEmulator
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.settings import Settings
-from reconsent.vocab import (
+from reconsent.dev.emulators.sendgrid import Delivery, SendGridEmulator
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import (
     AttemptStatus,
     Channel,
     CollectionMethod,
@@ -23,6 +22,7 @@ from reconsent.vocab import (
     RequestStatus,
     SuppressionReason,
 )
+from reconsent.settings import Settings
 
 if TYPE_CHECKING:
     from conftest import World

@@ -11,10 +11,10 @@ from twilio.request_validator import RequestValidator
 
 from models import ConsentEvent, ConsentStatus
 from reconsent.db import unit_of_work
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.rules.addresses import address_hash
-from reconsent.vocab import (
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.rules.addresses import address_hash
+from reconsent.kernel.vocab import (
     AddressKind,
     Channel,
     CollectionMethod,

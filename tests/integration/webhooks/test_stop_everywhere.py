@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from starlette.testclient import TestClient
 
-from reconsent.emulators.sendgrid import SendGridEmulator
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.vocab import RequestStatus
+from reconsent.dev.emulators.sendgrid import SendGridEmulator
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.vocab import RequestStatus
 
 if TYPE_CHECKING:
     from conftest import World

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from reconsent.clock import FixedClock
-from reconsent.emulators.twilio import TwilioEmulator
-from reconsent.vocab import AttemptStatus, Channel, SuppressionReason
+from reconsent.dev.emulators.twilio import TwilioEmulator
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import AttemptStatus, Channel, SuppressionReason
 
 if TYPE_CHECKING:
     from conftest import World

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from channels.base import MessageContext
+from reconsent.kernel.ports import MessageContext
 from tests.support.messages import MakeMessage, make_context, message_builder
 
 __all__ = ["MakeMessage"]

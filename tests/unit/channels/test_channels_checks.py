@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from channels.checks import check_settings
-from reconsent.emulators.sendgrid_events import EventWebhookSigner
+from reconsent.channel_checks import check_settings
+from reconsent.dev.emulators.sendgrid_events import EventWebhookSigner
 from reconsent.settings import ChannelMode, Settings
 
 SID = "AC" + "1" * 32

@@ -4,17 +4,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.base import SendOutcome
-from channels.errors import (
-    ChannelConfigError,
+from reconsent.kernel.errors import ChannelConfigError, ConfigError
+from reconsent.kernel.ports import SendOutcome
+from reconsent.kernel.rules.provider_answers import (
     EmailEvent,
     classify_sendgrid,
     classify_sendgrid_event,
     classify_twilio,
     parse_retry_after,
 )
-from reconsent.errors import ConfigError
-from reconsent.vocab import SuppressionReason
+from reconsent.kernel.vocab import SuppressionReason
 
 P, T, S = SendOutcome.PERMANENT, SendOutcome.TRANSIENT, SendOutcome.SENT
 

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from channels.base import MessageContext
-from channels.ivr import answer_twiml, call_twiml, gather_url_for, machine_twiml
+from channels.ivr_twiml import answer_twiml, call_twiml, gather_url_for, machine_twiml
+from reconsent.kernel.ports import MessageContext
 
 GATHER = "https://portal.test/webhooks/twilio/voice/gather?t=tok.en-1"
 

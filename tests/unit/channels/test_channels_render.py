@@ -6,9 +6,7 @@ from collections.abc import Callable
 import pytest
 from jinja2 import UndefinedError
 
-from channels.base import MessageContext, OutboundMessage
-from channels.errors import SmsTooLongError
-from channels.render import (
+from channels.message_render import (
     HTML_TAGS,
     TEXT_TAGS,
     SmsEncoding,
@@ -21,7 +19,9 @@ from channels.render import (
     resolve_locale,
     sms_segments,
 )
-from reconsent.vocab import Channel
+from reconsent.kernel.errors import SmsTooLongError
+from reconsent.kernel.ports import MessageContext, OutboundMessage
+from reconsent.kernel.vocab import Channel
 
 MakeMessage = Callable[..., OutboundMessage]
 

@@ -5,16 +5,16 @@ from typing import Any
 
 import pytest
 
-from channels.base import ChannelAdapter
 from channels.outbox import FileOutbox
 from channels.sendgrid_email import SendGridEmail
+from channels.twilio_calls import TwilioVoice
 from channels.twilio_client import RebasingHttpClient
 from channels.twilio_sms import TwilioSms
-from channels.twilio_voice import TwilioVoice
-from channels.wiring import build_adapters, describe_adapters
-from reconsent.errors import ConfigError
+from reconsent.kernel.errors import ConfigError
+from reconsent.kernel.ports import ChannelAdapter
+from reconsent.kernel.vocab import Channel
 from reconsent.settings import ChannelMode, Settings
-from reconsent.vocab import Channel
+from reconsent.wiring import build_adapters, describe_adapters
 
 SID = "AC" + "1" * 32
 SECRETS = ("SG.very-secret", "twilio-very-secret")

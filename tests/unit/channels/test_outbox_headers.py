@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from channels.outbox import _SMTP_COMPAT, FileOutbox
-from reconsent.clock import FixedClock
-from reconsent.vocab import Channel
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import Channel
 from tests.support.messages import MakeMessage, make_context
 
 STOCK = policy.compat32.clone(linesep="\r\n")

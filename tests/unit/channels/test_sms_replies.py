@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from channels.sms_replies import empty_twiml, reply_text, reply_twiml
-from reconsent.rules.sms_keywords import SmsKeyword
+from channels.sms_reply_twiml import empty_twiml, reply_text, reply_twiml
+from reconsent.kernel.rules.sms_keywords import SmsKeyword
 
 WHO = {"controller": "Example S.r.l.", "contact": "privacy@example.it"}
 

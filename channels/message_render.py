@@ -1,0 +1,240 @@
+"""Pure rendering of re-consent messages: email (text + HTML), SMS, segment counting.
+
+Templates live in ``channels/templates/<locale>/`` (``it`` and ``en``; any other
+locale falls back to ``en``).  The Jinja environment is built on first use,
+autoescapes ``.html`` templates and refuses undefined variables.
+
+Email comes in two shapes that must agree:
+
+* :func:`render_email` renders one message whole (the file outbox);
+* :func:`render_email_template` renders one body per :class:`MessageContext`
+  with substitution tags (``-greeting-``, ``-link-``, ``-optout-`` and their
+  ``_html`` twins, already HTML-escaped) and :func:`email_substitutions` gives
+  one message's values, so SendGrid renders per recipient without a Jinja call
+  per message.  ``apply_substitutions(render_email_template(ctx),
+  email_substitutions(msg)) == render_email(msg)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from reconsent.kernel.errors import SmsTooLongError
+from reconsent.kernel.ports import MessageContext, OutboundMessage
+
+__all__ = [
+    "DEFAULT_LOCALE",
+    "DEFAULT_SMS_MAX_SEGMENTS",
+    "SUPPORTED_LOCALES",
+    "RenderedEmail",
+    "SmsEncoding",
+    "apply_substitutions",
+    "email_substitutions",
+    "environment",
+    "greeting_for",
+    "render_email",
+    "render_email_template",
+    "render_sms",
+    "resolve_locale",
+    "sms_segments",
+]
+
+SUPPORTED_LOCALES = ("it", "en")
+DEFAULT_LOCALE = "en"
+DEFAULT_SMS_MAX_SEGMENTS = 3
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+#: Per-recipient substitution tags: plain (text part) and HTML-escaped (HTML part).
+TEXT_TAGS = {"greeting": "-greeting-", "link": "-link-", "optout_link": "-optout-"}
+HTML_TAGS = {
+    "greeting": "-greeting_html-",
+    "link": "-link_html-",
+    "optout_link": "-optout_html-",
+}
+
+_GREETINGS = {
+    "it": ("Gentile {name},", "Gentile cliente,"),
+    "en": ("Hello {name},", "Hello,"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class SmsEncoding(StrEnum):
+    GSM7 = "GSM-7"
+    UCS2 = "UCS-2"
+
+
+@cache
+def environment() -> Environment:
+    """The templates' Jinja environment, built once on first use."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=64)
+def resolve_locale(locale: str) -> str:
+    """``"it-IT"`` -> ``"it"``; unsupported locales fall back to ``"en"``."""
+    base = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    return base if base in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+def greeting_for(locale: str, name: str | None) -> str:
+    named, anonymous = _GREETINGS[resolve_locale(locale)]
+    clean = name.strip() if name else ""
+    return named.format(name=clean) if clean else anonymous
+
+
+# --- email ----------------------------------------------------------------------------------
+
+
+def _context_vars(context: MessageContext, locale: str) -> dict[str, Any]:
+    return {
+        "controller_name": context.controller_name,
+        "controller_contact": context.controller_contact,
+        "purposes": context.purposes,
+        "link_lifetime_days": context.link_lifetime_days,
+        "html_lang": locale,
+    }
+
+
+def _render_email(
+    context: MessageContext, text_values: Mapping[str, str], html_values: Mapping[str, Any]
+) -> RenderedEmail:
+    env = environment()
+    locale = resolve_locale(context.locale)
+    common = _context_vars(context, locale)
+    subject = env.get_template(f"{locale}/email_subject.txt").render(common).strip()
+    text = env.get_template(f"{locale}/email.txt").render(common, **text_values)
+    html = env.get_template(f"{locale}/email.html").render(common, subject=subject, **html_values)
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def render_email(msg: OutboundMessage) -> RenderedEmail:
+    """One message rendered whole (values HTML-escaped in the HTML part by autoescape)."""
+    values = {
+        "greeting": greeting_for(msg.context.locale, msg.to_name),
+        "link": msg.link,
+        "optout_link": msg.optout_link,
+    }
+    return _render_email(msg.context, values, values)
+
+
+@lru_cache(maxsize=256)
+def render_email_template(context: MessageContext) -> RenderedEmail:
+    """One body per context, with substitution tags where per-recipient values go."""
+    html_tags = {name: Markup(tag) for name, tag in HTML_TAGS.items()}  # noqa: S704 - constant tags
+    return _render_email(context, TEXT_TAGS, html_tags)
+
+
+def email_substitutions(msg: OutboundMessage) -> dict[str, str]:
+    """The per-recipient values for :func:`render_email_template`'s tags."""
+    greeting = greeting_for(msg.context.locale, msg.to_name)
+    return {
+        "-greeting-": greeting,
+        "-link-": msg.link,
+        "-optout-": msg.optout_link,
+        "-greeting_html-": _escaped(greeting),
+        "-link_html-": _escaped(msg.link),
+        "-optout_html-": _escaped(msg.optout_link),
+    }
+
+
+_HTML_SPECIAL = re.compile("[&<>\"']")
+
+
+def _escaped(text: str) -> str:
+    """``markupsafe.escape`` as a plain string; most values (signed links, most names)
+    have nothing to escape and are returned as they are."""
+    return str(escape(text)) if _HTML_SPECIAL.search(text) else text
+
+
+def apply_substitutions(email: RenderedEmail, substitutions: Mapping[str, str]) -> RenderedEmail:
+    """What the provider does: replace each tag, in one pass (values are never re-scanned)."""
+    if not substitutions:
+        return email
+    pattern = re.compile("|".join(re.escape(tag) for tag in sorted(substitutions, key=len)[::-1]))
+
+    def sub(text: str) -> str:
+        return pattern.sub(lambda match: substitutions[match.group(0)], text)
+
+    return RenderedEmail(sub(email.subject), sub(email.text), sub(email.html))
+
+
+# --- SMS ------------------------------------------------------------------------------------
+
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+def _pack(costs: list[int], single: int, multi: int) -> int:
+    """Segments needed for units of the given sizes; a unit never straddles two segments."""
+    total = sum(costs)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments
+
+
+def sms_segments(text: str) -> tuple[SmsEncoding, int]:
+    """Encoding and segment count: GSM-7 160/153 (extension chars cost 2), else UCS-2 70/67."""
+    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
+        costs = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
+        return SmsEncoding.GSM7, _pack(costs, 160, 153)
+    costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]  # UTF-16 code units
+    return SmsEncoding.UCS2, _pack(costs, 70, 67)
+
+
+def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENTS) -> str:
+    """The SMS text, with the link and an opt-out link (alphanumeric senders get no replies).
+
+    Falls back to a shorter wording when the full one needs more than
+    ``max_segments``; raises :class:`SmsTooLongError` when neither fits.
+    """
+    env = environment()
+    locale = resolve_locale(msg.context.locale)
+    values = {
+        **_context_vars(msg.context, locale),
+        "link": msg.link,
+        "optout_link": msg.optout_link,
+    }
+    needed = 0
+    for name in ("sms.txt", "sms_short.txt"):
+        text = " ".join(env.get_template(f"{locale}/{name}").render(values).split())
+        _, needed = sms_segments(text)
+        if needed <= max_segments:
+            return text
+    raise SmsTooLongError(
+        f"the {locale} SMS needs {needed} segments, more than the allowed {max_segments}: "
+        "shorten the controller name or raise RECONSENT_SMS_MAX_SEGMENTS",
+        segments=needed,
+        max_segments=max_segments,
+    )

@@ -1,0 +1,305 @@
+"""The rights centre under the signed link: see, download, correct, restrict, object, erase.
+
+``GET /c/<token>/rights`` shows one small form per right (each with its own
+CSRF token and single-use nonce; a GET changes nothing).  Every POST checks
+the link (signature and age), the form's CSRF token, then records a
+``rights_requests`` row with the portal's usual evidence through
+:mod:`reconsent.rights.subject_requests`; the same form posted twice records one request.
+Downloads (JSON, CSV) are POSTs too: each is a recorded portability request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from consent_portal.i18n import choose_locale, texts
+from consent_portal.page_render import error_page, link_error_page, one, page, path_for, read_form
+from consent_portal.security import FormGrant, client_ip, user_agent
+from consent_portal.state import (
+    OpenLink,
+    Portal,
+    contact_of,
+    open_link,
+    portal_of,
+    retry_on_conflict,
+    run_sync,
+)
+from models import Purpose, RightsRequest
+from reconsent.campaigns.notices import localized
+from reconsent.db import unit_of_work
+from reconsent.kernel.errors import BadLink, DecisionError, LinkError
+from reconsent.kernel.links import LinkUse
+from reconsent.kernel.vocab import RightsKind
+from reconsent.ledger.portability import export_csv, subject_export
+from reconsent.rights.subject_requests import (
+    RECTIFIABLE,
+    Origin,
+    erase_contact,
+    object_to_marketing,
+    record_rights_request,
+    request_rectification,
+    restrict_contact,
+    rights_dedupe_key,
+)
+
+ACTIONS = ("access", "rectification", "restriction", "objection", "erasure")
+FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
+#: Field name prefix of a requested correction: ``fix.<field>``.
+FIX_PREFIX = "fix."
+
+__all__ = ["ACTIONS", "FORMATS", "download", "rights_action", "rights_page"]
+
+
+def _forms(portal: Portal, request: Request, link: OpenLink, locale: str) -> dict[str, Any]:
+    """One form per right, each with its own nonce (a POST may use only its own)."""
+    token = request.path_params["token"]
+    targets = {kind: path_for(request, "rights_action", token=token, kind=kind) for kind in ACTIONS}
+    targets |= {fmt: path_for(request, "download", token=token, fmt=fmt) for fmt in FORMATS}
+    forms: dict[str, Any] = {}
+    for name, url in targets.items():
+        grant, csrf = portal.csrf.issue(link.payload.token_id, locale)
+        forms[name] = {"action": url, "nonce": grant.nonce, "csrf": csrf}
+    return forms
+
+
+def _urls(request: Request, locale: str) -> dict[str, str]:
+    token = request.path_params["token"]
+    return {
+        "rights": path_for(request, "rights", token=token) + f"?lang={locale}",
+        "landing": path_for(request, "landing", token=token) + f"?lang={locale}",
+    }
+
+
+def _evidence(portal: Portal, request: Request, link: OpenLink, grant: FormGrant) -> Origin:
+    tail = request.url.path.split("/", 3)[-1]  # "rights/<kind>" or "data.<fmt>"
+    evidence = {
+        "token_id": link.payload.token_id,
+        "ip": client_ip(request, truncate=portal.settings.evidence_ip_truncate),
+        "user_agent": user_agent(request),
+        "path": f"/c/{link.payload.token_id}/{tail}",
+        "form_nonce": grant.nonce,
+    }
+    return Origin(link.request_id, link.channel, evidence, grant.nonce)
+
+
+# --- the rights centre ------------------------------------------------------------------
+
+
+async def rights_page(request: Request) -> Response:
+    return await run_sync(_rights_page, portal_of(request), request)
+
+
+def _rights_page(portal: Portal, request: Request) -> Response:
+    try:
+        with unit_of_work(portal.engine) as session:
+            link = open_link(session, portal, LinkUse.LANDING, request.path_params["token"])
+    except LinkError as exc:
+        return link_error_page(portal, request, exc)
+    locale = choose_locale(request.query_params.get("lang"), link.contact.locale)
+    context = {
+        "intro": texts(locale)["rights_intro"].format(controller=portal.settings.controller_name),
+        "forms": _forms(portal, request, link, locale),
+        "fields": [name for name in RECTIFIABLE if name != "note"],
+        "urls": _urls(request, locale),
+    }
+    return page(portal, request, "rights.html", locale, context)
+
+
+def _verified(
+    portal: Portal, request: Request, fields: dict[str, list[str]]
+) -> tuple[OpenLink, FormGrant, str] | Response:
+    """The link, the form's grant and the page's language; or the error page to answer."""
+    try:
+        with unit_of_work(portal.engine) as session:
+            link = open_link(session, portal, LinkUse.LANDING, request.path_params["token"])
+    except BadLink as exc:
+        return _erasure_replay(portal, request, fields) or link_error_page(portal, request, exc)
+    except LinkError as exc:
+        return link_error_page(portal, request, exc)
+    grant = portal.csrf.check(link.payload.token_id, one(fields, "csrf"), one(fields, "nonce"))
+    if grant is None:
+        fallback = choose_locale(request.query_params.get("lang"), link.contact.locale)
+        return error_page(portal, request, fallback, "forbidden", 403)
+    return link, grant, choose_locale(grant.language, link.contact.locale)
+
+
+def _erasure_replay(
+    portal: Portal, request: Request, fields: dict[str, list[str]]
+) -> Response | None:
+    """The erasure page again when an erasure form is posted twice (the link is dead by then)."""
+    if request.path_params.get("kind") != "erasure":
+        return None
+    try:
+        payload = portal.signer.verify(LinkUse.LANDING, request.path_params["token"], None)
+    except LinkError:
+        return None
+    grant = portal.csrf.check(payload.token_id, one(fields, "csrf"), one(fields, "nonce"))
+    if grant is None:
+        return None
+    key = rights_dedupe_key(RightsKind.ERASURE, grant.nonce)
+    with unit_of_work(portal.engine) as session:
+        row = session.scalar(select(RightsRequest).where(RightsRequest.dedupe_key == key))
+    if row is None:
+        return None
+    return _done(portal, request, grant.language or "en", row, replay=True, links=False)
+
+
+async def rights_action(request: Request) -> Response:
+    fields = await read_form(request)
+    return await run_sync(
+        _rights_action,
+        portal_of(request),
+        request,
+        fields,
+    )
+
+
+def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
+    kind = request.path_params["kind"]
+    if kind not in ACTIONS:
+        locale = choose_locale(request.query_params.get("lang"))
+        return error_page(portal, request, locale, "bad_link", 404)
+    verified = _verified(portal, request, fields)
+    if isinstance(verified, Response):
+        return verified
+    link, grant, locale = verified
+    origin = _evidence(portal, request, link, grant)
+    back = {"back_url": _urls(request, locale)["rights"]}
+    if kind == "erasure" and one(fields, "confirm") != "yes":
+        return error_page(portal, request, locale, "erasure_unconfirmed", 400, extra=back)
+    corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
+    token = request.path_params["token"]
+
+    def record(session: Session) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
+        current = open_link(session, portal, LinkUse.LANDING, token)
+        contact, ctx = contact_of(session, current), portal.ledger_context()
+        if kind == "access":
+            row, replay = record_rights_request(
+                session,
+                contact=contact,
+                kind=RightsKind.ACCESS,
+                now=ctx.now,
+                origin=origin,
+                completed=True,
+            )
+            data = subject_export(session, contact, portal.settings.controller_name)
+            titles = {
+                p.code: localized(p.titles, locale, default=p.code)
+                for p in session.scalars(select(Purpose))
+            }
+            return row, replay, {**data, "purpose_titles": titles}
+        if kind == "rectification":
+            row, replay = request_rectification(
+                session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
+            )
+        elif kind == "restriction":
+            row, replay = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
+        elif kind == "objection":
+            row, replay = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
+        else:
+            row, replay = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
+        return row, replay, None
+
+    try:
+        row, replay, data = retry_on_conflict(portal.engine, record)
+    except LinkError as exc:
+        return link_error_page(portal, request, exc)
+    except DecisionError:
+        return error_page(portal, request, locale, "no_correction", 400, extra=back)
+    if data is not None:
+        return _data_page(portal, request, link, locale, data)
+    return _done(portal, request, locale, row, replay=replay, links=kind != "erasure")
+
+
+def _done(
+    portal: Portal,
+    request: Request,
+    locale: str,
+    row: RightsRequest,
+    *,
+    replay: bool,
+    links: bool,
+) -> Response:
+    t = texts(locale)
+    kind = row.kind.value
+    context = {
+        "kind": kind,
+        "title": t[f"done_{kind}_title"],
+        "message": t[f"done_{kind}"].format(
+            due=row.due_at.strftime("%Y-%m-%d"), contact=portal.settings.controller_contact
+        ),
+        "reference": t["reference"].format(
+            ref=f"{row.id:06d}", received=row.received_at.strftime("%Y-%m-%d %H:%M UTC")
+        ),
+        "replay": replay,
+        "urls": _urls(request, locale) if links else None,
+    }
+    return page(portal, request, "rights_done.html", locale, context)
+
+
+def _data_page(
+    portal: Portal, request: Request, link: OpenLink, locale: str, data: dict[str, Any]
+) -> Response:
+    forms = _forms(portal, request, link, locale)
+    context = {
+        "data": data,
+        "forms": {fmt: forms[fmt] for fmt in FORMATS},
+        "urls": _urls(request, locale),
+    }
+    return page(portal, request, "data.html", locale, context)
+
+
+# --- downloads (portability) --------------------------------------------------------------
+
+
+async def download(request: Request) -> Response:
+    fields = await read_form(request)
+    return await run_sync(_download, portal_of(request), request, fields)
+
+
+def _download(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
+    fmt = request.path_params["fmt"]
+    if fmt not in FORMATS:
+        return error_page(portal, request, choose_locale(None), "bad_link", 404)
+    verified = _verified(portal, request, fields)
+    if isinstance(verified, Response):
+        return verified
+    link, grant, _locale = verified
+    origin = _evidence(portal, request, link, grant)
+    token = request.path_params["token"]
+
+    def record(session: Session) -> dict[str, Any]:
+        current = open_link(session, portal, LinkUse.LANDING, token)
+        record_rights_request(
+            session,
+            contact=contact_of(session, current),
+            kind=RightsKind.PORTABILITY,
+            now=portal.clock.now(),
+            origin=origin,
+            details={"format": fmt},
+            completed=True,
+        )
+        return subject_export(
+            session, contact_of(session, current), portal.settings.controller_name
+        )
+
+    try:
+        data = retry_on_conflict(portal.engine, record)
+    except LinkError as exc:
+        return link_error_page(portal, request, exc)
+    if fmt == "json":
+        body = json.dumps(data, ensure_ascii=False, indent=2)
+    else:
+        body = "\ufeff" + export_csv(data)  # the BOM makes spreadsheets read UTF-8
+    stamp = portal.clock.now().strftime("%Y%m%d")
+    return Response(
+        body,
+        media_type=FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="my-data-{stamp}.{fmt}"'},
+    )

@@ -1,0 +1,59 @@
+"""What every command shares: settings, the engine, output helpers, error reporting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from reconsent.db import make_engine, unit_of_work
+from reconsent.kernel.clock import ensure_utc
+from reconsent.kernel.errors import ConfigError
+from reconsent.settings import Settings, load_settings
+
+# Wide enough for tables when output goes to a file or a pipe (rich defaults to 80).
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as exc:  # pydantic ValidationError: name the variable
+        raise ConfigError(f"invalid settings: {exc}") from None
+
+
+def engine(cfg: Settings | None = None) -> Engine:
+    return make_engine((cfg or settings()).database_url)
+
+
+@contextmanager
+def session(cfg: Settings | None = None) -> Iterator[Session]:
+    eng = engine(cfg)
+    try:
+        with unit_of_work(eng) as s:
+            yield s
+    finally:
+        eng.dispose()
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return ensure_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ConfigError(
+            f"invalid time {value!r}: use ISO 8601, e.g. 2026-12-01T10:00:00Z"
+        ) from None

@@ -1,0 +1,371 @@
+"""Advancing a wave's requests: decide, claim, send, record.
+
+One call handles one id range of one wave in up to three rounds (so a
+permanent failure escalates to the next channel at once):
+
+1. in one transaction: lock the due requests (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL), re-read the gate, ``decide`` each request, record skips,
+   expiries and cancellations, and **claim** the sends: an attempt row per
+   (request, step) with this batch's claim token, committed before any
+   provider is called;
+2. per adapter chunk: mark the chunk SENDING (committed), call the provider
+   once, and record each result in one transaction (sent, retry with backoff,
+   failed and escalated).
+
+A crash leaves claims behind. After the lease, ``decide`` sends a CLAIMED
+attempt (never handed over) and presumes a SENDING one sent (at most once),
+unless the adapter is idempotent (the file outbox), which re-sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from models import SendAttempt
+from reconsent.campaigns.notices import message_context
+from reconsent.campaigns.waves import get_wave, step_specs, wave_config
+from reconsent.db import among, insert_ignoring_conflicts, is_postgres, unit_of_work
+from reconsent.dispatch.batch_report import BatchReport
+from reconsent.dispatch.claims import (
+    ATTEMPTS,
+    REQUESTS,
+    AttemptRow,
+    DueRow,
+    Owned,
+    RowChanges,
+    attempts_of,
+    due,
+    due_rows,
+    insert_claims,
+)
+from reconsent.dispatch.daily_caps import apply_daily_caps
+from reconsent.dispatch.message_links import Links
+from reconsent.dispatch.send_results import record_results
+from reconsent.eligibility.send_gate import load_gates
+from reconsent.kernel.errors import ConfigError
+from reconsent.kernel.ports import (
+    ChannelAdapter,
+    OutboundMessage,
+    SendOutcome,
+    SendResult,
+)
+from reconsent.kernel.rules.escalation import (
+    AttemptView,
+    Decision,
+    Outcome,
+    RequestView,
+    StepSpec,
+    decide,
+)
+from reconsent.kernel.rules.token_bucket import TokenBucket
+from reconsent.kernel.vocab import AttemptStatus, Channel, RequestStatus
+from reconsent.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_WENT_OUT = (AttemptStatus.SENT, AttemptStatus.UNKNOWN)
+_CLOSING = {
+    Outcome.EXPIRE: RequestStatus.EXPIRED,
+    Outcome.FAIL: RequestStatus.FAILED,
+    Outcome.CANCEL: RequestStatus.CANCELLED,
+}
+
+
+@dataclass
+class _Claimed:
+    token: str
+    messages: dict[Channel, list[OutboundMessage]]
+    waits: dict[int, timedelta]  # attempt id -> the step's wait
+
+
+@dataclass
+class _Writes:
+    """What one decide-and-claim transaction writes, in bulk at its end."""
+
+    requests: RowChanges
+    attempts: RowChanges
+    skipped: list[dict[str, object]]  # SKIPPED attempt rows to insert
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        adapters: Mapping[Channel, ChannelAdapter],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.adapters = adapters
+        self.keys = settings.link_signing_keys()
+        self.sleep, self.monotonic = sleep, monotonic
+        #: Per-channel pacing (provider throughput, e.g. a long code's 1 SMS/s), per
+        #: dispatcher: the runtime keeps one dispatcher per process, so pacing holds
+        #: across the batches (and the threads) of that process.
+        self._pacing_lock = threading.Lock()
+        self.buckets = {
+            Channel(name): TokenBucket(rate, max(1.0, rate))
+            for name, rate in settings.send_rate_per_second.items()
+        }
+        self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        self.idempotent = frozenset(c for c, a in adapters.items() if a.idempotent)
+
+    def due_ranges(self, wave_id: int, now: datetime, size: int) -> list[tuple[int, int]]:
+        """Id ranges of at most ``size`` due requests: what one batch task handles."""
+        with unit_of_work(self.engine) as session:
+            ids = session.scalars(
+                select(REQUESTS.c.id).where(due(wave_id, now)).order_by(REQUESTS.c.id)
+            ).all()
+        return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+
+    def advance(self, wave_id: int, lo: int, hi: int, now: datetime) -> BatchReport:
+        report = BatchReport()
+        config_error: ConfigError | None = None
+        for _round in range(3):
+            claimed = self._decide_and_claim(wave_id, lo, hi, now, report)
+            if not claimed.messages:
+                break
+            all_sent = True
+            for channel, messages in claimed.messages.items():
+                adapter = self.adapters[channel]
+                for chunk in self._paced(channel, adapter.max_batch, messages):
+                    results, error = self._send_chunk(claimed.token, adapter, chunk)
+                    sent_to = {m.attempt_id: (m.request_id, channel) for m in chunk}
+                    record_results(
+                        self.engine,
+                        self.settings,
+                        claimed.token,
+                        sent_to,
+                        claimed.waits,
+                        results,
+                        now,
+                        report,
+                    )
+                    all_sent = all_sent and all(r.outcome is SendOutcome.SENT for r in results)
+                    if isinstance(error, ConfigError):
+                        config_error = config_error or error
+            if all_sent or config_error is not None:
+                break
+        if config_error is not None:
+            raise config_error  # recorded as retries above; the run must fail visibly
+        return report
+
+    def _paced(
+        self, channel: Channel, max_batch: int, messages: list[OutboundMessage]
+    ) -> Iterator[list[OutboundMessage]]:
+        """Chunks of at most ``max_batch``, released no faster than the channel's rate."""
+        bucket = self.buckets.get(channel)
+        size = max_batch if bucket is None else max(1, min(max_batch, int(bucket.rate)))
+        for start in range(0, len(messages), size):
+            chunk = messages[start : start + size]
+            wait = 0.0
+            if bucket is not None:
+                with self._pacing_lock:
+                    wait = bucket.reserve(len(chunk), self.monotonic())
+            if wait > 0:
+                self.sleep(wait)
+            yield chunk
+
+    # -- 1. decide and claim ------------------------------------------------
+    def _decide_and_claim(
+        self, wave_id: int, lo: int, hi: int, now: datetime, report: BatchReport
+    ) -> _Claimed:
+        claimed = _Claimed(uuid.uuid4().hex, {}, {})
+        with unit_of_work(self.engine) as session:
+            conn = session.connection()
+            wave = get_wave(session, wave_id)
+            steps = step_specs(wave)
+            rows = due_rows(conn, wave_id, lo, hi, now, lock=is_postgres(session))
+            if not rows:
+                return claimed
+            attempts = attempts_of(conn, [r.request_id for r in rows])
+            gates = load_gates(session, rows, frozenset(wave_config(wave).lawful_basis))
+            writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
+            sends: list[tuple[DueRow, None, Decision]] = []
+            for row in rows:
+                mine = attempts.get(row.request_id)
+                current = None if mine is None else mine.get(row.step_index)
+                view = RequestView(
+                    row.step_index,
+                    row.step_sent_at,
+                    row.basis,
+                    mine is not None and any(a.status in _WENT_OUT for a in mine.values()),
+                )
+                attempt_view = (
+                    AttemptView(
+                        current.status, current.tries, current.claimed_at, current.next_retry_at
+                    )
+                    if current is not None
+                    else None
+                )
+                decision = decide(
+                    view,
+                    attempt_view,
+                    gates[row.id],
+                    steps,
+                    now,
+                    claim_lease=self.lease,
+                    idempotent=self.idempotent,
+                )
+                _apply(writes, row, current, decision, now, report)
+                if decision.outcome is Outcome.SEND:
+                    sends.append((row, None, decision))
+
+            def postpone(item: tuple[DueRow, None, Decision], tomorrow: datetime) -> None:
+                writes.requests.set(item[0].request_id, next_action_at=tomorrow)
+
+            cap = wave_config(wave).daily_cap
+            sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
+            contexts = {
+                locale: message_context(session, wave, locale, self.settings)
+                for locale in {row.locale for row, _, _ in sends}
+            }
+            # Writes last, so the transaction (SQLite's write lock, PostgreSQL's row locks)
+            # stays short; the messages are signed and built after the commit.
+            if writes.skipped:
+                session.execute(insert_ignoring_conflicts(session, ATTEMPTS), writes.skipped)
+            writes.attempts.flush(conn)
+            won = self._claim(session, sends, attempts, steps, now, claimed.token, writes.requests)
+            writes.requests.flush(conn)
+        links = Links.issued_at(self.settings.portal_base_url, self.keys, now)
+        for attempt, row, step in won:
+            message = links.build(
+                attempt.id,
+                row.request_id,
+                attempt.step_index,
+                row,
+                step.channel,
+                contexts[row.locale],
+            )
+            claimed.messages.setdefault(step.channel, []).append(message)
+            claimed.waits[attempt.id] = step.wait
+        return claimed
+
+    def _claim(
+        self,
+        session: Session,
+        sends: list[tuple[DueRow, None, Decision]],
+        mine_by_request: dict[int, dict[int, AttemptRow]],
+        steps: list[StepSpec],
+        now: datetime,
+        token: str,
+        requests: RowChanges,
+    ) -> list[tuple[Owned, DueRow, StepSpec]]:
+        """Claim the sends for ``token``: the (attempt, request, step) it won."""
+        if not sends:
+            return []
+        owned = insert_claims(
+            session,
+            [
+                (
+                    row.request_id,
+                    decision.step_index,
+                    steps[decision.step_index].channel,
+                    mine_by_request.get(row.request_id, {}).get(decision.step_index),
+                )
+                for row, _, decision in sends
+            ],
+            now,
+            token,
+        )
+        won: list[tuple[Owned, DueRow, StepSpec]] = []
+        for row, _, decision in sends:
+            attempt = owned.get(row.request_id)
+            if attempt is None or attempt.step_index != decision.step_index:
+                continue  # another worker claimed it first
+            requests.set(row.request_id, next_action_at=now + self.lease)
+            won.append((attempt, row, steps[decision.step_index]))
+        return won
+
+    # -- 2. send ------------------------------------------------------------
+    def _send_chunk(
+        self, token: str, adapter: ChannelAdapter, chunk: list[OutboundMessage]
+    ) -> tuple[list[SendResult], Exception | None]:
+        """Mark the chunk as handed over (committed), then call the provider once."""
+        with unit_of_work(self.engine) as session:
+            session.execute(
+                update(SendAttempt)
+                .where(
+                    among(session, SendAttempt.id, [m.attempt_id for m in chunk]),
+                    SendAttempt.claim_token == token,
+                    SendAttempt.status == AttemptStatus.CLAIMED,
+                )
+                .values(status=AttemptStatus.SENDING)
+                .execution_options(synchronize_session=False)
+            )
+        try:
+            return adapter.send(chunk), None
+        except Exception as exc:
+            # The adapter gave no per-message answer: retry the chunk later. Adapters turn
+            # provider faults into results, so this is a configuration error or a bug.
+            log.error(
+                "adapter %s failed for %d messages: %s",
+                adapter.provider,
+                len(chunk),
+                type(exc).__name__,
+            )
+            failed = [
+                SendResult(
+                    m.attempt_id,
+                    SendOutcome.TRANSIENT,
+                    adapter.provider,
+                    error_code="adapter_error",
+                    error_detail=type(exc).__name__,
+                )
+                for m in chunk
+            ]
+            return failed, exc
+
+
+def _apply(
+    writes: _Writes,
+    row: DueRow,
+    current: AttemptRow | None,
+    decision: Decision,
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    """Record what ``decide`` said about one request (written in bulk later)."""
+    rid = row.request_id
+    if decision.presumed_sent_at is not None and current is not None:
+        writes.attempts.set(
+            current.id,
+            status=AttemptStatus.UNKNOWN,
+            error_detail="claim outcome lost; presumed sent (at most once)",
+        )
+        writes.requests.set(rid, step_sent_at=decision.presumed_sent_at)
+    for index, channel, why in decision.skipped:
+        writes.skipped.append(
+            {
+                "request_id": rid,
+                "step_index": index,
+                "channel": channel.value,
+                "status": AttemptStatus.SKIPPED.value,
+                "tries": 0,
+                "claimed_at": now,
+                "error_code": why,
+            }
+        )
+        report.skipped[f"{channel.value}:{why}"] += 1
+    if decision.step_index != row.step_index:
+        writes.requests.set(rid, step_index=decision.step_index, step_sent_at=None)
+    if decision.outcome in _CLOSING:
+        status = _CLOSING[decision.outcome]
+        writes.requests.set(rid, status=status, closed_at=now, close_reason=decision.reason)
+        report.closed[f"{status.value}:{decision.reason}"] += 1
+    elif decision.outcome is Outcome.WAIT:
+        assert decision.until is not None
+        writes.requests.set(rid, next_action_at=decision.until)
+        report.waiting[decision.reason or "wait"] += 1

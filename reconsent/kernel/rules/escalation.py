@@ -1,0 +1,171 @@
+"""The escalation state machine of one request, as a pure function.
+
+Given what the database says about a request (its current step, when that
+step went out, the attempt at that step) and what the gate says about the
+person right now, ``decide`` answers what to do next: send the current step,
+wait, skip steps that cannot reach the person, escalate after a wait with no
+answer, or end the request (expired, failed, cancelled).
+
+Silence is never consent: a request whose last step was waited out ends
+EXPIRED, which records nothing in the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from reconsent.kernel.rules.quiet_hours import next_allowed
+from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    channel: Channel
+    wait: timedelta
+    quiet_preset: str
+
+
+@dataclass(frozen=True)
+class RequestView:
+    step_index: int
+    step_sent_at: datetime | None
+    basis: RequestBasis
+    any_sent: bool  # did any earlier step of this request go out?
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """The attempt at the request's current step, if one exists."""
+
+    status: AttemptStatus
+    tries: int
+    claimed_at: datetime
+    next_retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The person's situation at decision time (re-read from the database)."""
+
+    blocked: str | None  # contact-wide: refused, withdrawn, objection, erased, suppressed
+    timezone: str
+    has_email: bool
+    has_phone: bool
+    suppressed_channels: frozenset[Channel] = frozenset()
+    declared_channels: frozenset[Channel] = frozenset()
+
+
+class Outcome(StrEnum):
+    SEND = "send"  # claim and send step ``step_index`` now
+    WAIT = "wait"  # nothing to do before ``until``
+    EXPIRE = "expire"  # every step waited out with no answer
+    FAIL = "fail"  # no step could reach the person
+    CANCEL = "cancel"  # the person may no longer be contacted
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    step_index: int
+    until: datetime | None = None
+    reason: str | None = None
+    #: Steps passed over on the way, with why: recorded as SKIPPED attempts.
+    skipped: tuple[tuple[int, Channel, str], ...] = ()
+    #: A claim whose outcome was lost (crash) on a non-idempotent channel:
+    #: presumed sent at the claim time, never re-sent (at most once).
+    presumed_sent_at: datetime | None = None
+    escalated: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def channel_block(channel: Channel, gate: Gate, basis: RequestBasis) -> str | None:
+    """Why this step cannot be used for this person (None: it can)."""
+    if channel is Channel.EMAIL and not gate.has_email:
+        return "no_address"
+    if channel in (Channel.SMS, Channel.IVR) and not gate.has_phone:
+        return "no_address"
+    if channel in gate.suppressed_channels:
+        return "suppressed"
+    if basis is RequestBasis.DECLARED and channel not in gate.declared_channels:
+        return "no_lawful_basis"
+    return None
+
+
+def decide(
+    request: RequestView,
+    attempt: AttemptView | None,
+    gate: Gate,
+    steps: Sequence[StepSpec],
+    now: datetime,
+    *,
+    claim_lease: timedelta,
+    idempotent: frozenset[Channel] = frozenset(),
+) -> Decision:
+    if gate.blocked:
+        return Decision(Outcome.CANCEL, request.step_index, reason=gate.blocked)
+    index = request.step_index
+    sent_at = request.step_sent_at
+    any_sent = request.any_sent
+    current = attempt
+    presumed: datetime | None = None
+    skipped: list[tuple[int, Channel, str]] = []
+
+    def at_index(
+        outcome: Outcome, reason: str | None = None, until: datetime | None = None
+    ) -> Decision:
+        # What happened on the way always travels with the decision: the steps skipped,
+        # and a lost claim presumed sent (even when its wait is over and the request moves on).
+        return Decision(
+            outcome,
+            index,
+            until=until,
+            reason=reason,
+            skipped=tuple(skipped),
+            presumed_sent_at=presumed,
+            escalated=index != request.step_index,
+        )
+
+    while True:
+        if index >= len(steps):
+            if any_sent:
+                return at_index(Outcome.EXPIRE, "no_answer")
+            return at_index(Outcome.FAIL, "unreachable")
+        step = steps[index]
+        if sent_at is None and current is not None:
+            if current.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN):
+                sent_at = current.claimed_at
+            elif current.status in (AttemptStatus.FAILED, AttemptStatus.SKIPPED):
+                index, sent_at, current = index + 1, None, None
+                continue
+            elif current.status in (AttemptStatus.CLAIMED, AttemptStatus.SENDING):
+                lease_end = current.claimed_at + claim_lease
+                if now < lease_end:
+                    return at_index(Outcome.WAIT, "claimed", lease_end)
+                # A claim never handed to the provider is simply sent now. One that was
+                # handed over but whose outcome was lost (a crash mid-call) is presumed
+                # sent, at most once, unless re-sending is harmless (the file outbox).
+                if current.status is AttemptStatus.SENDING and step.channel not in idempotent:
+                    presumed = sent_at = current.claimed_at
+                    any_sent = True
+            elif current.status is AttemptStatus.RETRY:
+                retry_at = current.next_retry_at or now
+                if now < retry_at:
+                    return at_index(Outcome.WAIT, "retry", retry_at)
+        if sent_at is not None:
+            answer_due = sent_at + step.wait
+            if now < answer_due:
+                return at_index(Outcome.WAIT, "awaiting_answer", answer_due)
+            index, sent_at, current = index + 1, None, None
+            continue
+        blocked = channel_block(step.channel, gate, request.basis)
+        if blocked:
+            skipped.append((index, step.channel, blocked))
+            index, current = index + 1, None
+            continue
+        opens = next_allowed(now, gate.timezone, step.quiet_preset)
+        if opens > now:
+            return at_index(Outcome.WAIT, "quiet_hours", opens)
+        return at_index(Outcome.SEND)

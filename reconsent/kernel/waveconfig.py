@@ -1,0 +1,156 @@
+"""The wave configuration: one Pydantic model for the TOML file, the CLI and the
+Prefect UI form (it is the launcher flow's parameter)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from reconsent.kernel.durations import parse_duration
+from reconsent.kernel.errors import ConfigError
+from reconsent.kernel.vocab import Channel
+
+Duration = Annotated[str, Field(pattern=r"^\s*(\d+\s*[smhdwSMHDW]\s*)+$", examples=["3d", "30s"])]
+QuietPreset = Literal["it-telemarketing", "us-tcpa", "daytime", "always"]
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    wait: Duration = Field(description="How long to wait for an answer before the next step.")
+
+    @property
+    def wait_delta(self) -> timedelta:
+        return parse_duration(self.wait)
+
+
+class Staleness(BaseModel):
+    """Who needs asking: missing, old or old-notice consent for the wave's purposes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stale_after_days: int = Field(default=365, ge=1)
+    old_notice_versions: list[str] = Field(
+        default_factory=list,
+        description="Consents given under these notice versions are stale; "
+        "use ['*'] for any version but the wave's.",
+    )
+    include_missing: bool = Field(
+        default=True, description="Ask contacts with no record (needs a declared lawful basis)."
+    )
+    unprovable_is_stale: bool = Field(
+        default=True, description="Imported consent without evidence counts as stale."
+    )
+
+
+class QuietHours(BaseModel):
+    """When each channel may reach a person, in the person's own timezone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: QuietPreset = "always"
+    sms: QuietPreset = "daytime"
+    ivr: QuietPreset = "it-telemarketing"
+
+    def preset(self, channel: Channel) -> QuietPreset:
+        preset: QuietPreset = getattr(self, channel.value)
+        return preset
+
+
+class FrequencyCap(BaseModel):
+    """Nobody is asked more than ``max_requests`` times (across waves) in ``days`` days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_requests: int = Field(default=1, ge=1)
+    days: int = Field(default=90, ge=1)
+
+
+class WaveConfig(BaseModel):
+    """A re-consent wave. The same model reads the TOML file and renders the UI form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    purposes: list[str] = Field(min_length=1, description="Purpose codes asked in this wave.")
+    notice_version: str = Field(min_length=1, description="The notice version shown.")
+    stale: Staleness = Field(default_factory=Staleness)
+    lawful_basis: dict[Channel, str] = Field(
+        default_factory=dict,
+        description="Per channel, the lawful basis declared for contacting people with no "
+        "consent record (e.g. email = 'soft-spam art. 130(4) Codice privacy'). "
+        "A channel not listed never reaches people with no record.",
+    )
+    steps: list[Step] = Field(min_length=1, max_length=10)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    link_lifetime: Duration = "14d"
+    frequency_cap: FrequencyCap | None = Field(
+        default=None, description="Skip people already asked this often by other waves."
+    )
+    daily_cap: dict[Channel, int] = Field(
+        default_factory=dict,
+        description="Most messages this wave sends per channel per UTC day (e.g. sms = 2000).",
+    )
+    require_approval: bool = Field(
+        default=False,
+        description="Pause before the first send until a person approves the audience in the UI.",
+    )
+    dry_run: bool = Field(default=False, description="Plan and report only; send nothing.")
+
+    @field_validator("purposes")
+    @classmethod
+    def _unique_purposes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("purposes must not repeat")
+        return value
+
+    @field_validator("lawful_basis")
+    @classmethod
+    def _basis_text(cls, value: dict[Channel, str]) -> dict[Channel, str]:
+        for channel, basis in value.items():
+            if not basis.strip():
+                raise ValueError(f"lawful basis for {channel.value} is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _basis_channels_used(self) -> WaveConfig:
+        used = {step.channel for step in self.steps}
+        unused = sorted(c.value for c in self.lawful_basis if c not in used)
+        if unused:
+            raise ValueError(f"lawful_basis names channels with no step: {', '.join(unused)}")
+        return self
+
+    @property
+    def link_lifetime_delta(self) -> timedelta:
+        return parse_duration(self.link_lifetime)
+
+    @property
+    def channels(self) -> list[Channel]:
+        return [step.channel for step in self.steps]
+
+
+def load_wave_config(path: Path) -> WaveConfig:
+    """Read and validate a wave TOML file; errors name the file and the field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_wave_config(data, source=str(path))
+
+
+def parse_wave_config(data: object, source: str = "wave config") -> WaveConfig:
+    try:
+        return WaveConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None

@@ -1,0 +1,93 @@
+"""The proof of one person's consents: current state and the full event history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression
+from reconsent.kernel.errors import NotFoundError
+
+
+def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
+    contact = session.scalar(select(Contact).where(Contact.external_id == external_id))
+    if contact is None:
+        raise NotFoundError(f"no contact with external id {external_id!r}")
+    return proof_of(session, contact)
+
+
+def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
+    """The proof of ``contact``: current state per purpose, every event, suppressions."""
+    codes = {pid: code for pid, code in session.execute(select(Purpose.id, Purpose.code))}
+    current = [
+        {
+            "purpose": codes[s.purpose_id],
+            "state": s.state.value,
+            "occurred_at": s.occurred_at.isoformat(),
+            "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+            "notice_version": s.notice_version,
+            "provable": s.provable,
+            "event_id": s.last_event_id,
+        }
+        for s in session.scalars(
+            select(ConsentStatus)
+            .where(ConsentStatus.contact_id == contact.id)
+            .order_by(ConsentStatus.purpose_id)
+        )
+    ]
+    events = [
+        {
+            "event_id": e.event_id,
+            "purpose": codes[e.purpose_id],
+            "state": e.state.value,
+            "occurred_at": e.occurred_at.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(),
+            "expires_at": e.expires_at.isoformat() if e.expires_at else None,
+            "method": e.method.value,
+            "channel": e.channel.value if e.channel else None,
+            "actor": e.actor,
+            "controller": e.controller,
+            "jurisdiction": e.jurisdiction,
+            "language": e.language,
+            "notice_version": e.notice_version,
+            "notice_digest": e.notice_digest,
+            "wave_id": e.wave_id,
+            "request_id": e.request_id,
+            "provider_message_id": e.provider_message_id,
+            "evidence": e.evidence,
+            "provable": e.provable,
+            "source": e.source,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        for e in session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.subject_id == contact.subject_id)
+            .order_by(ConsentEvent.id)
+        )
+    ]
+    hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
+    suppressions = [
+        {
+            "reason": s.reason.value,
+            "channel": s.channel.value if s.channel else None,
+            "created_at": s.created_at.isoformat(),
+            "source": s.source,
+        }
+        for s in session.scalars(
+            select(Suppression).where(
+                or_(Suppression.contact_id == contact.id, Suppression.address_hash.in_(hashes))
+            )
+        )
+    ]
+    return {
+        "external_id": contact.external_id,
+        "subject_id": contact.subject_id,
+        "locale": contact.locale,
+        "erased": contact.erased_at is not None,
+        "current": current,
+        "events": events,
+        "suppressions": suppressions,
+    }

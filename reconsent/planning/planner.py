@@ -1,0 +1,132 @@
+"""Planning a wave: who is asked, and why everybody else is not (the preflight).
+
+The classification (reconsent.planning.classification) says per contact why they are or
+are not asked; planning counts it into the preflight and, once, creates the
+eligible people's requests (reconsent.planning.request_creation). Idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Wave
+from reconsent.campaigns.waves import wave_config
+from reconsent.db import is_postgres
+from reconsent.kernel.vocab import Channel, Exclusion, RequestBasis, WaveStatus
+from reconsent.kernel.waveconfig import WaveConfig
+from reconsent.planning.classification import ELIGIBLE, classify
+from reconsent.planning.request_creation import create_postgres, create_sqlite
+
+
+@dataclass
+class Preflight:
+    wave_id: int
+    eligible: dict[str, int] = field(default_factory=dict)  # per basis
+    reachable: dict[str, int] = field(default_factory=dict)  # eligible people reachable per channel
+    excluded: dict[str, int] = field(default_factory=dict)  # per exclusion reason
+    #: Eligible people a channel cannot reach, per channel and why (the step is skipped).
+    channel_skips: dict[str, dict[str, int]] = field(default_factory=dict)
+    created: int = 0  # requests inserted by this planning run
+
+    @property
+    def eligible_total(self) -> int:
+        return sum(self.eligible.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "wave_id": self.wave_id,
+            "eligible_total": self.eligible_total,
+            "eligible": self.eligible,
+            "reachable": self.reachable,
+            "excluded": self.excluded,
+            "channel_skips": self.channel_skips,
+            "created": self.created,
+        }
+
+
+def preflight(session: Session, wave: Wave, now: datetime) -> Preflight:
+    """Counts only: who would be asked, reachable per channel, and excluded per reason."""
+    classified = classify(session, wave, now)
+    keys = [classified.c.reason, classified.c.basis]
+    keys += [classified.c[f"block_{c.value}"] for c in Channel]
+    rows = session.execute(select(*keys, func.count()).group_by(*keys))
+    return _fold(wave, rows)
+
+
+def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
+    """The preflight from classified rows grouped as ``(reason, basis, block_email,
+    block_sms, block_ivr, count)``."""
+    config: WaveConfig = wave_config(wave)
+    report = Preflight(wave_id=wave.id)
+    declared = set(config.lawful_basis)
+    for reason, basis, *channel_blocks, count in rows:
+        n = int(count)
+        if reason != ELIGIBLE:
+            report.excluded[reason] = report.excluded.get(reason, 0) + n
+            continue
+        report.eligible[basis] = report.eligible.get(basis, 0) + n
+        for channel, why in zip(Channel, channel_blocks, strict=True):
+            if channel not in config.channels:
+                continue
+            if why is None and basis == RequestBasis.DECLARED.value and channel not in declared:
+                why = Exclusion.NO_LAWFUL_BASIS.value
+            if why is None:
+                report.reachable[channel.value] = report.reachable.get(channel.value, 0) + n
+            else:
+                skipped = report.channel_skips.setdefault(channel.value, {})
+                skipped[why] = skipped.get(why, 0) + n
+    return report
+
+
+def plan_wave(session: Session, wave: Wave, now: datetime) -> Preflight:
+    """Create the wave's requests (once) and store the preflight on the wave.
+
+    A wave that requires approval stays a draft, with ``awaiting_approval`` in its
+    summary, until :func:`record_approval` says yes.
+    """
+    config = wave_config(wave)
+    approval = (wave.plan_summary or {}).get("approval")
+    approved = bool(approval and approval.get("approved"))
+    awaiting = wave.status is WaveStatus.DRAFT and config.require_approval and not approved
+    if wave.status is WaveStatus.DRAFT and not config.dry_run and not awaiting:
+        create = create_postgres if is_postgres(session) else create_sqlite
+        grouped, created = create(session, wave, now)
+        report = _fold(wave, grouped)
+        report.created = created
+        wave.status = WaveStatus.RUNNING
+        wave.planned_at = now
+    else:
+        report = preflight(session, wave, now)
+        if wave.status is WaveStatus.DRAFT and config.dry_run:
+            wave.status = WaveStatus.PLANNED  # dry run: planned, never sent
+            wave.planned_at = now
+    summary = report.as_dict()
+    summary["awaiting_approval"] = awaiting and not config.dry_run
+    if approval:
+        summary["approval"] = approval
+    wave.plan_summary = summary
+    return report
+
+
+def record_approval(
+    session: Session, wave: Wave, *, approved: bool, approver: str, note: str, now: datetime
+) -> None:
+    """The audience decision of a person (from the Prefect UI); a refusal cancels the wave."""
+    summary = dict(wave.plan_summary or {})
+    summary["approval"] = {
+        "approved": approved,
+        "by": approver[:200],
+        "note": note[:1000],
+        "at": now.isoformat(),
+    }
+    summary["awaiting_approval"] = False
+    wave.plan_summary = summary
+    if not approved and wave.status is WaveStatus.DRAFT:
+        wave.status = WaveStatus.CANCELLED
+        wave.completed_at = now

@@ -1,0 +1,275 @@
+"""Data-subject rights (GDPR art. 15-21) without HTTP: record, restrict, object, erase.
+
+The consent portal's rights centre comes here; everything runs in the
+caller's unit of work.  Every request becomes a ``rights_requests`` row with
+its due date (one calendar month after receipt, art. 12(3)), shown to
+operators by ``reconsent rights list``.
+
+* access and portability are answered at once (the export is
+  :mod:`reconsent.ledger.portability`); the row records that they were;
+* rectification is recorded for an operator to apply, never applied
+  automatically (a correction of an address must be checked);
+* restriction (art. 18) sets ``contacts.restricted_at``: planning and the
+  send-time gate skip the person;
+* objection (art. 21) is :func:`reconsent.ledger.decisions.record_objection`:
+  every given consent withdrawn and a suppression on every channel, at once;
+* erasure (art. 17) removes the identity (names, e-mail, phone), keeps the
+  address hashes in the suppression list (reason ``erasure``, every
+  channel) so the person is never contacted again, even re-imported under
+  another id, and keeps the consent history, which names only the
+  pseudonymous subject id (the proof of consent, art. 7(1) and 17(3)).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Contact, RightsRequest, Suppression
+from reconsent.kernel.errors import DecisionError
+from reconsent.kernel.vocab import (
+    Channel,
+    CollectionMethod,
+    RightsKind,
+    RightsStatus,
+    SuppressionReason,
+)
+from reconsent.ledger.append import LedgerContext
+from reconsent.ledger.decisions import record_objection
+
+#: The fields a person may ask to correct, with their longest accepted value.
+RECTIFIABLE: dict[str, int] = {
+    "given_name": 200,
+    "family_name": 200,
+    "email": 320,
+    "phone": 40,
+    "note": 2000,
+}
+#: What replaces personal data in a request's details after an erasure.
+REDACTED: dict[str, Any] = {"redacted": True}
+
+__all__ = [
+    "NO_ORIGIN",
+    "RECTIFIABLE",
+    "Origin",
+    "due_date",
+    "erase_contact",
+    "object_to_marketing",
+    "record_rights_request",
+    "request_rectification",
+    "restrict_contact",
+    "rights_dedupe_key",
+]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from: the link's wave request and channel, and evidence."""
+
+    request_id: int | None = None
+    channel: Channel | None = None
+    evidence: dict[str, Any] | None = None
+    #: The form's single-use nonce: the same form posted twice records one request.
+    nonce: str | None = None
+
+
+#: No link, no evidence: a request recorded by an operator or a test.
+NO_ORIGIN = Origin()
+
+
+def due_date(received: datetime) -> datetime:
+    """One calendar month after ``received`` (31 Jan -> 28/29 Feb), same time of day."""
+    year, month = received.year + received.month // 12, received.month % 12 + 1
+    day = min(received.day, calendar.monthrange(year, month)[1])
+    return received.replace(year=year, month=month, day=day)
+
+
+def rights_dedupe_key(kind: RightsKind, nonce: str) -> str:
+    return hashlib.sha256(f"rights:{kind.value}:{nonce}".encode()).hexdigest()
+
+
+def record_rights_request(
+    session: Session,
+    *,
+    contact: Contact,
+    kind: RightsKind,
+    now: datetime,
+    origin: Origin = NO_ORIGIN,
+    details: dict[str, Any] | None = None,
+    completed: bool = False,
+) -> tuple[RightsRequest, bool]:
+    """Record one request; returns it and whether it was a replay of the same form."""
+    key = rights_dedupe_key(kind, origin.nonce) if origin.nonce else None
+    if key is not None:
+        earlier = session.scalar(select(RightsRequest).where(RightsRequest.dedupe_key == key))
+        if earlier is not None:
+            return earlier, True
+    row = RightsRequest(
+        contact_id=contact.id,
+        subject_id=contact.subject_id,
+        kind=kind,
+        status=RightsStatus.COMPLETED if completed else RightsStatus.OPEN,
+        details=dict(details or {}),
+        received_at=now,
+        due_at=due_date(now),
+        completed_at=now if completed else None,
+        channel=origin.channel,
+        request_id=origin.request_id,
+        evidence=dict(origin.evidence or {}),
+        dedupe_key=key,
+    )
+    session.add(row)
+    session.flush()
+    return row, False
+
+
+def request_rectification(
+    session: Session,
+    *,
+    contact: Contact,
+    corrections: dict[str, str],
+    now: datetime,
+    origin: Origin = NO_ORIGIN,
+) -> tuple[RightsRequest, bool]:
+    """Record the corrections asked for (an operator applies them); never applied here."""
+    wanted = {
+        name: value.strip()[:limit]
+        for name, limit in RECTIFIABLE.items()
+        if (value := corrections.get(name, "")) and value.strip()
+    }
+    if not wanted:
+        raise DecisionError("no correction was asked for: nothing is recorded")
+    return record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.RECTIFICATION,
+        now=now,
+        origin=origin,
+        details={"corrections": wanted},
+    )
+
+
+def restrict_contact(
+    session: Session, *, contact: Contact, now: datetime, origin: Origin = NO_ORIGIN
+) -> tuple[RightsRequest, bool]:
+    """Art. 18: from now on no wave contacts the person (lifted only by an operator)."""
+    row, replay = record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.RESTRICTION,
+        now=now,
+        origin=origin,
+        completed=True,
+    )
+    if contact.restricted_at is None:
+        contact.restricted_at = now
+        contact.updated_at = now
+    return row, replay
+
+
+def object_to_marketing(
+    session: Session, *, contact: Contact, ctx: LedgerContext, origin: Origin = NO_ORIGIN
+) -> tuple[RightsRequest, bool]:
+    """Art. 21: withdraw every given consent and suppress every channel, at once."""
+    row, replay = record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.OBJECTION,
+        now=ctx.now,
+        origin=origin,
+        completed=True,
+    )
+    if not replay:
+        _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.OBJECTION)
+    return row, replay
+
+
+def _withdraw_and_suppress(
+    session: Session,
+    contact: Contact,
+    row: RightsRequest,
+    origin: Origin,
+    ctx: LedgerContext,
+    reason: SuppressionReason,
+) -> None:
+    """Withdraw every given consent and suppress every channel, naming the rights request."""
+    record_objection(
+        session,
+        request_id=origin.request_id,
+        contact_id=contact.id,
+        method=CollectionMethod.PORTAL,
+        channel=origin.channel,
+        evidence={**(origin.evidence or {}), "rights_request": row.id},
+        ctx=ctx,
+        reason=reason,
+    )
+
+
+def erase_contact(
+    session: Session, *, contact: Contact, ctx: LedgerContext, origin: Origin = NO_ORIGIN
+) -> tuple[RightsRequest, bool]:
+    """Art. 17: remove the person's identity; keep the suppression hashes and the ledger.
+
+    In order: every given consent is withdrawn and the contact suppressed on
+    every channel (reason ``erasure``, as an objection would); each address
+    hash gets its own every-channel ``erasure`` suppression row; names,
+    addresses and their hashes are nulled on the contact, ``erased_at`` set;
+    corrections asked earlier (personal data) are redacted.  Calling it again
+    for an erased contact changes nothing.
+    """
+    if contact.erased_at is not None:
+        earlier = session.scalar(
+            select(RightsRequest)
+            .where(RightsRequest.contact_id == contact.id, RightsRequest.kind == RightsKind.ERASURE)
+            .order_by(RightsRequest.id.desc())
+            .limit(1)
+        )
+        if earlier is not None:
+            return earlier, True
+    row, replay = record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.ERASURE,
+        now=ctx.now,
+        origin=origin,
+        completed=True,
+    )
+    if replay or contact.erased_at is not None:
+        return row, True
+    _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.ERASURE)
+    hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
+    for digest in hashes:
+        session.add(
+            Suppression(
+                contact_id=contact.id,
+                address_hash=digest,
+                channel=None,
+                reason=SuppressionReason.ERASURE,
+                source="rights:erasure",
+                created_at=ctx.now,
+            )
+        )
+    contact.given_name = contact.family_name = None
+    contact.email = contact.phone = None
+    contact.email_hash = contact.phone_hash = None
+    contact.erased_at = ctx.now
+    contact.updated_at = ctx.now
+    row.details = {"suppressed_addresses": len(hashes)}
+    for earlier in session.scalars(
+        select(RightsRequest).where(
+            RightsRequest.contact_id == contact.id,
+            RightsRequest.kind == RightsKind.RECTIFICATION,
+        )
+    ):
+        earlier.details = dict(REDACTED)
+        if earlier.status is RightsStatus.OPEN:
+            earlier.status = RightsStatus.DECLINED
+            earlier.completed_at = ctx.now
+    session.flush()
+    return row, False
