@@ -21,21 +21,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from channels.message_render import resolve_locale
+from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.ports import MessageContext
 
 __all__ = [
     "GATHER_TIMEOUT_SECONDS",
-    "VALID_DIGITS",
     "answer_twiml",
     "call_twiml",
     "gather_url_for",
     "machine_twiml",
-    "say_language",
 ]
 
 GATHER_TIMEOUT_SECONDS = 8
-VALID_DIGITS = frozenset({"1", "2", "3", "9"})
 
 
 @dataclass(frozen=True)
@@ -113,12 +110,7 @@ _PHRASES = {
 
 
 def _phrases(context: MessageContext) -> _Phrases:
-    return _PHRASES[resolve_locale(context.locale)]
-
-
-def say_language(context: MessageContext) -> str:
-    """The ``<Say language>`` for the context's locale (``it-IT`` or ``en-GB``)."""
-    return _phrases(context).language
+    return _PHRASES[resolve_language(context.locale)]
 
 
 def _purpose_list(context: MessageContext, conjunction: str) -> str:

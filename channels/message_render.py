@@ -29,12 +29,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from reconsent.kernel.errors import SmsTooLongError
+from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.ports import MessageContext, OutboundMessage
 
 __all__ = [
-    "DEFAULT_LOCALE",
     "DEFAULT_SMS_MAX_SEGMENTS",
-    "SUPPORTED_LOCALES",
     "RenderedEmail",
     "SmsEncoding",
     "apply_substitutions",
@@ -44,12 +43,9 @@ __all__ = [
     "render_email",
     "render_email_template",
     "render_sms",
-    "resolve_locale",
     "sms_segments",
 ]
 
-SUPPORTED_LOCALES = ("it", "en")
-DEFAULT_LOCALE = "en"
 DEFAULT_SMS_MAX_SEGMENTS = 3
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -91,15 +87,8 @@ def environment() -> Environment:
     )
 
 
-@lru_cache(maxsize=64)
-def resolve_locale(locale: str) -> str:
-    """``"it-IT"`` -> ``"it"``; unsupported locales fall back to ``"en"``."""
-    base = locale.replace("_", "-").split("-", 1)[0].strip().lower()
-    return base if base in SUPPORTED_LOCALES else DEFAULT_LOCALE
-
-
 def greeting_for(locale: str, name: str | None) -> str:
-    named, anonymous = _GREETINGS[resolve_locale(locale)]
+    named, anonymous = _GREETINGS[resolve_language(locale)]
     clean = name.strip() if name else ""
     return named.format(name=clean) if clean else anonymous
 
@@ -121,7 +110,7 @@ def _render_email(
     context: MessageContext, text_values: Mapping[str, str], html_values: Mapping[str, Any]
 ) -> RenderedEmail:
     env = environment()
-    locale = resolve_locale(context.locale)
+    locale = resolve_language(context.locale)
     common = _context_vars(context, locale)
     subject = env.get_template(f"{locale}/email_subject.txt").render(common).strip()
     text = env.get_template(f"{locale}/email.txt").render(common, **text_values)
@@ -220,7 +209,7 @@ def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENT
     ``max_segments``; raises :class:`SmsTooLongError` when neither fits.
     """
     env = environment()
-    locale = resolve_locale(msg.context.locale)
+    locale = resolve_language(msg.context.locale)
     values = {
         **_context_vars(msg.context, locale),
         "link": msg.link,

@@ -40,10 +40,10 @@ from channels.message_render import (
     email_substitutions,
     render_email_template,
     render_sms,
-    resolve_locale,
     sms_segments,
 )
 from reconsent.kernel.clock import Clock, SystemClock
+from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
 from reconsent.kernel.vocab import Channel
 
@@ -139,7 +139,7 @@ class FileOutbox:
             lines += [f"Segments: {segments} ({encoding})", "", body, ""]
             return "\n".join(lines).encode()
         assert msg.voice_url is not None  # checked in send()
-        audio = self._audio_urls.get(resolve_locale(msg.context.locale))
+        audio = self._audio_urls.get(resolve_language(msg.context.locale))
         return call_twiml(msg.context, gather_url_for(msg.voice_url), audio).encode()
 
     def _email(self, msg: OutboundMessage) -> bytes:

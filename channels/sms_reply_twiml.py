@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from channels.message_render import resolve_locale
+from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.rules.sms_keywords import SmsKeyword
 
 __all__ = ["empty_twiml", "reply_text", "reply_twiml"]
@@ -46,7 +46,7 @@ def reply_text(
     contact: str,
     optout_link: str | None = None,
 ) -> str:
-    texts = _TEXTS[resolve_locale(locale)]
+    texts = _TEXTS[resolve_language(locale)]
     kind = SmsKeyword.HELP if keyword is SmsKeyword.OTHER else keyword
     link = texts["link"].format(url=optout_link) if optout_link else ""
     return texts[kind].format(controller=controller, contact=contact, link=link)

@@ -11,9 +11,9 @@ from functools import cache
 from types import MappingProxyType
 
 from consent_portal.i18n_rights import RIGHTS_STRINGS
-from reconsent.campaigns.notices import language_of
+from reconsent.kernel.locales import DEFAULT_LANGUAGE, supported_language
 
-DEFAULT_LOCALE = "en"
+DEFAULT_LOCALE = DEFAULT_LANGUAGE
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -133,27 +133,17 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-SUPPORTED = tuple(STRINGS)
-
-
-def supported(locale: str | None) -> str | None:
-    """The supported language of ``locale``, or None."""
-    if not locale:
-        return None
-    lang = language_of(locale)
-    return lang if lang in STRINGS else None
-
 
 def choose_locale(
     requested: str | None, contact_locale: str | None = None, accept_language: str | None = None
 ) -> str:
     """``?lang=`` first, then the contact's locale, then the browser's, then English."""
     for candidate in (requested, contact_locale):
-        lang = supported(candidate)
+        lang = supported_language(candidate)
         if lang:
             return lang
     for part in (accept_language or "").split(","):
-        lang = supported(part.split(";")[0].strip())
+        lang = supported_language(part.split(";")[0].strip())
         if lang:
             return lang
     return DEFAULT_LOCALE
@@ -161,7 +151,7 @@ def choose_locale(
 
 def texts(locale: str) -> Mapping[str, str]:
     """Every string for ``locale``; English fills the gaps."""
-    return _texts(supported(locale) or DEFAULT_LOCALE)
+    return _texts(supported_language(locale) or DEFAULT_LOCALE)
 
 
 @cache

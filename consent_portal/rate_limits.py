@@ -1,5 +1,7 @@
 """Per-client-address and per-link rate limits: in-memory token buckets, one per key.
 
+The bucket is the kernel's (:class:`reconsent.kernel.rules.token_bucket.TokenBucket`).
+
 Only the pages people open are limited (``/c/``, ``/o/``, ``/notice/``); the
 stylesheet, the health check and the signed provider webhooks are not.  Over
 the limit a request gets a friendly, localized 429 page with ``Retry-After``
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consent_portal.i18n import choose_locale
 from consent_portal.page_render import error_page
+from reconsent.kernel.rules.token_bucket import TokenBucket
 
 #: Paths a person opens: limited per client address; the token ones per link too.
 LIMITED_PREFIXES = ("/c/", "/o/", "/notice/")
@@ -46,25 +49,18 @@ class RateLimiter:
         self.rate = per_minute / 60.0
         self.max_keys = max_keys
         self._clock = clock
-        self._buckets: OrderedDict[str, list[float]] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def hit(self, key: str) -> float:
         """Take one token for ``key``: 0.0 when allowed, else seconds until one is free."""
-        now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self.max_keys:
                 self._buckets.popitem(last=False)
-            bucket = [self.capacity, now]
-            self._buckets[key] = bucket
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.capacity)
         else:
             self._buckets.move_to_end(key)
-            bucket[0] = min(self.capacity, bucket[0] + (now - bucket[1]) * self.rate)
-            bucket[1] = now
-        if bucket[0] >= 1.0:
-            bucket[0] -= 1.0
-            return 0.0
-        return (1.0 - bucket[0]) / self.rate
+        return bucket.try_take(self._clock())
 
 
 def _token_of(path: str) -> str | None:

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from consent_portal.state import Portal, orm_session
 from models import Wave
-from reconsent.campaigns.notices import language_of, message_context, notice_for
+from reconsent.campaigns.notices import message_context, notice_for
 from reconsent.campaigns.waves import wave_config, wave_purposes
+from reconsent.kernel.locales import language_of
 from reconsent.kernel.ports import MessageContext
 from reconsent.ledger.decisions import WaveCatalog
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from reconsent.campaigns.funnel import complete_if_done, wave_funnel
 from reconsent.campaigns.waves import get_wave, wave_config
 from reconsent.db import unit_of_work
+from reconsent.dispatch.batch_report import BatchReport
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.vocab import WaveStatus
 from reconsent.planning.planner import plan_wave, record_approval
@@ -101,13 +102,6 @@ def summarise_task(wave_id: int, now: datetime) -> dict[str, Any]:
         return wave_funnel(session, wave)
 
 
-def _merge(total: dict[str, dict[str, int]], part: dict[str, dict[str, int]]) -> None:
-    for group, counts in part.items():
-        bucket = total.setdefault(group, {})
-        for key, value in counts.items():
-            bucket[key] = bucket.get(key, 0) + value
-
-
 @flow(name="wave-tick", flow_run_name="wave-{wave_id}-tick", log_prints=False)
 def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Advance wave ``wave_id``: plan it if new, then send, escalate and expire what is due.
@@ -140,10 +134,13 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
         plan = plan_wave_task(wave_id, at)
     with unit_of_work(get_runtime().engine) as session:
         dry_run = wave_config(get_wave(session, wave_id)).dry_run
-    activity: dict[str, dict[str, int]] = {}
+    activity: dict[str, dict[str, int]] = {}  # stays empty when no batch ran
     if not dry_run:
-        for lo, hi in due_batches_task(wave_id, at):
-            _merge(activity, advance_batch_task(wave_id, lo, hi, at))
+        report, batches = BatchReport(), due_batches_task(wave_id, at)
+        for lo, hi in batches:
+            report.merge(BatchReport.from_dict(advance_batch_task(wave_id, lo, hi, at)))
+        if batches:
+            activity = report.as_dict()
     funnel = summarise_task(wave_id, at)
     logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
     _publish(wave_id, plan, activity, funnel, dry_run)

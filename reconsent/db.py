@@ -90,10 +90,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+#: What a unit of work can be opened on: an engine, or a session factory built on one.
+SessionSource = Engine | sessionmaker[Session]
+
+
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with session_factory(engine)() as session, session.begin():
+def unit_of_work(source: SessionSource) -> Iterator[Session]:
+    """The unit of work: a session that commits on success and rolls back on any error."""
+    factory = session_factory(source) if isinstance(source, Engine) else source
+    with factory() as session, session.begin():
         yield session
 
 

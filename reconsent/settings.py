@@ -187,9 +187,6 @@ class Settings(BaseSettings):
     def sendgrid_configured(self) -> bool:
         return self.sendgrid_api_key is not None
 
-    def twilio_configured(self) -> bool:
-        return bool(self.twilio_account_sid and self.twilio_auth_token)
-
     def describe(self) -> dict[str, str]:
         """Every setting with its value as text; secrets masked."""
         out: dict[str, str] = {}

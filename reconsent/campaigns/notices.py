@@ -17,15 +17,11 @@ from sqlalchemy.orm import Session
 
 from models import Notice, Purpose, Wave
 from reconsent.campaigns.waves import wave_config, wave_purposes
+from reconsent.kernel.locales import FALLBACK_LANGUAGES, language_of
 from reconsent.kernel.ports import MessageContext, PurposeText
 from reconsent.settings import Settings
 
-#: Locales tried, in order, after the wanted one when a text or notice is missing.
-FALLBACK_LOCALES: tuple[str, ...] = ("en", "it")
-
 __all__ = [
-    "FALLBACK_LOCALES",
-    "language_of",
     "localized",
     "message_context",
     "notice_for",
@@ -33,15 +29,8 @@ __all__ = [
 ]
 
 
-def language_of(locale: str | None) -> str:
-    """The primary language subtag: ``"it-IT"`` -> ``"it"``, ``"en_GB"`` -> ``"en"``."""
-    if not locale:
-        return FALLBACK_LOCALES[0]
-    return locale.replace("_", "-").split("-")[0].strip().lower() or FALLBACK_LOCALES[0]
-
-
 def _candidates(locale: str) -> list[str]:
-    wanted = [locale, language_of(locale), *FALLBACK_LOCALES]
+    wanted = [locale, language_of(locale), *FALLBACK_LANGUAGES]
     return list(dict.fromkeys(wanted))
 
 

@@ -1,30 +1,15 @@
-"""What the importers share: where their sessions come from, and row dispatch."""
+"""What the importers share: parsing a batch of rows and recording the refused ones."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from reconsent.db import session_factory
 from reconsent.imports.csvfile import RawRow
 from reconsent.imports.report import ImportReport, RowError
 from reconsent.kernel.errors import InvalidRowError
 
-#: An importer writes through an engine or a session factory built on one.
-Target = Engine | sessionmaker[Session]
 RowT = TypeVar("RowT")
-
-
-@contextmanager
-def batch_transaction(target: Target) -> Iterator[Session]:
-    """One transaction per batch: committed on success, rolled back on error."""
-    factory = session_factory(target) if isinstance(target, Engine) else target
-    with factory() as session, session.begin():
-        yield session
 
 
 def parse_batch(

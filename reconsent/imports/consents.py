@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Contact, Notice, Purpose
-from reconsent.imports.batches import Target, batch_transaction, parse_batch
+from reconsent.db import SessionSource, unit_of_work
+from reconsent.imports.batches import parse_batch
 from reconsent.imports.contacts import ERASED_REASON
 from reconsent.imports.csvfile import read_batches
 from reconsent.imports.report import ImportReport
@@ -36,7 +37,9 @@ class _Catalog:
     notices: dict[tuple[str, str], NoticeRef]  # (version, locale) -> published notice
 
 
-def import_consents(engine: Target, path: Path, settings: Settings, now: datetime) -> ImportReport:
+def import_consents(
+    engine: SessionSource, path: Path, settings: Settings, now: datetime
+) -> ImportReport:
     """Append the consent history in ``path`` to the ledger, one event per good row.
 
     Events carry ``method=imported``, ``actor="import"``, the row's source, and
@@ -54,7 +57,7 @@ def import_consents(engine: Target, path: Path, settings: Settings, now: datetim
         rows = parse_batch(batch, lambda raw: parse_consent_row(raw.values, now), report)
         if not rows:
             continue
-        with batch_transaction(engine) as session:
+        with unit_of_work(engine) as session:
             # Per batch (two small queries): a caller's factory may expire objects on commit.
             events = _events(session, rows, _load_catalog(session), path.name, seen, report)
             written = append_events(session, events, ctx)

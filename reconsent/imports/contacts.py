@@ -12,7 +12,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models import Contact
-from reconsent.imports.batches import Target, batch_transaction, parse_batch
+from reconsent.db import SessionSource, unit_of_work
+from reconsent.imports.batches import parse_batch
 from reconsent.imports.csvfile import RawRow, read_batches
 from reconsent.imports.report import ImportReport
 from reconsent.imports.rows import CONTACT_COLUMNS, ContactRow, parse_contact_row
@@ -31,7 +32,7 @@ ERASED_REASON = "contact was erased at the person's request: it is never re-iden
 
 
 def import_contacts(
-    session_factory_or_engine: Target, path: Path, settings: Settings, now: datetime
+    session_factory_or_engine: SessionSource, path: Path, settings: Settings, now: datetime
 ) -> ImportReport:
     """Create or update contacts from ``path`` (columns: see ``CONTACT_COLUMNS``).
 
@@ -55,7 +56,7 @@ def import_contacts(
     for batch in read_batches(path, CONTACT_COLUMNS):
         rows = parse_batch(batch, parse, report)
         if rows:
-            with batch_transaction(session_factory_or_engine) as session:
+            with unit_of_work(session_factory_or_engine) as session:
                 _write(session, rows, key, now, report)
     report.errors.sort(key=lambda error: error.line)
     log.info("contacts import %s", report.summary())

@@ -16,6 +16,7 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from reconsent.kernel.errors import AddressError, InvalidRowError
+from reconsent.kernel.locales import SUPPORTED_LANGUAGES
 from reconsent.kernel.rules.addresses import (
     normalise_email,
     normalise_phone,
@@ -23,8 +24,6 @@ from reconsent.kernel.rules.addresses import (
 )
 from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 
-#: Languages a contact may have: the ones the notices and messages are written in.
-SUPPORTED_LOCALES = frozenset({"it", "en"})
 #: States a CRM can report; the others are the product's own (requested, expired...).
 IMPORTABLE_STATES = (ConsentState.GIVEN, ConsentState.REFUSED, ConsentState.WITHDRAWN)
 
@@ -163,9 +162,10 @@ def parse_locale(text: str) -> str:
     if not value:
         raise InvalidRowError("locale is required")
     language = match.group(1).lower() if match else ""
-    if language not in SUPPORTED_LOCALES:
+    if language not in SUPPORTED_LANGUAGES:
         raise InvalidRowError(
-            f"unsupported locale {value[:20]!r} (supported: {', '.join(sorted(SUPPORTED_LOCALES))})"
+            f"unsupported locale {value[:20]!r} "
+            f"(supported: {', '.join(sorted(SUPPORTED_LANGUAGES))})"
         )
     return language
 

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from models import Suppression
-from reconsent.imports.batches import Target, batch_transaction, parse_batch
+from reconsent.db import SessionSource, unit_of_work
+from reconsent.imports.batches import parse_batch
 from reconsent.imports.csvfile import read_batches
 from reconsent.imports.report import ImportReport
 from reconsent.imports.rows import SUPPRESSION_COLUMNS, parse_suppression_row
@@ -26,7 +27,7 @@ _Entry = tuple[str, Channel | None, SuppressionReason]
 
 
 def import_suppressions(
-    engine: Target, path: Path, settings: Settings, now: datetime
+    engine: SessionSource, path: Path, settings: Settings, now: datetime
 ) -> ImportReport:
     """Add the suppressions in ``path`` (channel ``all`` suppresses every channel).
 
@@ -50,7 +51,7 @@ def import_suppressions(
             entries.append((entry, row.source))
         if not entries:
             continue
-        with batch_transaction(engine) as session:
+        with unit_of_work(engine) as session:
             hashes = sorted({entry[0] for entry, _ in entries})
             stored: set[_Entry] = {
                 (found_hash, channel, reason)

@@ -1,4 +1,4 @@
-"""Parse and format the short durations used in wave configs ("30s", "3d", "2w")."""
+"""Parse the short durations used in wave configs ("30s", "3d", "2w")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
-_WHOLE = re.compile(r"^\s*(\d+\s*[smhdw]\s*)+$")
+#: A whole duration ("1d12h", "30 S"): the wave config's field pattern, and the parser's check.
+DURATION_PATTERN = r"^\s*(\d+\s*[smhdwSMHDW]\s*)+$"
+_WHOLE = re.compile(DURATION_PATTERN)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -20,14 +22,3 @@ def parse_duration(text: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be longer than zero")
     return timedelta(seconds=seconds)
-
-
-def format_duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    parts = []
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"

@@ -33,10 +33,6 @@ class ConsentState(StrEnum):
     INVALIDATED = "invalidated"
 
 
-#: States after which a person is never contacted by a wave again.
-NEGATIVE_STATES = frozenset({ConsentState.REFUSED, ConsentState.WITHDRAWN})
-
-
 class CollectionMethod(StrEnum):
     PORTAL = "portal"  # the signed-link landing page
     IVR = "ivr"  # DTMF answer on a recorded call
@@ -61,10 +57,6 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"  # no answer after the last step: silence is never consent
     FAILED = "failed"  # no step could reach the person
     CANCELLED = "cancelled"  # excluded at send time (objection, refusal, suppression)
-
-    @property
-    def is_open(self) -> bool:
-        return self is RequestStatus.ACTIVE
 
 
 class AttemptStatus(StrEnum):
@@ -107,6 +99,8 @@ class Exclusion(StrEnum):
     NO_ADDRESS = "no_address"
     NO_LAWFUL_BASIS = "no_lawful_basis"
     FREQUENCY_CAP = "frequency_cap"
+    #: No record at all, and the wave's ``stale.include_missing`` is off.
+    MISSING_NOT_INCLUDED = "missing_not_included"
 
 
 class RightsKind(StrEnum):

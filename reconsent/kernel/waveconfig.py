@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reconsent.kernel.durations import parse_duration
+from reconsent.kernel.durations import DURATION_PATTERN, parse_duration
 from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.vocab import Channel
 
-Duration = Annotated[str, Field(pattern=r"^\s*(\d+\s*[smhdwSMHDW]\s*)+$", examples=["3d", "30s"])]
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, examples=["3d", "30s"])]
 QuietPreset = Literal["it-telemarketing", "us-tcpa", "daytime", "always"]
 
 

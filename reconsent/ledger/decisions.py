@@ -36,9 +36,10 @@ from models import (
     Wave,
     WaveRequest,
 )
-from reconsent.campaigns.notices import language_of, notice_for
+from reconsent.campaigns.notices import notice_for
 from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.kernel.errors import DecisionError
+from reconsent.kernel.locales import language_of
 from reconsent.kernel.vocab import (
     Channel,
     CollectionMethod,

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
-from reconsent.campaigns.notices import language_of, localized
+from reconsent.campaigns.notices import localized
+from reconsent.kernel.locales import language_of
 from reconsent.kernel.vocab import Channel, ConsentState
 from reconsent.settings import Settings
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
@@ -124,9 +125,20 @@ def verify_ledger(
     report = VerifyReport()
     with engine.connect() as conn:
         codes = {pid: code for pid, code in conn.execute(select(Purpose.id, Purpose.code))}
+    events = _events(engine, lo, hi)
+    with closing(events):  # an early return (max_breaks) closes its connection at once
+        _walk(events, codes, report, max_breaks)
+    if projection and len(report.breaks) < max_breaks:
+        _check_projection(engine, report)
+    return report
+
+
+def _walk(
+    events: Iterator[Any], codes: dict[int, str], report: VerifyReport, max_breaks: int
+) -> None:
     subject: str | None = None
     prev: str | None = None
-    for row in _events(engine, lo, hi):
+    for row in events:
         report.events += 1
         if row.subject_id != subject:
             subject, prev = row.subject_id, None
@@ -153,10 +165,7 @@ def verify_ledger(
             )
         prev = row.hash  # keep walking from what is stored, so each edit is reported once
         if len(report.breaks) >= max_breaks:
-            return report
-    if projection:
-        _check_projection(engine, report)
-    return report
+            return
 
 
 def _verify_range(url: str, lo: str | None, hi: str | None) -> VerifyReport:
@@ -180,9 +189,8 @@ def verify_ledger_parallel(
     workers = max(1, workers or os.cpu_count() or 1)
     engine = make_engine(url)
     try:
-        total = (
-            engine.connect().execute(select(func.count()).select_from(ConsentEvent)).scalar_one()
-        )
+        with engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(ConsentEvent)).scalar_one()
         if workers == 1 or total < min_events:
             return verify_ledger(engine)
         bounds: list[str | None] = [None]

@@ -177,7 +177,10 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         (f.withdrawn == 1, Exclusion.WITHDRAWN.value),
         (f.refused == 1, Exclusion.REFUSED.value),
         (f.n_fresh == len(purpose_ids), Exclusion.FRESH.value),
-        (and_(missing, literal(not config.stale.include_missing)), "missing_not_included"),
+        (
+            and_(missing, literal(not config.stale.include_missing)),
+            Exclusion.MISSING_NOT_INCLUDED.value,
+        ),
         (and_(missing, literal(not declared)), Exclusion.NO_LAWFUL_BASIS.value),
         (and_(missing, ~any_declared), Exclusion.NO_ADDRESS.value),
         (~any_step, Exclusion.NO_ADDRESS.value),

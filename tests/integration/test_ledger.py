@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import warnings
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from models import ConsentEvent, Contact, Purpose
 from reconsent.db import is_postgres, make_engine, unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.ledger.append import LedgerContext, NewEvent, append_events
-from reconsent.ledger.verify import verify_ledger
+from reconsent.ledger.verify import verify_ledger, verify_ledger_parallel
 from tests.support import factories
 
 
@@ -151,3 +154,51 @@ def test_parallel_verification_finds_the_same_breaks(
     assert [b.event_id for b in parallel.breaks] == [b.event_id for b in serial.breaks]
     assert len(serial.breaks) == 1
     assert (parallel.events, parallel.subjects) == (24, 6)
+
+
+def test_verify_returns_every_connection_it_opens(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ledger verify`` checks every connection back in before it disposes its engine.
+
+    The count query used a connection it never closed, and an early return left the
+    event stream's connection open: CPython's reference counting happened to return
+    both, so this pins the explicit scopes rather than reproducing a leak.
+    """
+    import reconsent.db
+
+    opened: list[dict[str, int]] = []  # checkouts and checkins per engine made
+    real = reconsent.db.make_engine
+
+    def recording(url: str, **kwargs: Any) -> Engine:
+        made = real(url, **kwargs)
+        counts = {"out": 0, "in": 0}
+        opened.append(counts)
+        event.listen(made, "checkout", lambda *_: counts.__setitem__("out", counts["out"] + 1))
+        event.listen(made, "checkin", lambda *_: counts.__setitem__("in", counts["in"] + 1))
+        dispose = made.dispose
+
+        def checked_dispose(close: bool = True) -> None:
+            counts["open_at_dispose"] = made.pool.checkedout()  # type: ignore[attr-defined]
+            dispose(close)
+
+        monkeypatch.setattr(made, "dispose", checked_dispose)
+        return made
+
+    monkeypatch.setattr(reconsent.db, "make_engine", recording)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = verify_ledger_parallel(engine.url.render_as_string(hide_password=False))
+        gc.collect()
+    assert report.ok
+    assert [counts["out"] - counts["in"] for counts in opened] == [0]
+    assert [counts["open_at_dispose"] for counts in opened] == [0]
+    assert not [w for w in caught if "non-checked-in connection" in str(w.message)]
+
+
+def test_verify_stopping_at_max_breaks_closes_the_stream(engine: Engine, clock: FixedClock) -> None:
+    _history(engine, clock)
+    _tamper(engine, "UPDATE consent_events SET prev_hash = 'x'")
+    report = verify_ledger(engine, max_breaks=1)
+    assert len(report.breaks) == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -8,8 +8,9 @@ from consent_portal.decision_posts import explicit_choices
 from consent_portal.i18n import STRINGS, choose_locale, texts
 from consent_portal.security import CsrfTokens
 from consent_portal.voice_webhooks import is_machine
-from reconsent.campaigns.notices import language_of, localized
+from reconsent.campaigns.notices import localized
 from reconsent.kernel.errors import DecisionError
+from reconsent.kernel.locales import language_of
 from reconsent.ledger.decisions import decision_dedupe_key, validate_choices
 
 CODES = ["marketing_email", "marketing_sms"]

@@ -13,7 +13,7 @@ EXPIRED, which records nothing in the ledger.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -78,7 +78,6 @@ class Decision:
     #: presumed sent at the claim time, never re-sent (at most once).
     presumed_sent_at: datetime | None = None
     escalated: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def channel_block(channel: Channel, gate: Gate, basis: RequestBasis) -> str | None:

@@ -16,10 +16,10 @@ from channels.message_render import (
     render_email,
     render_email_template,
     render_sms,
-    resolve_locale,
     sms_segments,
 )
 from reconsent.kernel.errors import SmsTooLongError
+from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.ports import MessageContext, OutboundMessage
 from reconsent.kernel.vocab import Channel
 
@@ -65,7 +65,7 @@ def test_email_without_a_name_greets_politely(make_message: MakeMessage) -> None
     [("it", "it"), ("it-IT", "it"), ("EN_gb", "en"), ("de", "en"), ("", "en")],
 )
 def test_locale_falls_back_to_english(given: str, resolved: str) -> None:
-    assert resolve_locale(given) == resolved
+    assert resolve_language(given) == resolved
 
 
 def test_unknown_locale_renders_english(make_message: MakeMessage) -> None:
