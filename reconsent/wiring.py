@@ -45,6 +45,7 @@ __all__ = [
     "Runtime",
     "build_adapter",
     "build_adapters",
+    "command_engine",
     "describe_adapters",
     "get_runtime",
     "link_signer",
@@ -232,6 +233,11 @@ def reset_runtimes() -> None:
         for runtime in _cache.values():
             runtime.engine.dispose()
         _cache.clear()
+
+
+def command_engine(settings: Settings) -> Engine:
+    """An engine for one command or one demo phase; the caller disposes it."""
+    return make_engine(settings.database_url)
 
 
 # --- the portal process ---------------------------------------------------------------------

@@ -13,10 +13,11 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from reconsent.db import make_engine, unit_of_work
+from reconsent.db import unit_of_work
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import ConfigError
 from reconsent.settings import Settings, load_settings
+from reconsent.wiring import command_engine
 
 # Wide enough for tables when output goes to a file or a pipe (rich defaults to 80).
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -31,7 +32,7 @@ def settings() -> Settings:
 
 
 def engine(cfg: Settings | None = None) -> Engine:
-    return make_engine((cfg or settings()).database_url)
+    return command_engine(cfg or settings())
 
 
 @contextmanager

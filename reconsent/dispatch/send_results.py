@@ -16,7 +16,7 @@ from reconsent.dispatch.claims import ATTEMPTS, REQUESTS
 from reconsent.kernel.ports import SendOutcome, SendResult
 from reconsent.kernel.rules.retry import backoff
 from reconsent.kernel.vocab import AttemptStatus, Channel, SuppressionReason
-from reconsent.ledger.suppressions import suppress_address
+from reconsent.ledger.suppression_list import suppress_address
 from reconsent.settings import Settings
 
 

@@ -38,7 +38,7 @@ from reconsent.kernel.rules.retry import backoff
 from reconsent.kernel.vocab import AttemptStatus, Channel, CollectionMethod, RequestStatus
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.decisions import record_objection
-from reconsent.ledger.suppressions import suppress_address
+from reconsent.ledger.suppression_list import suppress_address
 
 __all__ = ["Applied", "DeliveryReport", "apply_delivery"]
 

@@ -46,7 +46,7 @@ from reconsent.eligibility.send_gate import load_gates
 from reconsent.kernel.ports import ChannelAdapter, SendOutcome, SendResult
 from reconsent.kernel.rules.escalation import channel_block
 from reconsent.kernel.vocab import AttemptStatus, Channel, RequestStatus, SuppressionReason
-from reconsent.ledger.suppressions import suppress_address
+from reconsent.ledger.suppression_list import suppress_address
 from reconsent.settings import Settings
 
 __all__ = ["SMS_LINK_STEP_OFFSET", "Claim", "SmsLinkClaim", "claim_sms_link", "send_sms_link"]

@@ -42,7 +42,7 @@ from reconsent.kernel.vocab import (
 )
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.decisions import record_objection
-from reconsent.ledger.suppressions import lift_address, suppress_address
+from reconsent.ledger.suppression_list import lift_address, suppress_address
 
 __all__ = ["InboundReply", "InboundSms", "handle_inbound_sms"]
 

@@ -10,7 +10,7 @@ loaded whole: memory stays flat at a million events.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -88,7 +88,7 @@ _COLUMNS = (
 )
 
 
-def _events(engine: Engine, lo: str | None = None, hi: str | None = None) -> Iterator[Any]:
+def _events(engine: Engine, lo: str | None = None, hi: str | None = None) -> Generator[Any]:
     """Stream events in chain order, in keyset-paginated batches (no long cursor),
     for subjects in ``[lo, hi)`` (None: unbounded)."""
     last: tuple[str, int] | None = None

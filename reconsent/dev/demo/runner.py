@@ -123,13 +123,14 @@ def _run_demo(
     # The ephemeral Prefect server's telemetry heartbeat races its own SQLite database.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-    from reconsent.db import make_engine, unit_of_work, upgrade
+    from reconsent.db import unit_of_work, upgrade
     from reconsent.settings import load_settings
+    from reconsent.wiring import command_engine
 
     settings = load_settings()
     clock = FixedClock(virtual_start(datetime.now(UTC)))
     upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings)
     say(f"[1/6] database ready: {settings.database_url}")
 
     from reconsent.campaigns.catalog_file import load_catalog
