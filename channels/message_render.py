@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from reconsent.kernel.errors import SmsTooLongError
 from reconsent.kernel.locales import resolve_language
 from reconsent.kernel.ports import MessageContext, OutboundMessage
+from reconsent.kernel.vocab import RequestBasis
 
 __all__ = [
     "DEFAULT_SMS_MAX_SEGMENTS",
@@ -103,6 +104,9 @@ def _context_vars(context: MessageContext, locale: str) -> dict[str, Any]:
         "purposes": context.purposes,
         "link_lifetime_days": context.link_lifetime_days,
         "html_lang": locale,
+        # A person asked under a declared basis (soft spam) never gave these consents:
+        # the message asks for new ones and never claims a prior one.
+        "asks_new": context.basis is RequestBasis.DECLARED,
     }
 
 

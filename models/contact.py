@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -32,6 +32,9 @@ class Contact(Base):
     erased_at: Mapped[datetime | None]
     #: Set while processing is restricted (art. 18): no wave contacts the person.
     restricted_at: Mapped[datetime | None]
+    #: When the person became a customer (a sale), from the CRM: the evidence an e-mail
+    #: under soft spam (Codice privacy art. 130(4)) needs. NULL: not a customer.
+    customer_since: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_contacts_email_hash", "email_hash"),

@@ -9,14 +9,15 @@ from sqlalchemy.orm import Session
 
 from models import Notice, Purpose, Wave
 from reconsent.kernel.errors import ConfigError, NotFoundError
+from reconsent.kernel.rules.eligibility import SOFT_SPAM_EXCLUDED_CATEGORIES
 from reconsent.kernel.rules.escalation import StepSpec
-from reconsent.kernel.vocab import WaveStatus
+from reconsent.kernel.vocab import DeclaredBasis, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig, parse_wave_config
 
 
 def create_wave(session: Session, config: WaveConfig, now: datetime) -> Wave:
-    purposes = wave_purposes(session, config)
-    del purposes
+    """Store a new draft wave; a config the catalog contradicts is a ``ConfigError``."""
+    check_against_catalog(config, wave_purposes(session, config))
     has_notice = session.scalar(
         select(Notice.id).where(Notice.version == config.notice_version).limit(1)
     )
@@ -35,6 +36,27 @@ def create_wave(session: Session, config: WaveConfig, now: datetime) -> Wave:
     session.add(wave)
     session.flush()
     return wave
+
+
+def check_against_catalog(config: WaveConfig, purposes: list[Purpose]) -> None:
+    """What the wave file alone cannot tell: every step's channel must be lawful for
+    somebody, and a soft-spam declaration must cover only the controller's own offers."""
+    bound = {p.channel for p in purposes if p.channel is not None}
+    for number, step in enumerate(config.steps, start=1):
+        if step.channel not in bound and step.channel not in config.lawful_basis:
+            raise ConfigError(
+                f"step {number} ({step.channel.value}): none of the wave's purposes is bound "
+                f"to {step.channel.value}, so nobody could lawfully be reached on it; add "
+                f"the {step.channel.value} purpose to `purposes` or remove the step"
+            )
+    if DeclaredBasis.SOFT_SPAM in config.lawful_basis.values():
+        barred = [p.code for p in purposes if p.category in SOFT_SPAM_EXCLUDED_CATEGORIES]
+        if barred:
+            raise ConfigError(
+                "lawful_basis.email: soft spam covers only the controller's own similar "
+                f"products, never {', '.join(barred)} (art. 130(4) Codice privacy): ask "
+                "about those only people who consented, in a wave without the declaration"
+            )
 
 
 def wave_purposes(session: Session, config: WaveConfig) -> list[Purpose]:

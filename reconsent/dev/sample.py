@@ -20,7 +20,12 @@ from pathlib import Path
 
 import phonenumbers
 
-from reconsent.imports.rows import CONSENT_COLUMNS, CONSENT_OPTIONAL_COLUMNS, CONTACT_COLUMNS
+from reconsent.imports.rows import (
+    CONSENT_COLUMNS,
+    CONSENT_OPTIONAL_COLUMNS,
+    CONTACT_COLUMNS,
+    CONTACT_OPTIONAL_COLUMNS,
+)
 from reconsent.kernel.clock import ensure_utc
 
 #: Consent histories, with their share of the base (percent).
@@ -34,6 +39,8 @@ CATEGORIES: dict[str, int] = {
 }
 PURPOSE_BY_ADDRESS = {"email": "marketing_email", "sms": "marketing_sms", "ivr": "marketing_phone"}
 SOURCES = ("salesforce", "hubspot", "legacy-crm")
+#: Share of the base with a sale on record (``customer_since``): the soft-spam evidence.
+CUSTOMER_SHARE = 0.6
 BAD_CONTACT_ROWS = 3
 BAD_CONSENT_ROWS = 2
 
@@ -81,12 +88,17 @@ def write_sample(dir: Path, n: int = 1000, seed: int = 7, *, now: datetime) -> S
         raise ValueError("a sample needs at least 4 contacts")
     now = ensure_utc(now).replace(microsecond=0)
     generator = _Generator(random.Random(seed), now)
+    sales = random.Random(seed + 1)  # its own stream: the rest of the base stays as it was
     contacts: list[list[str]] = []
     consents: list[list[str]] = []
     counts: Counter[str] = Counter()
     for index in range(n):
         contact, history, traits = generator.person(index)
-        contacts.append(contact)
+        customer = ""
+        if sales.random() < CUSTOMER_SHARE:
+            customer = (now - timedelta(days=sales.randint(30, 3000))).date().isoformat()
+            traits.append("customer")
+        contacts.append([*contact, customer])
         consents.extend(history)
         counts.update(traits)
     counts["contacts"] = n
@@ -98,9 +110,11 @@ def write_sample(dir: Path, n: int = 1000, seed: int = 7, *, now: datetime) -> S
     counts["bad_consent_rows"] = BAD_CONSENT_ROWS
     dir.mkdir(parents=True, exist_ok=True)
     contacts_csv, consents_csv = dir / "contacts.csv", dir / "consents.csv"
-    _write_csv(contacts_csv, CONTACT_COLUMNS, contacts)
+    _write_csv(contacts_csv, (*CONTACT_COLUMNS, *CONTACT_OPTIONAL_COLUMNS), contacts)
     _write_csv(consents_csv, (*CONSENT_COLUMNS, *CONSENT_OPTIONAL_COLUMNS), consents)
-    full = {key: 0 for key in ("italian", "english", "no_email", "no_phone", *CATEGORIES)}
+    full = {
+        key: 0 for key in ("italian", "english", "no_email", "no_phone", "customer", *CATEGORIES)
+    }
     return SampleFiles(contacts_csv, consents_csv, {**full, **counts})
 
 
@@ -248,9 +262,9 @@ class _Generator:
 
     def bad_contacts(self) -> list[list[str]]:
         return [
-            ["CRM-BAD-1", "Mario", "Verdi", "mario.verdi@@example.it", "", "it", "Europe/Rome"],
-            ["CRM-BAD-2", "Anna", "Neri", "anna.neri@example.it", "", "it", "Europe/Atlantis"],
-            ["", "Paul", "Hughes", "paul.hughes@example.org", "", "en", "Europe/London"],
+            ["CRM-BAD-1", "Mario", "Verdi", "mario.verdi@@example.it", "", "it", "Europe/Rome", ""],
+            ["CRM-BAD-2", "Anna", "Neri", "anna.neri@example.it", "", "it", "Europe/Atlantis", ""],
+            ["", "Paul", "Hughes", "paul.hughes@example.org", "", "en", "Europe/London", ""],
         ]
 
     def bad_consents(self, first: str, second: str) -> list[list[str]]:

@@ -98,6 +98,7 @@ def due_rows(
             c.phone_hash,
             c.erased_at,
             c.restricted_at,
+            c.customer_since,
         )
         .join_from(REQUESTS, CONTACTS, c.id == r.contact_id)
         .where(due(wave_id, now), r.id.between(lo, hi))

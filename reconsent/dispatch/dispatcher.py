@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from models import SendAttempt
 from reconsent.campaigns.notices import message_context
-from reconsent.campaigns.waves import get_wave, step_specs, wave_config
+from reconsent.campaigns.waves import get_wave, step_specs, wave_config, wave_purposes
 from reconsent.db import among, insert_ignoring_conflicts, is_postgres, unit_of_work
 from reconsent.dispatch.batch_report import BatchReport
 from reconsent.dispatch.claims import (
@@ -50,7 +50,7 @@ from reconsent.dispatch.claims import (
 from reconsent.dispatch.daily_caps import apply_daily_caps
 from reconsent.dispatch.message_links import Links
 from reconsent.dispatch.send_results import record_results
-from reconsent.eligibility.send_gate import load_gates
+from reconsent.eligibility.send_gate import load_gates, send_rules
 from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.ports import (
     ChannelAdapter,
@@ -67,7 +67,7 @@ from reconsent.kernel.rules.escalation import (
     decide,
 )
 from reconsent.kernel.rules.token_bucket import TokenBucket
-from reconsent.kernel.vocab import AttemptStatus, Channel, RequestStatus
+from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus
 from reconsent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,8 @@ class Dispatcher:
             if not rows:
                 return claimed
             attempts = attempts_of(conn, [r.request_id for r in rows])
-            gates = load_gates(session, rows, frozenset(wave_config(wave).lawful_basis))
+            config = wave_config(wave)
+            gates = load_gates(session, rows, wave_purposes(session, config), send_rules(config))
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
             for row in rows:
@@ -228,9 +229,15 @@ class Dispatcher:
 
             cap = wave_config(wave).daily_cap
             sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
-            contexts = {
+            by_locale = {
                 locale: message_context(session, wave, locale, self.settings)
                 for locale in {row.locale for row, _, _ in sends}
+            }
+            # One context per locale and basis: the basis chooses the wording.
+            contexts = {
+                (locale, basis): replace(context, basis=basis)
+                for locale, context in by_locale.items()
+                for basis in RequestBasis
             }
             # Writes last, so the transaction (SQLite's write lock, PostgreSQL's row locks)
             # stays short; the messages are signed and built after the commit.
@@ -247,7 +254,7 @@ class Dispatcher:
                 attempt.step_index,
                 row,
                 step.channel,
-                contexts[row.locale],
+                contexts[row.locale, RequestBasis(row.basis)],
             )
             claimed.messages.setdefault(step.channel, []).append(message)
             claimed.waits[attempt.id] = step.wait

@@ -1,24 +1,38 @@
-"""The lawful-contact gate at send time: re-read, per person, everything that
-forbids or limits contact (refusals, withdrawals, suppressions, erasure).
+"""The lawful-contact gate at send time: the eligibility rule, re-read per person.
 
-It is consulted at claim time, so an objection that lands mid-wave stops the
-very next send.
+Everything that forbids or limits contact is read again from the database
+(erasure, restriction, objections and suppressions by contact and by address
+hash, the consent states of the wave's purposes, the customer evidence) and
+judged by :func:`reconsent.kernel.rules.eligibility.evaluate`, the same rule
+planning applied. It is consulted when a send is claimed, so an objection that
+lands mid-wave stops the very next send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Suppression
+from models import ConsentStatus, Purpose, Suppression, Wave
+from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.db import among
+from reconsent.kernel.rules.eligibility import (
+    PersonFacts,
+    PurposeFacts,
+    WaveRules,
+    evaluate,
+    person_wide,
+)
 from reconsent.kernel.rules.escalation import Gate
-from reconsent.kernel.vocab import Channel, ConsentState
+from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
+from reconsent.kernel.waveconfig import WaveConfig
+
+__all__ = ["Person", "load_gates", "person_gate", "send_rules"]
 
 
 class Person(Protocol):
@@ -40,61 +54,125 @@ class Person(Protocol):
     def erased_at(self) -> datetime | None: ...
     @property
     def restricted_at(self) -> datetime | None: ...
+    @property
+    def customer_since(self) -> date | None: ...
+
+
+def send_rules(config: WaveConfig, *, requested: bool = False) -> WaveRules:
+    """The rule as the send gate applies it for a wave (``requested``: the person asked
+    for this very message, e.g. a fresh link: no marketing basis is needed)."""
+    return WaveRules(
+        channels=tuple(dict.fromkeys(config.channels)),
+        declared=dict(config.lawful_basis),
+        include_missing=config.stale.include_missing,
+        at_send_time=True,
+        requested=requested,
+    )
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    blocked: dict[int, str]
-    channels: dict[int, set[Channel]]
+class _Suppressed:
+    every: dict[int, SuppressionReason]
+    channels: dict[int, dict[Channel, SuppressionReason]]
 
 
 def load_gates(
-    session: Session, contacts: Iterable[Person], declared: frozenset[Channel]
+    session: Session,
+    contacts: Iterable[Person],
+    purposes: Sequence[Purpose],
+    rules: WaveRules,
 ) -> dict[int, Gate]:
+    """The gate of each person for a wave whose purposes are ``purposes``."""
     people = list(contacts)
-    blocks = _load_blocks(session, people)
+    ids = [c.id for c in people]
+    states = _states(session, ids, [p.id for p in purposes])
+    suppressed = _suppressions(session, people)
     gates: dict[int, Gate] = {}
     shared: dict[tuple[object, ...], Gate] = {}  # most people share one of a few gates
     for c in people:
-        blocked, suppressed = blocks.blocked.get(c.id), blocks.channels.get(c.id)
-        key = (
-            blocked,
-            c.timezone,
-            bool(c.email),
-            bool(c.phone),
-            suppressed and frozenset(suppressed),
+        mine = states.get(c.id, {})
+        facts = PersonFacts(
+            purposes=tuple(
+                PurposeFacts(
+                    p.code,
+                    p.channel,
+                    *mine.get(p.id, (None, False)),
+                )
+                for p in purposes
+            ),
+            addresses=_addresses(c),
+            erased=c.erased_at is not None,
+            restricted=c.restricted_at is not None,
+            every_suppression=suppressed.every.get(c.id),
+            channel_suppressions=suppressed.channels.get(c.id, {}),
+            any_record=bool(mine),
+            customer=c.customer_since is not None,
         )
+        verdict = evaluate(facts, rules)
+        blocked = verdict.reason if verdict.reason in person_wide() else None
+        key = (blocked, c.timezone, tuple(sorted(verdict.blocks.items())))
         gate = shared.get(key)
         if gate is None:
-            gate = shared[key] = Gate(
-                blocked=blocked,
-                timezone=c.timezone,
-                has_email=bool(c.email),
-                has_phone=bool(c.phone),
-                suppressed_channels=frozenset(suppressed or ()),
-                declared_channels=declared,
-            )
+            gate = shared[key] = Gate(blocked, c.timezone, dict(verdict.blocks))
         gates[c.id] = gate
     return gates
 
 
-def _load_blocks(session: Session, people: list[Person]) -> _Blocks:
-    blocked: dict[int, str] = {}
-    channels: dict[int, set[Channel]] = {}
-    for contact in people:
-        if contact.erased_at is not None:
-            blocked[contact.id] = "erased"
-        elif contact.restricted_at is not None:
-            blocked[contact.id] = "restricted"
-    ids = [c.id for c in people]
-    negative = session.execute(
-        select(ConsentStatus.contact_id, ConsentStatus.state).where(
+def person_gate(
+    session: Session,
+    person: Person,
+    wave: Wave,
+    *,
+    channels: Sequence[Channel] | None = None,
+    requested: bool = False,
+) -> Gate:
+    """One person's gate for ``wave``; ``channels`` (default: the wave's steps) are the
+    ones judged, ``requested`` as in :func:`send_rules`."""
+    config = wave_config(wave)
+    rules = send_rules(config, requested=requested)
+    if channels is not None:
+        rules = replace(rules, channels=tuple(channels))
+    return load_gates(session, [person], wave_purposes(session, config), rules)[person.id]
+
+
+def _addresses(person: Person) -> frozenset[Channel]:
+    found: set[Channel] = set()
+    if person.email:
+        found.add(Channel.EMAIL)
+    if person.phone:
+        found.update((Channel.SMS, Channel.IVR))
+    return frozenset(found)
+
+
+def _states(
+    session: Session, ids: list[int], purpose_ids: list[int]
+) -> dict[int, dict[int, tuple[ConsentState, bool]]]:
+    """Contact -> purpose -> (latest state, provable), for the wave's purposes."""
+    found: dict[int, dict[int, tuple[ConsentState, bool]]] = {}
+    if not ids or not purpose_ids:
+        return found
+    rows = session.execute(
+        select(
+            ConsentStatus.contact_id,
+            ConsentStatus.purpose_id,
+            ConsentStatus.state,
+            ConsentStatus.provable,
+        ).where(
             among(session, ConsentStatus.contact_id, ids),
-            ConsentStatus.state.in_([ConsentState.REFUSED, ConsentState.WITHDRAWN]),
+            ConsentStatus.purpose_id.in_(purpose_ids),
         )
     )
-    for contact_id, state in negative:
-        blocked.setdefault(contact_id, ConsentState(state).value)
+    for contact_id, purpose_id, state, provable in rows:
+        found.setdefault(contact_id, {})[purpose_id] = (ConsentState(state), bool(provable))
+    return found
+
+
+def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
+    """Every-channel and per-channel suppressions, by contact id and by address hash;
+    a hash suppression on a channel only applies to the address that channel uses."""
+    every: dict[int, SuppressionReason] = {}
+    channels: dict[int, dict[Channel, SuppressionReason]] = {}
+    ids = [c.id for c in people]
     by_hash: dict[str, list[int]] = {}
     for c in people:
         for digest in (c.email_hash, c.phone_hash):
@@ -107,25 +185,28 @@ def _load_blocks(session: Session, people: list[Person]) -> _Blocks:
             Suppression.address_hash,
             Suppression.channel,
             Suppression.reason,
-        ).where(
+        )
+        .where(
             or_(
                 among(session, Suppression.contact_id, ids),
                 among(session, Suppression.address_hash, list(by_hash)),
             )
         )
+        .order_by(Suppression.reason)  # the smallest reason wins, as in planning
     )
     for suppressed_id, digest, channel, reason in rows:
         owners: list[int] = [suppressed_id] if suppressed_id is not None else []
         if digest:
             owners += by_hash.get(digest, [])
+        why = SuppressionReason(reason)
         for owner in owners:
             if owner not in by_id:
                 continue
             if channel is None:
-                blocked.setdefault(owner, str(reason.value if hasattr(reason, "value") else reason))
+                every.setdefault(owner, why)
             elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
-                channels.setdefault(owner, set()).add(Channel(channel))
-    return _Blocks(blocked, channels)
+                channels.setdefault(owner, {}).setdefault(Channel(channel), why)
+    return _Suppressed(every, channels)
 
 
 def _address_fits(contact: Person, channel: Channel, digest: str) -> bool:

@@ -39,10 +39,9 @@ from sqlalchemy.orm import Session
 
 from models import Contact, SendAttempt, Wave, WaveRequest
 from reconsent.campaigns.notices import message_context
-from reconsent.campaigns.waves import wave_config
 from reconsent.db import insert_ignoring_conflicts, unit_of_work
 from reconsent.dispatch.message_links import Links
-from reconsent.eligibility.send_gate import load_gates
+from reconsent.eligibility.send_gate import person_gate
 from reconsent.kernel.ports import ChannelAdapter, SendOutcome, SendResult
 from reconsent.kernel.rules.escalation import channel_block
 from reconsent.kernel.vocab import AttemptStatus, Channel, RequestStatus, SuppressionReason
@@ -87,8 +86,10 @@ def claim_sms_link(
         return SmsLinkClaim(Claim.ALREADY)
     if request.status is not RequestStatus.ACTIVE:
         return SmsLinkClaim(Claim.REFUSED)
-    gate = load_gates(session, [contact], frozenset(wave_config(wave).lawful_basis))[contact.id]
-    if gate.blocked or channel_block(Channel.SMS, gate, request.basis):
+    # The person pressed 3 to ask for this very SMS: it needs a number and no refusal,
+    # objection or SMS suppression, not an SMS marketing consent.
+    gate = person_gate(session, contact, wave, channels=[Channel.SMS], requested=True)
+    if gate.blocked or channel_block(Channel.SMS, gate):
         return SmsLinkClaim(Claim.REFUSED)
     token = uuid.uuid4().hex
     session.execute(

@@ -16,7 +16,12 @@ from reconsent.db import SessionSource, unit_of_work
 from reconsent.imports.batches import parse_batch
 from reconsent.imports.csvfile import RawRow, read_batches
 from reconsent.imports.report import ImportReport
-from reconsent.imports.rows import CONTACT_COLUMNS, ContactRow, parse_contact_row
+from reconsent.imports.rows import (
+    CONTACT_COLUMNS,
+    CONTACT_OPTIONAL_COLUMNS,
+    ContactRow,
+    parse_contact_row,
+)
 from reconsent.kernel.errors import InvalidRowError
 from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import AddressKind
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 #: The columns an import may change, compared to decide updated / unchanged.
 _FIELDS = (
     "given_name", "family_name", "email", "email_hash", "phone", "phone_hash", "locale", "timezone",
+    "customer_since",
 )  # fmt: skip
 ERASED_REASON = "contact was erased at the person's request: it is never re-identified"
 
@@ -53,7 +59,7 @@ def import_contacts(
                 raise InvalidRowError(f"duplicate external_id (first on line {first})")
         return parse_contact_row(raw.values)
 
-    for batch in read_batches(path, CONTACT_COLUMNS):
+    for batch in read_batches(path, CONTACT_COLUMNS, CONTACT_OPTIONAL_COLUMNS):
         rows = parse_batch(batch, parse, report)
         if rows:
             with unit_of_work(session_factory_or_engine) as session:
@@ -74,6 +80,7 @@ def contact_values(row: ContactRow, key: bytes) -> dict[str, Any]:
         "phone_hash": address_hash(key, AddressKind.PHONE, row.phone) if row.phone else None,
         "locale": row.locale,
         "timezone": row.timezone,
+        **({"customer_since": row.customer_since} if row.customer_column else {}),
     }
 
 
@@ -103,6 +110,7 @@ def _write(
                 {
                     "external_id": row.external_id,
                     "subject_id": str(uuid.uuid4()),
+                    "customer_since": None,
                     **values,
                     "created_at": now,
                     "updated_at": now,
@@ -111,7 +119,7 @@ def _write(
             )
         elif current.erased_at is not None:
             report.error(line, ERASED_REASON)
-        elif any(getattr(current, name) != values[name] for name in _FIELDS):
+        elif any(getattr(current, name) != values[name] for name in _FIELDS if name in values):
             updates.append({"id": current.id, **values, "updated_at": now})
         else:
             report.unchanged += 1

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -33,6 +33,7 @@ CONTACT_COLUMNS = (
 CONSENT_COLUMNS = (
     "external_id", "purpose", "state", "captured_at", "notice_version", "channel", "source",
 )  # fmt: skip
+CONTACT_OPTIONAL_COLUMNS = ("customer_since",)
 CONSENT_OPTIONAL_COLUMNS = ("evidence_ref",)
 SUPPRESSION_COLUMNS = ("address", "channel", "reason", "source")
 
@@ -50,6 +51,10 @@ class ContactRow:
     phone: str | None  # E.164
     locale: str  # base language, lower-case ("it")
     timezone: str  # canonical zone key ("Europe/Rome")
+    #: The date of the person's first (or last) sale: the soft-spam evidence (art. 130(4)).
+    customer_since: date | None = None
+    #: The file has a ``customer_since`` column (a file without it leaves the stored value).
+    customer_column: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,22 @@ def parse_contact_row(values: Mapping[str, str]) -> ContactRow:
         phone=parse_phone(phone_text, region_for_locale(raw_locale)) if phone_text else None,
         locale=locale,
         timezone=timezone,
+        customer_since=parse_customer_since(values.get("customer_since", "")),
+        customer_column="customer_since" in values,
     )
+
+
+def parse_customer_since(text: str) -> date | None:
+    """``2024-05-31`` (ISO date) or empty: when the person became a customer."""
+    value = text.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise InvalidRowError(
+            f"invalid customer_since {value[:20]!r}: use an ISO date, e.g. 2024-05-31"
+        ) from None
 
 
 def parse_consent_row(values: Mapping[str, str], now: datetime) -> ConsentRow:

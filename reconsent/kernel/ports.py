@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from reconsent.kernel.vocab import Channel
+from reconsent.kernel.vocab import Channel, RequestBasis
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class MessageContext:
     controller_contact: str
     purposes: tuple[PurposeText, ...]
     link_lifetime_days: int
+    #: Why the person may be asked: it chooses the wording (confirm a prior consent, or
+    #: ask for a new one under soft spam).
+    basis: RequestBasis = RequestBasis.PRIOR_CONSENT
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,19 @@ class AttemptStatus(StrEnum):
 
 
 class RequestBasis(StrEnum):
-    PRIOR_CONSENT = "prior_consent"  # an earlier (stale) consent exists
-    DECLARED = "declared"  # no record: the wave declared another lawful basis per channel
+    """Why a person may be asked at all; it also chooses the message's wording."""
+
+    PRIOR_CONSENT = "prior_consent"  # they once consented to one of the wave's purposes
+    DECLARED = "declared"  # no such consent: only a declared basis (soft spam) reaches them
+
+
+class DeclaredBasis(StrEnum):
+    """The closed vocabulary of bases a wave may declare for people without consent."""
+
+    #: Codice privacy art. 130(4): e-mail only, to the controller's own customers, for
+    #: similar products, with an opt-out in every message. Never SMS, calls, profiling
+    #: or partners.
+    SOFT_SPAM = "soft_spam"
 
 
 class SuppressionReason(StrEnum):
@@ -101,6 +112,8 @@ class Exclusion(StrEnum):
     FREQUENCY_CAP = "frequency_cap"
     #: No record at all, and the wave's ``stale.include_missing`` is off.
     MISSING_NOT_INCLUDED = "missing_not_included"
+    #: Shares an address with a person this wave already asks (one person, one request).
+    DUPLICATE_PERSON = "duplicate_person"
 
 
 class RightsKind(StrEnum):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reconsent.kernel.durations import DURATION_PATTERN, parse_duration
 from reconsent.kernel.errors import ConfigError
-from reconsent.kernel.vocab import Channel
+from reconsent.kernel.rules.eligibility import declared_basis_problem
+from reconsent.kernel.vocab import Channel, DeclaredBasis
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, examples=["3d", "30s"])]
 QuietPreset = Literal["it-telemarketing", "us-tcpa", "daytime", "always"]
@@ -80,11 +81,17 @@ class WaveConfig(BaseModel):
     purposes: list[str] = Field(min_length=1, description="Purpose codes asked in this wave.")
     notice_version: str = Field(min_length=1, description="The notice version shown.")
     stale: Staleness = Field(default_factory=Staleness)
-    lawful_basis: dict[Channel, str] = Field(
+    lawful_basis: dict[Channel, DeclaredBasis] = Field(
         default_factory=dict,
-        description="Per channel, the lawful basis declared for contacting people with no "
-        "consent record (e.g. email = 'soft-spam art. 130(4) Codice privacy'). "
-        "A channel not listed never reaches people with no record.",
+        description="Per channel, the basis declared for people with no consent bound to "
+        "that channel. Only email = 'soft_spam' exists (Codice privacy art. 130(4): own "
+        "customers, similar products); SMS and recorded calls need a prior consent.",
+    )
+    lawful_basis_note: str = Field(
+        default="",
+        max_length=2000,
+        description="Why the declared basis holds (e.g. which sales make people customers): "
+        "kept with the wave for its audit trail.",
     )
     steps: list[Step] = Field(min_length=1, max_length=10)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
@@ -109,12 +116,16 @@ class WaveConfig(BaseModel):
             raise ValueError("purposes must not repeat")
         return value
 
-    @field_validator("lawful_basis")
+    @field_validator("lawful_basis", mode="before")
     @classmethod
-    def _basis_text(cls, value: dict[Channel, str]) -> dict[Channel, str]:
+    def _closed_vocabulary(cls, value: object) -> object:
+        """One clear line per wrong declaration, before pydantic's generic ones."""
+        if not isinstance(value, dict):
+            return value
         for channel, basis in value.items():
-            if not basis.strip():
-                raise ValueError(f"lawful basis for {channel.value} is empty")
+            problem = declared_basis_problem(str(channel), str(basis))
+            if problem:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -149,8 +160,16 @@ def parse_wave_config(data: object, source: str = "wave config") -> WaveConfig:
     try:
         return WaveConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
+
+
+def _problem(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(top)"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    # Our own messages already name the field (lawful_basis.sms: ...).
+    return (
+        message
+        if message.startswith(f"{where}.") or message.startswith(where + ":")
+        else (f"{where}: {message}")
+    )

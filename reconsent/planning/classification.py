@@ -11,32 +11,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import ConsentStatus, Contact, SendAttempt, Suppression, Wave, WaveRequest
+from models import ConsentStatus, Contact, Purpose, SendAttempt, Suppression, Wave, WaveRequest
 from models.base import UTCDateTime
 from reconsent.campaigns.waves import wave_config, wave_purposes
+from reconsent.kernel.rules.eligibility import (
+    BASIS_BLOCKS,
+    BASIS_CHANNELS,
+    ELIGIBLE,
+    OBJECTION_REASONS,
+    PRIOR_STATES,
+)
 from reconsent.kernel.vocab import (
     AttemptStatus,
     Channel,
     ConsentState,
+    DeclaredBasis,
     Exclusion,
     RequestBasis,
     SuppressionReason,
 )
 from reconsent.kernel.waveconfig import WaveConfig
 
-ELIGIBLE = "eligible"
-
-
-_OBJECTION_REASONS = (
-    SuppressionReason.OBJECTION,
-    SuppressionReason.STOP,
-    SuppressionReason.UNSUBSCRIBE,
-    SuppressionReason.SPAM_REPORT,
-)
+__all__ = ["ELIGIBLE", "classify"]
 
 
 def _suppression_pivot(key: Any, name: str) -> Any:
@@ -71,8 +71,19 @@ def _asked_recently(wave: Wave, since: datetime) -> Any:
     )
 
 
-def _consent_summary(config: WaveConfig, purpose_ids: list[int], now: datetime) -> Any:
+def _consent_summary(
+    config: WaveConfig, purposes: list[Purpose], now: datetime
+) -> tuple[Any, dict[Channel, str]]:
+    """Per contact: the consent facts the rule reads, one aggregate over the projection.
+
+    ``n_any`` counts every record (any purpose); the others only the wave's purposes:
+    ``n_fresh`` fresh ones, ``n_no`` refused or withdrawn ones, ``withdrawn``,
+    ``prior`` (a consent once given) and, per channel, ``prior_<channel>``: a provable
+    consent once given for a purpose of the wave bound to that channel.
+    """
     cs = ConsentStatus
+    ids = [p.id for p in purposes]
+    in_wave = cs.purpose_id.in_(ids)
     cutoff = now - timedelta(days=config.stale.stale_after_days)
     notice_ok: ColumnElement[bool]
     old = config.stale.old_notice_versions
@@ -83,7 +94,7 @@ def _consent_summary(config: WaveConfig, purpose_ids: list[int], now: datetime) 
     else:
         notice_ok = literal(True)
     fresh_terms = [
-        cs.purpose_id.in_(purpose_ids),
+        in_wave,
         cs.state == ConsentState.GIVEN,
         cs.occurred_at >= literal(cutoff, UTCDateTime()),
         or_(cs.expires_at.is_(None), cs.expires_at > literal(now, UTCDateTime())),
@@ -91,31 +102,43 @@ def _consent_summary(config: WaveConfig, purpose_ids: list[int], now: datetime) 
     ]
     if config.stale.unprovable_is_stale:
         fresh_terms.append(cs.provable.is_(True))
-    return (
-        select(
-            cs.contact_id.label("contact_id"),
-            func.count().label("n_any"),
-            func.sum(case((and_(*fresh_terms), 1), else_=0)).label("n_fresh"),
-            func.max(case((cs.state == ConsentState.REFUSED, 1), else_=0)).label("refused"),
-            func.max(case((cs.state == ConsentState.WITHDRAWN, 1), else_=0)).label("withdrawn"),
-        )
-        .group_by(cs.contact_id)
-        .subquery("agg")
-    )
+    prior_states = [s.value for s in PRIOR_STATES]
+    said_no = [ConsentState.REFUSED.value, ConsentState.WITHDRAWN.value]
+    columns: list[Any] = [
+        cs.contact_id.label("contact_id"),
+        func.count().label("n_any"),
+        func.sum(case((and_(*fresh_terms), 1), else_=0)).label("n_fresh"),
+        func.sum(case((and_(in_wave, cs.state.in_(said_no)), 1), else_=0)).label("n_no"),
+        func.max(case((and_(in_wave, cs.state == ConsentState.WITHDRAWN), 1), else_=0)).label(
+            "withdrawn"
+        ),
+        func.max(case((and_(in_wave, cs.state.in_(prior_states)), 1), else_=0)).label("prior"),
+    ]
+    prior_of: dict[Channel, str] = {}
+    for channel in config.channels:
+        bound = [p.id for p in purposes if p.channel is channel]
+        if not bound or channel in prior_of:
+            continue
+        name = prior_of[channel] = f"prior_{channel.value}"
+        opens = and_(cs.purpose_id.in_(bound), cs.state.in_(prior_states), cs.provable.is_(True))
+        columns.append(func.max(case((opens, 1), else_=0)).label(name))
+    return select(*columns).group_by(cs.contact_id).subquery("agg"), prior_of
 
 
 def classify(session: Session, wave: Wave, now: datetime) -> Any:
     """A subquery: one row per contact with ``reason`` (exclusion or 'eligible'),
     ``basis``, and per channel ``block_<channel>``: why that channel cannot reach
-    the person (NULL when it can).
+    the person (NULL when it can, or when the wave has no step on it).
 
+    The same rule as :func:`reconsent.kernel.rules.eligibility.evaluate`, as SQL (the
+    case table in ``tests/integration/test_eligibility_cases.py`` holds them equal).
     Two levels: ``facts`` gathers per contact the consent summary, the suppression
     reasons (by contact and by address hash) and the frequency count through
     joins; the outer select only combines those columns.
     """
     config = wave_config(wave)
-    purpose_ids = [p.id for p in wave_purposes(session, config)]
-    agg = _consent_summary(config, purpose_ids, now)
+    purposes = wave_purposes(session, config)
+    agg, prior_of = _consent_summary(config, purposes, now)
     by_contact = _suppression_pivot(Suppression.contact_id, "sup_contact")
     by_email = _suppression_pivot(Suppression.address_hash, "sup_email")
     by_phone = _suppression_pivot(Suppression.address_hash, "sup_phone")
@@ -129,6 +152,35 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         Channel.SMS: Contact.phone.is_not(None),
         Channel.IVR: Contact.phone.is_not(None),
     }
+    steps = list(dict.fromkeys(config.channels))
+
+    def opened(channel: Channel) -> tuple[ColumnElement[bool], str] | None:
+        """When the channel's basis holds, and the block word when it does not."""
+        prior = prior_of.get(channel)
+        declared = config.lawful_basis.get(channel)
+        if declared is DeclaredBasis.SOFT_SPAM and channel in BASIS_CHANNELS[declared]:
+            customer = Contact.customer_since.is_not(None)
+            if prior is None:
+                return customer, "not_customer"
+            return or_(func.coalesce(agg.c[prior], 0) == 1, customer), "not_customer"
+        if prior is None:
+            return None
+        return func.coalesce(agg.c[prior], 0) == 1, "no_channel_consent"
+
+    def block(channel: Channel) -> Any:
+        if channel not in steps:
+            return null()
+        basis = opened(channel)
+        whens: list[tuple[ColumnElement[bool], Any]] = [
+            (~has_address[channel], literal("no_address")),
+            (reason_of[channel].is_not(None), literal("suppressed:") + reason_of[channel]),
+        ]
+        if basis is None:
+            return case(*whens, else_=literal("no_channel_consent"))
+        condition, word = basis
+        whens.append((~condition, literal(word)))
+        return case(*whens, else_=null())
+
     columns: list[Any] = [
         Contact.id.label("contact_id"),
         Contact.erased_at.is_not(None).label("erased"),
@@ -136,15 +188,10 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         func.coalesce(by_contact.c.every, by_email.c.every, by_phone.c.every).label("every"),
         func.coalesce(agg.c.n_any, 0).label("n_any"),
         func.coalesce(agg.c.n_fresh, 0).label("n_fresh"),
-        func.coalesce(agg.c.refused, 0).label("refused"),
+        func.coalesce(agg.c.n_no, 0).label("n_no"),
         func.coalesce(agg.c.withdrawn, 0).label("withdrawn"),
-        *[
-            case(
-                (~has_address[c], literal("no_address")),
-                else_=literal("suppressed:") + reason_of[c],
-            ).label(f"block_{c.value}")
-            for c in Channel
-        ],
+        func.coalesce(agg.c.prior, 0).label("prior"),
+        *[block(c).label(f"block_{c.value}") for c in Channel],
     ]
     facts_query = (
         select(*columns)
@@ -162,36 +209,36 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
         ).outerjoin(asked, asked.c.contact_id == Contact.id)
     facts = facts_query.subquery("facts")
     f = facts.c
-    block = {c: f[f"block_{c.value}"] for c in Channel}
-    steps = set(config.channels)
-    declared = [c for c in config.lawful_basis if c in steps]
-    any_step = or_(*[block[c].is_(None) for c in steps])
-    any_declared = or_(*[block[c].is_(None) for c in declared]) if declared else literal(False)
-    missing = f.n_any == 0
+    blocks = {c: f[f"block_{c.value}"] for c in Channel}
+    step_blocks = [blocks[c] for c in steps]
+    all_blocked = and_(*[b.is_not(None) for b in step_blocks])
+    basis_blocked = or_(*[b.in_(sorted(BASIS_BLOCKS)) for b in step_blocks])
+    some_suppressed = or_(*[b.like("suppressed:%") for b in step_blocks])
+    n_purposes = len(purposes)
     whens: list[tuple[ColumnElement[bool], str]] = [
         (f.erased, Exclusion.ERASED.value),
         (f.restricted, Exclusion.RESTRICTED.value),
         (f.every == SuppressionReason.ERASURE.value, Exclusion.ERASED.value),
-        (f.every.in_([r.value for r in _OBJECTION_REASONS]), Exclusion.OBJECTED.value),
+        (f.every.in_([r.value for r in OBJECTION_REASONS]), Exclusion.OBJECTED.value),
         (f.every.is_not(None), Exclusion.SUPPRESSED.value),
-        (f.withdrawn == 1, Exclusion.WITHDRAWN.value),
-        (f.refused == 1, Exclusion.REFUSED.value),
-        (f.n_fresh == len(purpose_ids), Exclusion.FRESH.value),
+        (and_(f.n_no == n_purposes, f.withdrawn == 1), Exclusion.WITHDRAWN.value),
+        (f.n_no == n_purposes, Exclusion.REFUSED.value),
+        (f.n_fresh + f.n_no == n_purposes, Exclusion.FRESH.value),
         (
-            and_(missing, literal(not config.stale.include_missing)),
+            and_(f.n_any == 0, literal(not config.stale.include_missing)),
             Exclusion.MISSING_NOT_INCLUDED.value,
         ),
-        (and_(missing, literal(not declared)), Exclusion.NO_LAWFUL_BASIS.value),
-        (and_(missing, ~any_declared), Exclusion.NO_ADDRESS.value),
-        (~any_step, Exclusion.NO_ADDRESS.value),
+        (and_(all_blocked, basis_blocked), Exclusion.NO_LAWFUL_BASIS.value),
+        (and_(all_blocked, some_suppressed), Exclusion.SUPPRESSED.value),
+        (all_blocked, Exclusion.NO_ADDRESS.value),
     ]
     if cap is not None:
         whens.append((f.asked >= cap.max_requests, Exclusion.FREQUENCY_CAP.value))
     reason = case(*[(cond, literal(value)) for cond, value in whens], else_=literal(ELIGIBLE))
     basis = case(
-        (missing, literal(RequestBasis.DECLARED.value)),
-        else_=literal(RequestBasis.PRIOR_CONSENT.value),
+        (f.prior == 1, literal(RequestBasis.PRIOR_CONSENT.value)),
+        else_=literal(RequestBasis.DECLARED.value),
     )
     return select(
-        f.contact_id, reason.label("reason"), basis.label("basis"), *block.values()
+        f.contact_id, reason.label("reason"), basis.label("basis"), *blocks.values()
     ).subquery("classified")

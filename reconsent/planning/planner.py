@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models import Wave
 from reconsent.campaigns.waves import wave_config
 from reconsent.db import is_postgres
-from reconsent.kernel.vocab import Channel, Exclusion, RequestBasis, WaveStatus
+from reconsent.kernel.vocab import Channel, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig
 from reconsent.planning.classification import ELIGIBLE, classify
 from reconsent.planning.request_creation import create_postgres, create_sqlite
@@ -64,7 +64,6 @@ def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
     block_sms, block_ivr, count)``."""
     config: WaveConfig = wave_config(wave)
     report = Preflight(wave_id=wave.id)
-    declared = set(config.lawful_basis)
     for reason, basis, *channel_blocks, count in rows:
         n = int(count)
         if reason != ELIGIBLE:
@@ -74,8 +73,6 @@ def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
         for channel, why in zip(Channel, channel_blocks, strict=True):
             if channel not in config.channels:
                 continue
-            if why is None and basis == RequestBasis.DECLARED.value and channel not in declared:
-                why = Exclusion.NO_LAWFUL_BASIS.value
             if why is None:
                 report.reachable[channel.value] = report.reachable.get(channel.value, 0) + n
             else:

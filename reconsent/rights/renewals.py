@@ -27,7 +27,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +39,11 @@ from reconsent.campaigns.notices import message_context
 from reconsent.campaigns.waves import wave_config
 from reconsent.db import unit_of_work
 from reconsent.dispatch.message_links import Links
-from reconsent.eligibility.send_gate import load_gates
+from reconsent.eligibility.send_gate import person_gate
 from reconsent.kernel.ports import ChannelAdapter, OutboundMessage, SendOutcome, SendResult
 from reconsent.kernel.rules.escalation import channel_block
 from reconsent.kernel.rules.quiet_hours import is_allowed
-from reconsent.kernel.vocab import Channel, RequestBasis, RightsKind, RightsStatus
+from reconsent.kernel.vocab import Channel, RightsKind, RightsStatus
 from reconsent.rights.subject_requests import Origin, record_rights_request
 from reconsent.settings import Settings
 
@@ -110,8 +110,12 @@ def _why_not(
     suppressed = _contact_wide_suppression(session, contact)
     if suppressed is not None:
         return suppressed
-    gate = load_gates(session, [contact], frozenset())[contact.id]
-    return channel_block(renewal.channel, gate, RequestBasis.PRIOR_CONSENT)
+    request = session.get_one(WaveRequest, renewal.request_id)
+    wave = session.get_one(Wave, request.wave_id)
+    # Asked for by the person, on the link's own channel: no marketing basis needed, but
+    # never for someone who refused or withdrew every purpose, objected or is suppressed.
+    gate = person_gate(session, contact, wave, channels=[renewal.channel], requested=True)
+    return gate.blocked or channel_block(renewal.channel, gate)
 
 
 def _claim(
@@ -158,7 +162,9 @@ def _claim(
         if getattr(won, "rowcount", 0) != 1:
             continue  # another caller claimed it
         renewal.details = {**renewal.details, "claim": claim}
-        context = message_context(session, wave, contact.locale, settings)
+        context = replace(
+            message_context(session, wave, contact.locale, settings), basis=request.basis
+        )
         messages.append(links.message(attempt, contact, renewal.channel, context))
     return claim, messages
 

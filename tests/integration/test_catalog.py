@@ -16,7 +16,7 @@ from reconsent.campaigns.waves import create_wave
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.errors import ConfigError, ImmutableError
-from reconsent.kernel.vocab import Channel
+from reconsent.kernel.vocab import Channel, DeclaredBasis
 from reconsent.kernel.waveconfig import load_wave_config
 from reconsent.settings import Settings
 
@@ -250,8 +250,8 @@ def test_example_wave_is_valid_against_the_example_catalog(
         timedelta(days=1),
         timedelta(days=1),
     ]
-    assert list(config.lawful_basis) == [Channel.EMAIL]
-    assert "130(4)" in config.lawful_basis[Channel.EMAIL]
+    assert config.lawful_basis == {Channel.EMAIL: DeclaredBasis.SOFT_SPAM}
+    assert config.lawful_basis_note  # why it holds, kept for the audit trail
     assert config.stale.stale_after_days == 365 and config.stale.old_notice_versions == ["2024-01"]
     assert config.link_lifetime_delta == timedelta(days=14) and not config.dry_run
     assert config.quiet_hours.ivr == "it-telemarketing"

@@ -70,10 +70,11 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     )
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(
-        "external_id,given_name,family_name,email,phone,locale,timezone\n"
-        "A1,Giulia,Rossi,giulia@example.it,+39 333 123 4567,it,Europe/Rome\n"
-        "A2,Bad,Row,not-an-email,,it,Europe/Rome\n"
-        "A3,Tom,Smith,tom@example.com,07911 123456,en,Europe/London\n"
+        "external_id,given_name,family_name,email,phone,locale,timezone,customer_since\n"
+        "A1,Giulia,Rossi,giulia@example.it,+39 333 123 4567,it,Europe/Rome,2025-02-11\n"
+        "A2,Bad,Row,not-an-email,,it,Europe/Rome,\n"
+        "A3,Tom,Smith,tom@example.com,07911 123456,en,Europe/London,2024-10-01\n"
+        "A4,Ada,Byron,ada@example.com,07911 123457,en,Europe/London,\n"
     )
     result = run(["contacts", "import", str(contacts)], cli_env, tmp_path)
     assert result.returncode == 1  # some rows were rejected
@@ -81,13 +82,19 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     assert "not-an-email" not in result.stderr  # personal data is not echoed
     again = run(["contacts", "import", str(contacts), "--json"], cli_env, tmp_path)
     report = json.loads(again.stdout)
-    assert report["created"] == 0 and report["unchanged"] == 2
+    assert report["created"] == 0 and report["unchanged"] == 3
     created = run(["wave", "create", str(EXAMPLES / "demo-wave.toml")], cli_env, tmp_path)
     assert created.returncode == 0, created.stderr
     wave_id = created.stdout.strip()
     assert wave_id.isdigit()
     plan = json.loads(run(["wave", "plan", wave_id, "--json"], cli_env, tmp_path).stdout)
-    # No consent history: both contacts are "missing" and reachable only by e-mail (declared basis).
+    # No consent history: the two customers are reachable only by e-mail (soft spam); the
+    # third is no customer, and SMS and calls need a consent nobody gave.
     assert plan["eligible"] == {"declared": 2} and plan["reachable"] == {"email": 2}
+    assert plan["excluded"] == {"no_lawful_basis": 1}
+    assert plan["channel_skips"] == {
+        "sms": {"no_channel_consent": 2},
+        "ivr": {"no_channel_consent": 2},
+    }
     status = json.loads(run(["wave", "status", wave_id, "--json"], cli_env, tmp_path).stdout)
     assert status["status"] == "draft" and status["requests"]["active"] == 0

@@ -17,7 +17,6 @@ from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
 from reconsent.kernel.vocab import (
     AttemptStatus,
     Channel,
-    ConsentState,
     RequestStatus,
     SuppressionReason,
 )
@@ -34,9 +33,7 @@ def _wave_with(engine: Engine, clock: FixedClock, n: int = 3, **wave_overrides: 
         p = factories.add_catalog(s, now)
         for i in range(n):
             c = factories.add_contact(s, now, f"c{i}", email=f"c{i}@example.com")
-            factories.record(
-                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
-            )
+            factories.consent_to_channels(s, now, c, p, now - timedelta(days=800))
         wave = factories.add_wave(s, now, **wave_overrides)
         plan_wave(s, wave, now)
         return wave.id
@@ -111,7 +108,7 @@ def test_objection_mid_wave_stops_the_next_step(
     assert objector not in {m.request_id for m in fakes[Channel.SMS].sent}
     with unit_of_work(engine) as s:
         req = s.get_one(WaveRequest, objector)
-        assert (req.status, req.close_reason) == (RequestStatus.CANCELLED, "objection")
+        assert (req.status, req.close_reason) == (RequestStatus.CANCELLED, "objected")
 
 
 def test_transient_errors_retry_with_backoff_then_escalate(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from models import Suppression, WaveRequest
+from models import Contact, Suppression, Wave, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import (
@@ -21,84 +22,76 @@ from tests.support import factories
 
 
 def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
+    """One person per reason of the eligibility rule (the wave asks about e-mail, SMS and
+    phone marketing, by e-mail -> SMS -> recorded call, with soft spam on e-mail)."""
     now = clock.now()
     ids: dict[str, int] = {}
+    everything = ("marketing_email", "marketing_sms", "marketing_phone")
     with unit_of_work(engine) as s:
         p = factories.add_catalog(s, now)
-        email, sms = p["marketing_email"], p["marketing_sms"]
 
-        def person(name: str, **kw: object) -> object:
-            c = factories.add_contact(
-                s, now, name, email=kw.pop("email", f"{name}@example.com"), **kw
-            )  # type: ignore[arg-type]
+        def person(name: str, **kw: Any) -> Contact:
+            kw.setdefault("email", f"{name}@example.com")
+            c = factories.add_contact(s, now, name, **kw)
             ids[name] = c.id
             return c
 
-        fresh = person("fresh")
-        for purpose in (email, sms):
-            factories.record(s, now, fresh, purpose, ConsentState.GIVEN, now - timedelta(days=30))  # type: ignore[arg-type]
-        stale = person("stale")
-        factories.record(s, now, stale, email, ConsentState.GIVEN, now - timedelta(days=800))  # type: ignore[arg-type]
-        old_notice = person("old_notice")
-        for purpose in (email, sms):
-            factories.record(
-                s,
-                now,
-                old_notice,
-                purpose,
-                ConsentState.GIVEN,
-                now - timedelta(days=10),
-                notice_version="2024-01",
-            )  # type: ignore[arg-type]
-        unprovable = person("unprovable")
-        for purpose in (email, sms):
-            factories.record(
-                s,
-                now,
-                unprovable,
-                purpose,
-                ConsentState.GIVEN,
-                now - timedelta(days=10),
-                provable=False,
-            )  # type: ignore[arg-type]
-        person("missing")  # no record: reachable only by email (declared basis)
+        def mark(
+            c: Contact,
+            codes: tuple[str, ...],
+            days: int,
+            state: ConsentState = ConsentState.GIVEN,
+            **kw: Any,
+        ) -> None:
+            for code in codes:
+                factories.record(s, now, c, p[code], state, now - timedelta(days=days), **kw)
+
+        mark(person("fresh"), everything, 30)
+        mark(person("stale"), everything, 800)
+        mark(person("old_notice"), everything, 10, notice_version="2024-01")
+        # Unprovable consents are stale, but open no channel: nothing can reach them.
+        mark(person("unprovable"), everything, 10, provable=False)
+        # A customer without any record: only e-mail, under the soft-spam declaration.
+        person("missing", customer_since=date(2025, 3, 1))
+        # No e-mail and not a customer: SMS and calls need a consent they never gave.
         person("missing_no_email", email=None)
-        refused = person("refused")
-        factories.record(
-            s, now, refused, p["profiling"], ConsentState.REFUSED, now - timedelta(days=5)
-        )  # type: ignore[arg-type]
+        # The person whose e-mail consent is stale, and who has a phone: e-mail only.
+        mark(person("only_email"), ("marketing_email",), 800)
+        # A refusal of SMS bars asking about SMS, not renewing the e-mail consent.
+        refused_one = person("refused_one")
+        mark(refused_one, ("marketing_email",), 800)
+        mark(refused_one, ("marketing_sms",), 5, ConsentState.REFUSED)
+        mark(person("refused"), everything, 5, ConsentState.REFUSED)
         withdrawn = person("withdrawn")
-        factories.record(s, now, withdrawn, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        factories.record(s, now, withdrawn, email, ConsentState.WITHDRAWN, now - timedelta(days=3))  # type: ignore[arg-type]
+        mark(withdrawn, everything, 900)
+        mark(withdrawn, everything, 3, ConsentState.WITHDRAWN)
         objected = person("objected")
-        factories.record(s, now, objected, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        mark(objected, everything, 900)
         s.add(
             Suppression(
                 contact_id=objected.id,
                 channel=None,
-                reason=SuppressionReason.OBJECTION,  # type: ignore[attr-defined]
+                reason=SuppressionReason.OBJECTION,
                 source="portal",
                 created_at=now,
             )
         )
         erased = person("erased")
-        erased.erased_at = now  # type: ignore[attr-defined]
-        factories.record(s, now, erased, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        by_hash = person(
-            "by_hash"
-        )  # suppressed by address hash only (e.g. erased earlier under another id)
-        factories.record(s, now, by_hash, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        erased.erased_at = now
+        mark(erased, everything, 900)
+        # Suppressed by address hash only (e.g. erased earlier under another id).
+        by_hash = person("by_hash")
+        mark(by_hash, everything, 900)
         s.add(
             Suppression(
                 address_hash=by_hash.email_hash,
                 channel=None,
-                reason=SuppressionReason.ERASURE,  # type: ignore[attr-defined]
+                reason=SuppressionReason.ERASURE,
                 source="erasure",
                 created_at=now,
             )
         )
-        no_address = person("no_address", email=None, phone=None)
-        factories.record(s, now, no_address, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        mark(person("no_address", email=None, phone=None), everything, 900)
         ids["wave"] = factories.add_wave(s, now).id
     return ids
 
@@ -106,7 +99,7 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
 def test_preflight_explains_every_exclusion(engine: Engine, clock: FixedClock) -> None:
     ids = _seed(engine, clock)
     with unit_of_work(engine) as s:
-        wave = s.get_one(__import__("models").Wave, ids["wave"])
+        wave = s.get_one(Wave, ids["wave"])
         report = preflight(s, wave, clock.now())
     assert report.excluded == {
         "consent_fresh": 1,
@@ -114,15 +107,18 @@ def test_preflight_explains_every_exclusion(engine: Engine, clock: FixedClock) -
         "withdrawn": 1,
         "objected": 1,  # an art. 21 objection on every channel
         "erased": 2,  # erased here, and erased earlier under another id (address hash)
-        # the one with no address at all, and the "missing" one without e-mail
-        # (e-mail is the only channel with a declared basis)
-        "no_address": 2,
+        # unprovable consents open no channel; SMS and calls need a consent
+        "no_lawful_basis": 2,
+        "no_address": 1,
     }
-    assert report.eligible == {"prior_consent": 3, "declared": 1}
-    assert report.reachable == {"email": 4, "sms": 3, "ivr": 3}
-    # The "missing" contact has a phone, but only e-mail has a declared basis.
-    assert report.channel_skips == {"sms": {"no_lawful_basis": 1}, "ivr": {"no_lawful_basis": 1}}
-    assert report.eligible_total + sum(report.excluded.values()) == 12
+    assert report.eligible == {"prior_consent": 4, "declared": 1}
+    assert report.reachable == {"email": 5, "sms": 2, "ivr": 2}
+    # Only the people who once consented to SMS / phone marketing are texted or called.
+    assert report.channel_skips == {
+        "sms": {"no_channel_consent": 3},
+        "ivr": {"no_channel_consent": 3},
+    }
+    assert report.eligible_total + sum(report.excluded.values()) == 14
 
 
 def test_channel_suppressions_skip_only_that_channel(engine: Engine, clock: FixedClock) -> None:
@@ -144,9 +140,7 @@ def test_channel_suppressions_skip_only_that_channel(engine: Engine, clock: Fixe
                 email=f"{name}@example.com",
                 phone=phones[name],
             )
-            factories.record(
-                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
-            )
+            factories.consent_to_channels(s, now, c, p, now - timedelta(days=800))
             people.append(c)
         for contact, channel, reason in (
             (people[0], Channel.EMAIL, SuppressionReason.BOUNCE),
@@ -218,14 +212,15 @@ def test_planning_creates_requests_once(engine: Engine, clock: FixedClock) -> No
     with unit_of_work(engine) as s:
         wave = s.get_one(Wave, ids["wave"])
         first = plan_wave(s, wave, clock.now())
-        assert first.created == 4 and wave.status is WaveStatus.RUNNING
+        assert first.created == 5 and wave.status is WaveStatus.RUNNING
     with unit_of_work(engine) as s:
         wave = s.get_one(Wave, ids["wave"])
         wave.status = WaveStatus.DRAFT  # force a second planning pass: still nobody twice
         assert plan_wave(s, wave, clock.now()).created == 0
         rows = s.execute(select(WaveRequest.contact_id, WaveRequest.basis)).all()
     asked = {cid: basis for cid, basis in rows}
-    assert set(asked) == {ids["stale"], ids["old_notice"], ids["unprovable"], ids["missing"]}
+    expected = {"stale", "old_notice", "missing", "only_email", "refused_one"}
+    assert set(asked) == {ids[name] for name in expected}
     assert asked[ids["missing"]] is RequestBasis.DECLARED
 
 

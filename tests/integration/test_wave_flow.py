@@ -47,14 +47,13 @@ def _seed(engine: Engine, clock: FixedClock) -> tuple[int, dict[str, int]]:
         ids = {}
         for name in ("stale1", "stale2", "refuser", "objector"):
             c = factories.add_contact(s, now, name, email=f"{name}@example.com")
-            factories.record(
-                s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900)
-            )
+            factories.consent_to_channels(s, now, c, p, now - timedelta(days=900))
             ids[name] = c.id
         refuser = s.get_one(__import__("models").Contact, ids["refuser"])
-        factories.record(
-            s, now, refuser, p["marketing_sms"], ConsentState.REFUSED, now - timedelta(days=2)
-        )
+        for code in ("marketing_email", "marketing_sms", "marketing_phone"):  # refused them all
+            factories.record(
+                s, now, refuser, p[code], ConsentState.REFUSED, now - timedelta(days=2)
+            )
         from models import Suppression
 
         s.add(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,8 +35,19 @@ PURPOSES: list[dict[str, Any]] = [
         "channel": Channel.SMS,
         "titles": {"it": "Offerte via SMS", "en": "Offers by SMS"},
     },
+    {
+        "code": "marketing_phone",
+        "channel": Channel.IVR,
+        "titles": {"it": "Offerte per telefono", "en": "Offers by phone"},
+    },
     {"code": "profiling", "channel": None, "titles": {"it": "Profilazione", "en": "Profiling"}},
 ]
+#: The purposes bound to a channel, by channel.
+CHANNEL_PURPOSES = {
+    Channel.EMAIL: "marketing_email",
+    Channel.SMS: "marketing_sms",
+    Channel.IVR: "marketing_phone",
+}
 
 
 def add_catalog(
@@ -81,6 +92,7 @@ def add_contact(
     locale: str = "it",
     timezone: str = "Europe/Rome",
     given_name: str = "Giulia",
+    customer_since: date | None = None,
     flush: bool = True,
 ) -> Contact:
     contact = Contact(
@@ -94,6 +106,7 @@ def add_contact(
         phone_hash=address_hash(ADDRESS_KEY, AddressKind.PHONE, phone) if phone else None,
         locale=locale,
         timezone=timezone,
+        customer_since=customer_since,
         created_at=now,
         updated_at=now,
     )
@@ -134,13 +147,35 @@ def record(
     )
 
 
+def consent_to_channels(
+    session: Session,
+    now: datetime,
+    contact: Contact,
+    purposes: dict[str, Purpose],
+    occurred_at: datetime,
+    channels: tuple[Channel, ...] = (Channel.EMAIL, Channel.SMS, Channel.IVR),
+) -> None:
+    """A provable consent to each channel's purpose, given at ``occurred_at`` (e.g. a stale
+    one): the person may lawfully be asked on every one of those channels."""
+    for channel in channels:
+        record(
+            session,
+            now,
+            contact,
+            purposes[CHANNEL_PURPOSES[channel]],
+            ConsentState.GIVEN,
+            occurred_at,
+            notice_version="2024-01",
+        )
+
+
 def wave_config(**overrides: Any) -> WaveConfig:
     data: dict[str, Any] = {
         "name": "Test wave",
-        "purposes": ["marketing_email", "marketing_sms"],
+        "purposes": ["marketing_email", "marketing_sms", "marketing_phone"],
         "notice_version": "2026-09",
         "stale": {"stale_after_days": 365, "old_notice_versions": ["2024-01"]},
-        "lawful_basis": {"email": "soft-spam art. 130(4)"},
+        "lawful_basis": {"email": "soft_spam"},
         "steps": [
             {"channel": "email", "wait": "3d"},
             {"channel": "sms", "wait": "2d"},

@@ -19,7 +19,8 @@ STEPS = [
     StepSpec(Channel.SMS, timedelta(days=2), "daytime"),
     StepSpec(Channel.IVR, timedelta(days=1), "it-telemarketing"),
 ]
-GATE = Gate(blocked=None, timezone="Europe/Rome", has_email=True, has_phone=True)
+OPEN = {Channel.EMAIL: None, Channel.SMS: None, Channel.IVR: None}
+GATE = Gate(blocked=None, timezone="Europe/Rome", blocks=OPEN)
 
 
 def view(
@@ -68,26 +69,22 @@ def test_silence_after_the_last_step_expires() -> None:
 
 
 def test_blocked_person_is_cancelled_whatever_the_step() -> None:
-    blocked = Gate(blocked="objection", timezone="Europe/Rome", has_email=True, has_phone=True)
+    blocked = Gate(blocked="objection", timezone="Europe/Rome", blocks=OPEN)
     d = decide(view(1, NOW), attempt(AttemptStatus.SENT), blocked, STEPS, NOW, claim_lease=LEASE)
     assert (d.outcome, d.reason) == (Outcome.CANCEL, "objection")
 
 
 def test_missing_address_and_suppressed_channel_are_skipped() -> None:
-    gate = Gate(
-        None,
-        "Europe/Rome",
-        has_email=False,
-        has_phone=True,
-        suppressed_channels=frozenset({Channel.SMS}),
-    )
+    blocks = {**OPEN, Channel.EMAIL: "no_address", Channel.SMS: "suppressed:stop"}
+    gate = Gate(None, "Europe/Rome", blocks=blocks)
     d = decide(view(), None, gate, STEPS, NOW, claim_lease=LEASE)
     assert d.outcome is Outcome.SEND and d.step_index == 2
-    assert d.skipped == ((0, Channel.EMAIL, "no_address"), (1, Channel.SMS, "suppressed"))
+    assert d.skipped == ((0, Channel.EMAIL, "no_address"), (1, Channel.SMS, "suppressed:stop"))
 
 
-def test_declared_basis_only_reaches_declared_channels() -> None:
-    gate = Gate(None, "Europe/Rome", True, True, declared_channels=frozenset({Channel.EMAIL}))
+def test_channels_without_a_basis_are_skipped() -> None:
+    blocks = {**OPEN, Channel.SMS: "no_channel_consent", Channel.IVR: "no_channel_consent"}
+    gate = Gate(None, "Europe/Rome", blocks=blocks)
     sent = NOW - timedelta(days=4)
     d = decide(
         view(0, sent, basis=RequestBasis.DECLARED),
@@ -98,11 +95,18 @@ def test_declared_basis_only_reaches_declared_channels() -> None:
         claim_lease=LEASE,
     )
     assert d.outcome is Outcome.EXPIRE
-    assert [s[2] for s in d.skipped] == ["no_lawful_basis", "no_lawful_basis"]
+    assert [s[2] for s in d.skipped] == ["no_channel_consent", "no_channel_consent"]
+
+
+def test_a_channel_the_gate_did_not_judge_is_never_used() -> None:
+    gate = Gate(None, "Europe/Rome", blocks={Channel.EMAIL: None})
+    d = decide(view(1), None, gate, STEPS, NOW, claim_lease=LEASE)
+    assert d.outcome is Outcome.FAIL
+    assert [s[2] for s in d.skipped] == ["no_channel_consent", "no_channel_consent"]
 
 
 def test_nobody_reachable_fails() -> None:
-    gate = Gate(None, "Europe/Rome", has_email=False, has_phone=False)
+    gate = Gate(None, "Europe/Rome", blocks=dict.fromkeys(OPEN, "no_address"))
     d = decide(view(), None, gate, STEPS, NOW, claim_lease=LEASE)
     assert (d.outcome, d.reason, len(d.skipped)) == (Outcome.FAIL, "unreachable", 3)
 

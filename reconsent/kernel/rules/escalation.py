@@ -12,8 +12,8 @@ EXPIRED, which records nothing in the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -48,14 +48,14 @@ class AttemptView:
 
 @dataclass(frozen=True)
 class Gate:
-    """The person's situation at decision time (re-read from the database)."""
+    """The person's situation at decision time (re-read from the database and judged
+    by :func:`reconsent.kernel.rules.eligibility.evaluate`)."""
 
-    blocked: str | None  # contact-wide: refused, withdrawn, objection, erased, suppressed
+    blocked: str | None  # person-wide: erased, restricted, objected, suppressed, refused...
     timezone: str
-    has_email: bool
-    has_phone: bool
-    suppressed_channels: frozenset[Channel] = frozenset()
-    declared_channels: frozenset[Channel] = frozenset()
+    #: Per channel, why it cannot reach the person (None: it can); a channel missing
+    #: here was not judged (no step of the wave uses it) and is blocked.
+    blocks: Mapping[Channel, str | None] = field(default_factory=dict)
 
 
 class Outcome(StrEnum):
@@ -80,17 +80,9 @@ class Decision:
     escalated: bool = False
 
 
-def channel_block(channel: Channel, gate: Gate, basis: RequestBasis) -> str | None:
+def channel_block(channel: Channel, gate: Gate) -> str | None:
     """Why this step cannot be used for this person (None: it can)."""
-    if channel is Channel.EMAIL and not gate.has_email:
-        return "no_address"
-    if channel in (Channel.SMS, Channel.IVR) and not gate.has_phone:
-        return "no_address"
-    if channel in gate.suppressed_channels:
-        return "suppressed"
-    if basis is RequestBasis.DECLARED and channel not in gate.declared_channels:
-        return "no_lawful_basis"
-    return None
+    return gate.blocks.get(channel, "no_channel_consent")
 
 
 def decide(
@@ -159,7 +151,7 @@ def decide(
                 return at_index(Outcome.WAIT, "awaiting_answer", answer_due)
             index, sent_at, current = index + 1, None, None
             continue
-        blocked = channel_block(step.channel, gate, request.basis)
+        blocked = channel_block(step.channel, gate)
         if blocked:
             skipped.append((index, step.channel, blocked))
             index, current = index + 1, None

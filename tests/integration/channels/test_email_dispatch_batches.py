@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ def _wave(engine: Engine, clock: FixedClock) -> int:
             ),
             "locale": "it",
             "timezone": "Europe/Rome",
+            "customer_since": date(2024, 1, 15),  # soft spam needs a sale on record
             "created_at": now,
             "updated_at": now,
         }

@@ -40,7 +40,11 @@ def test_landing_shows_every_purpose_with_nothing_preselected(
     context = response.context
     assert context["locale"] == "it"
     assert [p.code for p in context["purposes"]] == list(seeded.purposes)
-    assert [p.title for p in context["purposes"]] == ["Offerte via email", "Offerte via SMS"]
+    assert [p.title for p in context["purposes"]] == [
+        "Offerte via email",
+        "Offerte via SMS",
+        "Offerte per telefono",
+    ]
     assert context["notice"]["version"] == "2026-09"
     assert context["greeting"] == "Gentile Giulia,"
     html = response.text
@@ -166,6 +170,7 @@ def test_refuse_all_refuses_every_purpose(
 
     assert response.status_code == 200
     assert [(e.state, e.channel) for e in db.events()] == [
+        (ConsentState.REFUSED, Channel.SMS),
         (ConsentState.REFUSED, Channel.SMS),
         (ConsentState.REFUSED, Channel.SMS),
     ]

@@ -13,7 +13,7 @@ from models import Contact, RightsRequest, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.kernel.clock import FixedClock
-from reconsent.kernel.vocab import Channel, ConsentState, RequestStatus, RightsKind, RightsStatus
+from reconsent.kernel.vocab import Channel, RequestStatus, RightsKind, RightsStatus
 from reconsent.planning.planner import plan_wave
 from reconsent.rights.renewals import send_link_renewals
 from reconsent.settings import Settings
@@ -31,14 +31,7 @@ def _two_waves(engine: Engine, clock: FixedClock) -> list[int]:
         purposes = factories.add_catalog(s, now)
         for name, phone in (("ada", "+393331111111"), ("bob", "+393332222222")):
             person = factories.add_contact(s, now, name, email=f"{name}@example.com", phone=phone)
-            factories.record(
-                s,
-                now,
-                person,
-                purposes["marketing_email"],
-                ConsentState.GIVEN,
-                now - timedelta(days=800),
-            )
+            factories.consent_to_channels(s, now, person, purposes, now - timedelta(days=800))
         waves = [factories.add_wave(s, now, name=f"Wave {n}") for n in (1, 2)]
         for wave in waves:
             plan_wave(s, wave, now)

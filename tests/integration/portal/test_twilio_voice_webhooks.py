@@ -146,7 +146,7 @@ def test_key_9_objects_and_suppresses_once(
         assert _post(client, GATHER, token, _answer("9", call_sid="CA-second"))[0] == 200
 
     states = [e.state for e in db.events()]
-    assert states == [ConsentState.GIVEN] * 2 + [ConsentState.WITHDRAWN] * 2
+    assert states == [ConsentState.GIVEN] * 3 + [ConsentState.WITHDRAWN] * 3
     [suppression] = db.suppressions()
     assert (suppression.reason, suppression.channel, suppression.source) == (
         SuppressionReason.OBJECTION,

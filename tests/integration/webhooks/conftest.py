@@ -35,7 +35,7 @@ from reconsent.dispatch.batch_report import BatchReport
 from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.ports import ChannelAdapter
-from reconsent.kernel.vocab import Channel, ConsentState
+from reconsent.kernel.vocab import Channel
 from reconsent.planning.planner import plan_wave
 from reconsent.settings import ChannelMode, Settings
 from tests.conftest import make_settings
@@ -127,7 +127,8 @@ class World:
         }
 
     def people(self, *names: str, locale: str = "it") -> dict[str, int]:
-        """One contact per name (own email and mobile), with a stale consent: eligible anywhere."""
+        """One contact per name (own email and mobile), with a stale consent to each channel:
+        eligible anywhere."""
         now = self.clock.now()
         ids: dict[str, int] = {}
         with unit_of_work(self.engine) as session:
@@ -143,13 +144,8 @@ class World:
                     phone=self.phone(name),
                     locale=locale,
                 )
-                factories.record(
-                    session,
-                    now,
-                    contact,
-                    self.purposes["marketing_email"],
-                    ConsentState.GIVEN,
-                    now - timedelta(days=800),
+                factories.consent_to_channels(
+                    session, now, contact, self.purposes, now - timedelta(days=800)
                 )
                 ids[name] = contact.id
         return ids
@@ -163,7 +159,7 @@ class World:
         now = self.clock.now()
         steps = [{"channel": channel, "wait": wait} for channel in channels]
         with unit_of_work(self.engine) as session:
-            basis = {"email": "soft spam"} if "email" in channels else {}
+            basis = {"email": "soft_spam"} if "email" in channels else {}
             wave = factories.add_wave(
                 session, now, name=f"wave {channels}", steps=steps, lawful_basis=basis
             )
