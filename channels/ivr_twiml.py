@@ -71,7 +71,9 @@ _PHRASES = {
             "Può revocarlo in qualsiasi momento. Arrivederci.",
             "2": "Abbiamo registrato il suo rifiuto. Grazie e arrivederci.",
             "3": "Le invieremo a breve un SMS con il link per scegliere. Arrivederci.",
-            "9": "Non la chiameremo più. Arrivederci.",
+            "9": "Non la chiameremo più per offerte commerciali e il consenso alle chiamate "
+            "è revocato. Per non ricevere più neanche email o SMS, usi il link nei nostri "
+            "messaggi oppure risponda STOPALL a un nostro SMS. Arrivederci.",
         },
         invalid="Scelta non valida: non abbiamo registrato nulla. Arrivederci.",
         conjunction="e",
@@ -100,7 +102,9 @@ _PHRASES = {
             "You can withdraw it at any time. Goodbye.",
             "2": "Your refusal has been recorded. Thank you, goodbye.",
             "3": "We will shortly send you an SMS with the link to choose. Goodbye.",
-            "9": "We will not call you again. Goodbye.",
+            "9": "We will not call you again with offers, and your consent to calls is "
+            "withdrawn. To stop e-mails and text messages too, use the link in our "
+            "messages or reply STOPALL to one of our texts. Goodbye.",
         },
         invalid="Not a valid choice: nothing has been recorded. Goodbye.",
         conjunction="and",

@@ -1,6 +1,7 @@
 """The answers to inbound SMS replies, as TwiML (``MessagingResponse``), in Italian or English.
 
-* STOP-family: a confirmation that no more messages come and consents are withdrawn;
+* STOP-family: no more SMS, the SMS consent withdrawn, and how to stop the rest;
+* STOPALL: no contact of any kind, every consent withdrawn;
 * START / UNSTOP: messages may come again, and this is not consent;
 * HELP and anything else: who writes (the controller), the opt-out keyword and
   the one-click opt-out link when the number belongs to a known request (last,
@@ -18,21 +19,27 @@ __all__ = ["empty_twiml", "reply_text", "reply_twiml"]
 
 _TEXTS = {
     "it": {
-        SmsKeyword.STOP: "{controller}: non riceverà più messaggi da noi e gli eventuali "
-        "consensi sono revocati. Info: {contact}",
+        SmsKeyword.STOP: "{controller}: non riceverà più SMS da noi e il consenso agli SMS "
+        "è revocato. Per non essere più contattato in alcun modo (email, telefonate) "
+        "risponda STOPALL. Info: {contact}",
+        SmsKeyword.STOP_ALL: "{controller}: non la contatteremo più, con nessun mezzo, e ogni "
+        "consenso che ci aveva dato è revocato. Info: {contact}",
         SmsKeyword.START: "{controller}: può di nuovo ricevere i nostri SMS. Non è un consenso: "
         "le Sue scelte sulla privacy restano invariate.",
-        SmsKeyword.HELP: "{controller} - info: {contact} - per non ricevere più messaggi "
-        "risponda STOP{link}",
+        SmsKeyword.HELP: "{controller} - info: {contact} - per non ricevere più SMS risponda "
+        "STOP, per non essere più contattato in alcun modo STOPALL{link}",
         "link": " oppure apra {url}",
     },
     "en": {
-        SmsKeyword.STOP: "{controller}: you will receive no more messages from us and any "
-        "consent you gave is withdrawn. Questions: {contact}",
+        SmsKeyword.STOP: "{controller}: you will receive no more text messages from us and "
+        "your consent to them is withdrawn. To never be contacted again in any way (e-mails, "
+        "calls), reply STOPALL. Questions: {contact}",
+        SmsKeyword.STOP_ALL: "{controller}: we will never contact you again, by any means, "
+        "and every consent you gave us is withdrawn. Questions: {contact}",
         SmsKeyword.START: "{controller}: you can receive our SMS again. This is not consent: "
         "your privacy choices are unchanged.",
-        SmsKeyword.HELP: "{controller} - questions: {contact} - to stop all messages "
-        "reply STOP{link}",
+        SmsKeyword.HELP: "{controller} - questions: {contact} - to stop text messages reply "
+        "STOP, to never be contacted again STOPALL{link}",
         "link": " or open {url}",
     },
 }

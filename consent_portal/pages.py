@@ -40,7 +40,8 @@ from reconsent.kernel.errors import LinkError
 from reconsent.kernel.links import LinkUse
 from reconsent.kernel.ports import MessageContext
 from reconsent.kernel.vocab import CollectionMethod, ConsentState, SuppressionReason
-from reconsent.ledger.decisions import DecisionResult, record_objection
+from reconsent.ledger.decisions import DecisionResult
+from reconsent.ledger.objections import record_objection
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from reconsent.kernel.errors import DecisionError, LinkError
 from reconsent.kernel.links import LinkUse
 from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import AddressKind, Channel, CollectionMethod, SuppressionReason
-from reconsent.ledger.decisions import record_decision, record_objection
+from reconsent.ledger.decisions import record_decision
+from reconsent.ledger.objections import record_channel_optout
 from reconsent.wiring import sms_adapter
 
 if TYPE_CHECKING:
@@ -170,12 +171,14 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 provider_message_id=call_sid,
             )
         elif call_sid is not None and digits == DIGIT_OBJECT:
-            record_objection(
+            # "Never call me again": calls stop (the phone purposes withdrawn, the number
+            # suppressed for calls); e-mail and SMS are the person's to stop as they wish.
+            record_channel_optout(
                 session,
-                request_id=link.request_id,
                 contact_id=link.contact.id,
-                method=CollectionMethod.IVR,
                 channel=Channel.IVR,
+                request_id=link.request_id,
+                method=CollectionMethod.IVR,
                 evidence=evidence,
                 ctx=portal.ledger_context(),
                 reason=SuppressionReason.OBJECTION,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     make_url,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -100,6 +101,78 @@ def unit_of_work(source: SessionSource) -> Iterator[Session]:
     factory = session_factory(source) if isinstance(source, Engine) else source
     with factory() as session, session.begin():
         yield session
+
+
+def hold_contacts(session: Session, contact_ids: Sequence[int], *, exclusive: bool = False) -> None:
+    """The hand-over lock on these people, held until the unit of work ends.
+
+    The dispatcher holds it (shared) while a chunk of their messages is with the
+    provider; every "no" (objection, opt-out) takes it exclusively before it writes,
+    so the two never interleave (``reconsent.dispatch.handover``).
+
+    * PostgreSQL: the contacts' rows ``FOR SHARE`` / ``FOR UPDATE``, in id order (no
+      deadlock between two holders); a 30 s ``lock_timeout`` turns a stuck holder
+      into an error instead of a hang. Take it before any other row lock.
+    * SQLite (a file): one readers-writer lock per database file, on lock files
+      beside it (``flock``; writers first, so a stream of chunks cannot starve an
+      objection). The shared holder must not write while it holds it; an exclusive
+      holder waits at most one chunk's provider call.
+    """
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        if not contact_ids:
+            return
+        conn = session.connection()
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+        mode = "UPDATE" if exclusive else "SHARE"
+        conn.execute(
+            text(f"SELECT id FROM contacts WHERE id = ANY(:ids) ORDER BY id FOR {mode}"),  # noqa: S608 - a constant mode
+            {"ids": sorted(set(contact_ids))},
+        )
+        return
+    path = _sqlite_file(session)
+    if dialect != "sqlite" or path is None or session.info.get(_HELD_KEY):
+        return
+    held = _FileLock(path, exclusive=exclusive)
+    session.info[_HELD_KEY] = held
+
+    @event.listens_for(session, "after_transaction_end")
+    def _release(_session: Session, transaction: Any) -> None:
+        # Sessions here live for one unit of work: the listener goes with the session.
+        if transaction.parent is None and session.info.get(_HELD_KEY) is held:
+            session.info.pop(_HELD_KEY).release()
+
+
+_HELD_KEY = "reconsent.hand_over_lock"
+
+
+def _sqlite_file(session: Session) -> Path | None:
+    database = session.get_bind().engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+class _FileLock:
+    """A readers-writer lock across processes: ``<db>.handover`` (shared by readers,
+    exclusive for a writer) behind the turnstile ``<db>.turnstile`` a writer holds while
+    it waits, so new readers queue behind it."""
+
+    def __init__(self, database: Path, *, exclusive: bool) -> None:
+        import fcntl
+
+        self._fcntl = fcntl
+        with Path(f"{database}.turnstile").open("a+b") as turnstile:
+            fcntl.flock(turnstile, fcntl.LOCK_EX)  # released when the file closes
+            self._handle = Path(f"{database}.handover").open("a+b")  # noqa: SIM115 - held
+            if exclusive:
+                fcntl.flock(self._handle, fcntl.LOCK_EX)
+        if not exclusive:
+            fcntl.flock(self._handle, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        self._fcntl.flock(self._handle, self._fcntl.LOCK_UN)
+        self._handle.close()
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

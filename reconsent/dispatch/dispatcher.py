@@ -24,16 +24,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from models import SendAttempt
 from reconsent.campaigns.notices import message_context
 from reconsent.campaigns.waves import get_wave, step_specs, wave_config, wave_purposes
-from reconsent.db import among, insert_ignoring_conflicts, is_postgres, unit_of_work
+from reconsent.db import insert_ignoring_conflicts, is_postgres, unit_of_work
 from reconsent.dispatch.batch_report import BatchReport
 from reconsent.dispatch.claims import (
     ATTEMPTS,
@@ -48,6 +47,7 @@ from reconsent.dispatch.claims import (
     insert_claims,
 )
 from reconsent.dispatch.daily_caps import apply_daily_caps
+from reconsent.dispatch.handover import HandoverPlan, hand_over
 from reconsent.dispatch.message_links import Links
 from reconsent.dispatch.send_results import record_results
 from reconsent.eligibility.send_gate import load_gates, send_rules
@@ -85,6 +85,7 @@ class _Claimed:
     token: str
     messages: dict[Channel, list[OutboundMessage]]
     waits: dict[int, timedelta]  # attempt id -> the step's wait
+    plan: HandoverPlan = field(default_factory=HandoverPlan)
 
 
 @dataclass
@@ -141,8 +142,11 @@ class Dispatcher:
             for channel, messages in claimed.messages.items():
                 adapter = self.adapters[channel]
                 for chunk in self._paced(channel, adapter.max_batch, messages):
-                    results, error = self._send_chunk(claimed.token, adapter, chunk)
-                    sent_to = {m.attempt_id: (m.request_id, channel) for m in chunk}
+                    with hand_over(self.engine, claimed.token, chunk, claimed.plan, now) as out:
+                        results, error = self._call(adapter, out.passing)
+                    for _attempt, why in out.blocked:
+                        report.skipped[f"handover:{why}"] += 1
+                    sent_to = {m.attempt_id: (m.request_id, channel) for m in out.passing}
                     record_results(
                         self.engine,
                         self.settings,
@@ -192,7 +196,9 @@ class Dispatcher:
                 return claimed
             attempts = attempts_of(conn, [r.request_id for r in rows])
             config = wave_config(wave)
-            gates = load_gates(session, rows, wave_purposes(session, config), send_rules(config))
+            purposes, rules = wave_purposes(session, config), send_rules(config)
+            claimed.plan = HandoverPlan(purposes, rules, {})
+            gates = load_gates(session, rows, purposes, rules)
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
             for row in rows:
@@ -258,6 +264,7 @@ class Dispatcher:
             )
             claimed.messages.setdefault(step.channel, []).append(message)
             claimed.waits[attempt.id] = step.wait
+            claimed.plan.contact_of[attempt.id] = row.id
         return claimed
 
     def _claim(
@@ -297,21 +304,12 @@ class Dispatcher:
         return won
 
     # -- 2. send ------------------------------------------------------------
-    def _send_chunk(
-        self, token: str, adapter: ChannelAdapter, chunk: list[OutboundMessage]
+    def _call(
+        self, adapter: ChannelAdapter, chunk: list[OutboundMessage]
     ) -> tuple[list[SendResult], Exception | None]:
-        """Mark the chunk as handed over (committed), then call the provider once."""
-        with unit_of_work(self.engine) as session:
-            session.execute(
-                update(SendAttempt)
-                .where(
-                    among(session, SendAttempt.id, [m.attempt_id for m in chunk]),
-                    SendAttempt.claim_token == token,
-                    SendAttempt.status == AttemptStatus.CLAIMED,
-                )
-                .values(status=AttemptStatus.SENDING)
-                .execution_options(synchronize_session=False)
-            )
+        """Call the provider once for the chunk (inside its hand-over, see ``handover``)."""
+        if not chunk:
+            return [], None
         try:
             return adapter.send(chunk), None
         except Exception as exc:

@@ -35,9 +35,15 @@ from models import Contact, SendAttempt, WaveRequest
 from reconsent.feedback.webhook_keys import first_time
 from reconsent.kernel.rules.delivery_outcomes import DeliveryEffect, DeliveryVerdict, is_final
 from reconsent.kernel.rules.retry import backoff
-from reconsent.kernel.vocab import AttemptStatus, Channel, CollectionMethod, RequestStatus
+from reconsent.kernel.vocab import (
+    AttemptStatus,
+    Channel,
+    CollectionMethod,
+    RequestStatus,
+    SuppressionReason,
+)
 from reconsent.ledger.append import LedgerContext
-from reconsent.ledger.decisions import record_objection
+from reconsent.ledger.objections import record_channel_optout, record_objection
 from reconsent.ledger.suppression_list import suppress_address
 
 __all__ = ["Applied", "DeliveryReport", "apply_delivery"]
@@ -165,19 +171,33 @@ def _withdraw(
 ) -> None:
     reason = report.verdict.suppression
     assert reason is not None  # spam reports and unsubscribes carry their reason
-    if contact.erased_at is None:
+    evidence = {
+        "provider": report.provider,
+        "event": report.verdict.status,
+        "event_key": report.event_key,
+        "attempt_id": attempt.id,
+    }
+    if contact.erased_at is None and reason is not SuppressionReason.SPAM_REPORT:
+        # An unsubscribe stops e-mail (withdrawal on the channel it was given on);
+        # a spam report is the strongest "no" there is: an objection everywhere.
+        record_channel_optout(
+            session,
+            contact_id=contact.id,
+            channel=attempt.channel,
+            request_id=request.id,
+            method=CollectionMethod.EMAIL,
+            evidence=evidence,
+            ctx=ctx,
+            reason=reason,
+        )
+    elif contact.erased_at is None:
         record_objection(
             session,
             request_id=request.id,
             contact_id=contact.id,
             method=CollectionMethod.EMAIL,
             channel=attempt.channel,
-            evidence={
-                "provider": report.provider,
-                "event": report.verdict.status,
-                "event_key": report.event_key,
-                "attempt_id": attempt.id,
-            },
+            evidence=evidence,
             ctx=ctx,
             reason=reason,
         )

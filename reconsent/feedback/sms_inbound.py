@@ -4,15 +4,20 @@ The sender is found by the keyed hash of the normalised number
 (``Contact.phone_hash``), never by the number in clear; neither the number nor
 the text is stored (evidence: the MessageSid, the keyword, the number's hash).
 
-* **STOP-family** (see :mod:`reconsent.kernel.rules.sms_keywords`): for every
-  non-erased contact with that number, :func:`reconsent.ledger.decisions.record_objection`
+* **STOP-family** (see :mod:`reconsent.kernel.rules.sms_keywords`): *no more SMS*.
+  For every non-erased contact with that number,
+  :func:`reconsent.ledger.objections.record_channel_optout`: the SMS-bound purposes
+  they had given are withdrawn and they are suppressed on SMS; the number's hash is
+  suppressed on SMS (reason STOP) even when no contact matches. E-mail and calls
+  are untouched (a STOP for SMS stops SMS); the reply says how to stop the rest.
+* **STOPALL**: *never contact me*. :func:`reconsent.ledger.objections.record_objection`
   with reason STOP, once per open request (each one closed) or once without a
-  request: every given consent is withdrawn and the contact is suppressed on
-  every channel, so no later step of any wave reaches them.  The number's hash
-  is also suppressed on SMS (reason STOP), even when no contact matches.
-* **START / UNSTOP**: the number's SMS STOP suppression (the address-level
-  row) is deleted, so the number may be messaged again; the contact-wide
-  objection and every withdrawal stay: START is never consent.  The
+  request: every given consent is withdrawn, the contact and each of their
+  addresses suppressed on every channel.
+* **START / UNSTOP**: the number's SMS STOP suppressions (the number's, and
+  those of the contacts holding it) are deleted, so the number may be messaged
+  again; every withdrawal and any every-channel objection (STOPALL) stay: START
+  is never consent, so no wave texts them without a new SMS consent.  The
   ``webhook_events`` row of the message keeps when it happened.
 * **HELP / INFO / anything else**: nothing is recorded.
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,7 +47,7 @@ from reconsent.kernel.vocab import (
     SuppressionReason,
 )
 from reconsent.ledger.append import LedgerContext
-from reconsent.ledger.decisions import record_objection
+from reconsent.ledger.objections import record_channel_optout, record_objection
 from reconsent.ledger.suppression_list import lift_address, suppress_address
 
 __all__ = ["InboundReply", "InboundSms", "handle_inbound_sms"]
@@ -88,10 +94,16 @@ def handle_inbound_sms(
     contacts = _contacts(session, digest)
     locale = contacts[0].locale if contacts else default_locale
     if keyword is SmsKeyword.STOP:
-        _stop(session, sms, digest, contacts, ctx)
+        _stop_sms(session, sms, digest, contacts, ctx)
+    elif keyword is SmsKeyword.STOP_ALL:
+        _stop_all(session, sms, digest, contacts, ctx)
     elif keyword is SmsKeyword.START and digest is not None:
         lift_address(
-            session, address_hash=digest, channel=Channel.SMS, reason=SuppressionReason.STOP
+            session,
+            address_hash=digest,
+            channel=Channel.SMS,
+            reason=SuppressionReason.STOP,
+            contact_ids=[c.id for c in contacts],
         )
     link = None
     if keyword in (SmsKeyword.HELP, SmsKeyword.OTHER) and contacts:
@@ -111,18 +123,51 @@ def _contacts(session: Session, digest: str | None) -> list[Contact]:
     )
 
 
-def _stop(
+def _evidence(sms: InboundSms, digest: str | None) -> dict[str, Any]:
+    return {"message_sid": sms.message_sid, "keyword": first_word(sms.body), "from_hash": digest}
+
+
+def _stop_sms(
     session: Session,
     sms: InboundSms,
     digest: str | None,
     contacts: list[Contact],
     ctx: LedgerContext,
 ) -> None:
-    evidence = {
-        "message_sid": sms.message_sid,
-        "keyword": first_word(sms.body),
-        "from_hash": digest,
-    }
+    for contact in contacts:
+        record_channel_optout(
+            session,
+            contact_id=contact.id,
+            channel=Channel.SMS,
+            request_id=None,
+            method=CollectionMethod.SMS,
+            evidence=_evidence(sms, digest),
+            ctx=ctx,
+            reason=SuppressionReason.STOP,
+        )
+    _suppress_number(session, digest, ctx)
+
+
+def _suppress_number(session: Session, digest: str | None, ctx: LedgerContext) -> None:
+    if digest is not None:
+        suppress_address(
+            session,
+            address_hash=digest,
+            channel=Channel.SMS,
+            reason=SuppressionReason.STOP,
+            source="sms:stop",
+            now=ctx.now,
+        )
+
+
+def _stop_all(
+    session: Session,
+    sms: InboundSms,
+    digest: str | None,
+    contacts: list[Contact],
+    ctx: LedgerContext,
+) -> None:
+    evidence = _evidence(sms, digest)
     for contact in contacts:
         open_ids: list[int | None] = list(
             session.scalars(
@@ -145,15 +190,7 @@ def _stop(
                 ctx=ctx,
                 reason=SuppressionReason.STOP,
             )
-    if digest is not None:
-        suppress_address(
-            session,
-            address_hash=digest,
-            channel=Channel.SMS,
-            reason=SuppressionReason.STOP,
-            source="sms:stop",
-            now=ctx.now,
-        )
+    _suppress_number(session, digest, ctx)
 
 
 def _optout_link(session: Session, contact: Contact, sign: OptoutSigner) -> str | None:

@@ -95,6 +95,8 @@ class SuppressionReason(StrEnum):
     INVALID_ADDRESS = "invalid_address"
     RPO = "rpo"  # Italy's Registro Pubblico delle Opposizioni
     MANUAL = "manual"
+    #: Refused every purpose a wave asked: their addresses are not asked again.
+    REFUSED_ALL = "refused_all"
 
 
 class Exclusion(StrEnum):

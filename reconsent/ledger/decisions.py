@@ -11,8 +11,9 @@ Rules kept here:
 * only the wave's purposes can be answered;
 * a decision is a new event, never an overwrite; the same form (same nonce)
   posted twice records one decision;
-* a refusal is a REFUSED event (the wave gate never asks again); an objection
-  withdraws every given consent and adds a suppression.
+* a "no" to a purpose the person had given is a WITHDRAWN event (a change of
+  mind, art. 7(3)); to one they had not, REFUSED; either bars asking about that
+  purpose again, never the others (objections: :mod:`reconsent.ledger.objections`).
 """
 
 from __future__ import annotations
@@ -32,12 +33,11 @@ from models import (
     Contact,
     Notice,
     Purpose,
-    Suppression,
     Wave,
-    WaveRequest,
 )
 from reconsent.campaigns.notices import notice_for
 from reconsent.campaigns.waves import wave_config, wave_purposes
+from reconsent.db import among
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.locales import language_of
 from reconsent.kernel.vocab import (
@@ -49,6 +49,7 @@ from reconsent.kernel.vocab import (
 )
 from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, RecordedEvent, append_events
 from reconsent.ledger.decision_rows import Closing, DecisionTarget, close_requests, load_targets
+from reconsent.ledger.objections import suppress_person_addresses
 
 #: Who acts when a person decides for themselves.
 SUBJECT_ACTOR = "subject"
@@ -61,7 +62,6 @@ __all__ = [
     "decision_dedupe_key",
     "record_decision",
     "record_decisions",
-    "record_objection",
     "validate_choices",
 ]
 
@@ -191,11 +191,13 @@ def record_decisions(
     """
     if targets is None:
         targets = load_targets(session, [d.request_id for d in decisions])
+    held = _given_now(session, [t.contact_id for t in targets.values()])
     results: list[DecisionResult | DecisionError | None] = [None] * len(decisions)
     prepared: list[tuple[int, _Prepared]] = []
     for index, given in enumerate(decisions):
         try:
-            prepared.append((index, _prepare(session, given, targets.get(given.request_id), ctx)))
+            target = targets.get(given.request_id)
+            prepared.append((index, _prepare(session, given, target, ctx, held)))
         except DecisionError as exc:
             results[index] = exc
     everything = [event for _, p in prepared for event in p.events]
@@ -239,11 +241,48 @@ def record_decisions(
             request_status=status,
         )
     close_requests(session, closings, ctx.now)
+    _suppress_refusals_of_everything(session, prepared, ctx)
     return [r for r in results if r is not None]
 
 
+def _suppress_refusals_of_everything(
+    session: Session, prepared: list[tuple[int, _Prepared]], ctx: LedgerContext
+) -> None:
+    """A person who said no to every purpose of the wave: their addresses are not asked
+    again, under this contact or any other CRM id (a keyed-hash suppression per channel)."""
+    for _, p in prepared:
+        answered = {e.purpose.code: e.state for e in p.events}
+        if (
+            p.written
+            and set(answered) == set(p.purposes)
+            and not any(state is ConsentState.GIVEN for state in answered.values())
+        ):
+            contact = session.get(Contact, p.target.contact_id)
+            if contact is not None:
+                suppress_person_addresses(
+                    session, contact, SuppressionReason.REFUSED_ALL, "decision:refused_all", ctx
+                )
+
+
+def _given_now(session: Session, contact_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """(contact, purpose) pairs whose latest state is GIVEN: a "no" to one is a withdrawal."""
+    if not contact_ids:
+        return set()
+    rows = session.execute(
+        select(ConsentStatus.contact_id, ConsentStatus.purpose_id).where(
+            among(session, ConsentStatus.contact_id, sorted(set(contact_ids))),
+            ConsentStatus.state == ConsentState.GIVEN,
+        )
+    )
+    return {(contact_id, purpose_id) for contact_id, purpose_id in rows}
+
+
 def _prepare(
-    session: Session, given: DecisionInput, target: DecisionTarget | None, ctx: LedgerContext
+    session: Session,
+    given: DecisionInput,
+    target: DecisionTarget | None,
+    ctx: LedgerContext,
+    held: set[tuple[int, int]],
 ) -> _Prepared:
     if target is None:
         raise DecisionError(f"request {given.request_id} does not exist")
@@ -268,7 +307,13 @@ def _prepare(
             contact_id=target.contact_id,
             subject_id=target.subject_id,
             purpose=purposes[code],
-            state=ConsentState.GIVEN if choice else ConsentState.REFUSED,
+            state=(
+                ConsentState.GIVEN
+                if choice
+                else ConsentState.WITHDRAWN
+                if (target.contact_id, purposes[code].id) in held
+                else ConsentState.REFUSED
+            ),
             occurred_at=ctx.now,
             method=given.method,
             actor=SUBJECT_ACTOR,
@@ -297,78 +342,3 @@ def _earlier_events(session: Session, replays: list[_Prepared]) -> dict[str, Rec
         ):
             found[str(event.dedupe_key)] = RecordedEvent.of(event)
     return found
-
-
-def record_objection(
-    session: Session,
-    *,
-    request_id: int | None,
-    contact_id: int,
-    method: CollectionMethod,
-    channel: Channel | None,
-    evidence: dict[str, Any],
-    ctx: LedgerContext,
-    reason: SuppressionReason = SuppressionReason.OBJECTION,
-) -> None:
-    """Art. 21 objection, "never call again" or one-click unsubscribe.
-
-    Withdraws every purpose the contact has GIVEN, suppresses the contact on
-    every channel (once per reason) and closes the open request as REFUSED.
-    """
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise DecisionError(f"contact {contact_id} does not exist")
-    request: WaveRequest | None = None
-    if request_id is not None:
-        request = session.get(WaveRequest, request_id)
-        if request is None or request.contact_id != contact_id:
-            raise DecisionError(f"request {request_id} does not belong to contact {contact_id}")
-    given = session.scalars(
-        select(Purpose)
-        .join(ConsentStatus, ConsentStatus.purpose_id == Purpose.id)
-        .where(ConsentStatus.contact_id == contact_id, ConsentStatus.state == ConsentState.GIVEN)
-        .order_by(Purpose.id)
-    ).all()
-    append_events(
-        session,
-        [
-            NewEvent(
-                contact_id=contact.id,
-                subject_id=contact.subject_id,
-                purpose=purpose,
-                state=ConsentState.WITHDRAWN,
-                occurred_at=ctx.now,
-                method=method,
-                actor=SUBJECT_ACTOR,
-                channel=channel,
-                language=language_of(contact.locale),
-                wave_id=request.wave_id if request else None,
-                request_id=request.id if request else None,
-                evidence={**evidence, "reason": reason.value},
-                source=f"objection:{reason.value}",
-            )
-            for purpose in given
-        ],
-        ctx,
-    )
-    already = session.scalar(
-        select(Suppression.id)
-        .where(Suppression.contact_id == contact_id, Suppression.reason == reason)
-        .limit(1)
-    )
-    if already is None:
-        session.add(
-            Suppression(
-                contact_id=contact_id,
-                address_hash=None,
-                channel=None,
-                reason=reason,
-                source=method.value,
-                created_at=ctx.now,
-            )
-        )
-    if request is not None:
-        close_requests(
-            session, [Closing(request.id, RequestStatus.REFUSED, channel, reason.value)], ctx.now
-        )
-    session.flush()

@@ -11,7 +11,7 @@ operators by ``reconsent rights list``.
   automatically (a correction of an address must be checked);
 * restriction (art. 18) sets ``contacts.restricted_at``: planning and the
   send-time gate skip the person;
-* objection (art. 21) is :func:`reconsent.ledger.decisions.record_objection`:
+* objection (art. 21) is :func:`reconsent.ledger.objections.record_objection`:
   every given consent withdrawn and a suppression on every channel, at once;
 * erasure (art. 17) removes the identity (names, e-mail, phone), keeps the
   address hashes in the suppression list (reason ``erasure``, every
@@ -41,7 +41,7 @@ from reconsent.kernel.vocab import (
     SuppressionReason,
 )
 from reconsent.ledger.append import LedgerContext
-from reconsent.ledger.decisions import record_objection
+from reconsent.ledger.objections import record_objection
 
 #: The fields a person may ask to correct, with their longest accepted value.
 RECTIFIABLE: dict[str, int] = {

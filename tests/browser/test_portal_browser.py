@@ -168,7 +168,8 @@ def test_the_rights_centre(page: Page, site: Site) -> None:
     expect(page.locator("h1")).to_have_text("Non riceverà più comunicazioni commerciali")
     with unit_of_work(site.engine) as session:
         reasons = session.scalars(select(Suppression.reason)).all()
-    assert reasons == [SuppressionReason.OBJECTION]
+    # the contact on every channel, and each of their addresses on the channels it serves
+    assert reasons == [SuppressionReason.OBJECTION] * 4
 
     page.get_by_role("link", name="Torna ai suoi diritti").click()
     rights_url = page.url

@@ -14,7 +14,6 @@ from reconsent.kernel.rules.sms_keywords import SmsKeyword, first_word, parse_re
         "stop",
         "  Stop.  ",
         "stop please, no more",
-        "STOPALL",
         "Unsubscribe",
         "cancel",
         "END",
@@ -31,6 +30,11 @@ from reconsent.kernel.rules.sms_keywords import SmsKeyword, first_word, parse_re
 )
 def test_stop_family(body: str) -> None:
     assert parse_reply(body) is SmsKeyword.STOP
+
+
+@pytest.mark.parametrize("body", ["STOPALL", "stopall!", "StopTutto"])
+def test_stop_all_is_a_full_objection(body: str) -> None:
+    assert parse_reply(body) is SmsKeyword.STOP_ALL
 
 
 @pytest.mark.parametrize("body", ["START", "start", " Unstop "])

@@ -11,20 +11,30 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["HELP_WORDS", "START_WORDS", "STOP_WORDS", "SmsKeyword", "first_word", "parse_reply"]
+__all__ = [
+    "HELP_WORDS",
+    "START_WORDS",
+    "STOP_ALL_WORDS",
+    "STOP_WORDS",
+    "SmsKeyword",
+    "first_word",
+    "parse_reply",
+]
 
 
 class SmsKeyword(StrEnum):
-    STOP = "stop"  # objection + suppression of the number
+    STOP = "stop"  # stop SMS: the SMS purposes withdrawn, the number suppressed for SMS
+    STOP_ALL = "stop_all"  # never contact me: an objection on every channel
     START = "start"  # the number may be messaged again; never consent
     HELP = "help"  # the help answer
     OTHER = "other"  # anything else: the help answer too
 
 
+#: "Never contact me" by any channel (art. 21 objection), not just "no more SMS".
+STOP_ALL_WORDS = frozenset({"STOPALL", "STOPTUTTO"})
 STOP_WORDS = frozenset(
     {
         "STOP",
-        "STOPALL",
         "UNSUBSCRIBE",
         "CANCEL",
         "END",
@@ -51,6 +61,8 @@ def first_word(body: str) -> str:
 
 def parse_reply(body: str) -> SmsKeyword:
     word = first_word(body)
+    if word in STOP_ALL_WORDS:
+        return SmsKeyword.STOP_ALL
     if word in STOP_WORDS:
         return SmsKeyword.STOP
     if word in START_WORDS:

@@ -16,7 +16,13 @@ from models import ConsentStatus, Notice
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner, LinkUse, token_id
-from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState, RequestStatus
+from reconsent.kernel.vocab import (
+    Channel,
+    CollectionMethod,
+    ConsentState,
+    RequestStatus,
+    SuppressionReason,
+)
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
@@ -175,6 +181,20 @@ def test_refuse_all_refuses_every_purpose(
         (ConsentState.REFUSED, Channel.SMS),
     ]
     assert db.request(seeded.request_id).status is RequestStatus.REFUSED
+    # A no to everything: the person's addresses are not asked again under any CRM id.
+    assert {(s.reason, s.channel, s.contact_id) for s in db.suppressions()} == {
+        (SuppressionReason.REFUSED_ALL, channel, seeded.contact_id) for channel in Channel
+    }
+    assert all(s.address_hash for s in db.suppressions())
+
+
+def test_refusing_some_purposes_suppresses_nothing(
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
+) -> None:
+    token = signer.sign(LinkUse.LANDING, seeded.request_id)
+    form = {**_form(client, token), "p.marketing_email": "yes", "p.marketing_sms": "no"}
+    assert client.post(f"/c/{token}", data=form).status_code == 200
+    assert [e.state for e in db.events()] == [ConsentState.GIVEN, ConsentState.REFUSED]
     assert db.suppressions() == []
 
 
@@ -205,11 +225,12 @@ def test_a_later_decision_is_a_new_event_and_wins(
     response = client.post(f"/c/{token}", data={**_form(client, token), "p.marketing_email": "no"})
 
     assert response.status_code == 200
-    assert [e.state for e in db.events()] == [ConsentState.GIVEN, ConsentState.REFUSED]
+    # Changing a yes to a no is a withdrawal (art. 7(3)), not a refusal.
+    assert [e.state for e in db.events()] == [ConsentState.GIVEN, ConsentState.WITHDRAWN]
     request = db.request(seeded.request_id)
     assert (request.status, request.closed_at) == (RequestStatus.CONFIRMED, closed_at)
     with unit_of_work(db.engine) as session:
-        assert session.scalars(select(ConsentStatus.state)).all() == [ConsentState.REFUSED]
+        assert session.scalars(select(ConsentStatus.state)).all() == [ConsentState.WITHDRAWN]
 
 
 def test_a_tampered_link_is_a_friendly_400_that_names_nobody(

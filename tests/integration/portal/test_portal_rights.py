@@ -203,12 +203,14 @@ def test_objection_withdraws_and_suppresses_every_channel_at_once(
 
     assert response.status_code == 200 and "You will not receive marketing again" in response.text
     assert replay.context["replay"] is True
-    [suppression] = db.suppressions()
+    [suppression] = [s for s in db.suppressions() if s.address_hash is None]
     assert (suppression.contact_id, suppression.channel, suppression.reason) == (
         seeded.contact_id,
         None,
         SuppressionReason.OBJECTION,
     )
+    by_address = {(s.channel, s.reason) for s in db.suppressions() if s.address_hash}
+    assert by_address == {(channel, SuppressionReason.OBJECTION) for channel in Channel}
     withdrawn = db.events()[1:]
     assert [e.state for e in withdrawn] == [ConsentState.WITHDRAWN]
     assert withdrawn[0].evidence["reason"] == "objection"

@@ -9,6 +9,8 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from consent_portal.app import create_app
+from models import Purpose
+from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.kernel.vocab import (
@@ -136,37 +138,40 @@ def test_key_2_refuses_every_purpose(
     assert db.request(seeded.request_id).status is RequestStatus.REFUSED
 
 
-def test_key_9_objects_and_suppresses_once(
+def test_key_9_stops_calls_once_and_leaves_the_other_channels(
     client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
 ) -> None:
     token = signer.sign(LinkUse.IVR, seeded.request_id, 2)
     _post(client, GATHER, token, _answer("1", call_sid="CA-first"))
 
     for _ in range(2):
-        assert _post(client, GATHER, token, _answer("9", call_sid="CA-second"))[0] == 200
+        status, body = _post(client, GATHER, token, _answer("9", call_sid="CA-second"))
+        assert status == 200
 
-    states = [e.state for e in db.events()]
-    assert states == [ConsentState.GIVEN] * 3 + [ConsentState.WITHDRAWN] * 3
-    [suppression] = db.suppressions()
-    assert (suppression.reason, suppression.channel, suppression.source) == (
-        SuppressionReason.OBJECTION,
-        None,
-        "ivr",
-    )
+    assert "STOPALL" in body  # how to stop e-mails and SMS too
+    events = db.events()
+    assert [e.state for e in events] == [ConsentState.GIVEN] * 3 + [ConsentState.WITHDRAWN]
+    with unit_of_work(db.engine) as session:
+        assert session.get_one(Purpose, events[-1].purpose_id).code == "marketing_phone"
+    rows = {(s.address_hash is None, s.channel, s.reason) for s in db.suppressions()}
+    assert rows == {
+        (True, Channel.IVR, SuppressionReason.OBJECTION),  # this contact, calls only
+        (False, Channel.IVR, SuppressionReason.OBJECTION),  # and the number, for calls
+    }
     request = db.request(seeded.request_id)
     assert (request.status, request.close_reason) == (RequestStatus.CONFIRMED, "answered")
 
 
-def test_key_9_on_an_open_request_closes_it_as_an_objection(
+def test_key_9_on_an_open_request_suppresses_calls_and_keeps_it_open(
     client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
 ) -> None:
     token = signer.sign(LinkUse.IVR, seeded.request_id, 2)
 
     _post(client, GATHER, token, _answer("9"))
 
-    request = db.request(seeded.request_id)
-    assert (request.status, request.close_reason) == (RequestStatus.REFUSED, "objection")
+    assert db.request(seeded.request_id).status is RequestStatus.ACTIVE
     assert db.events() == []  # nothing was given, so nothing to withdraw
+    assert {s.channel for s in db.suppressions()} == {Channel.IVR}
 
 
 def test_key_3_other_keys_and_silence_record_nothing(

@@ -129,7 +129,7 @@ def test_without_a_public_key_every_batch_is_refused(
     assert world.attempt(_attempt_id(out["anna"])).status is AttemptStatus.SENT
 
 
-def test_spam_reports_and_unsubscribes_are_objections(
+def test_a_spam_report_is_an_objection_an_unsubscribe_stops_email(
     world: World,
     sendgrid: SendGridEmulator,
     client: TestClient,
@@ -138,6 +138,10 @@ def test_spam_reports_and_unsubscribes_are_objections(
     twilio: TwilioEmulator,
 ) -> None:
     out = _emails_out(world, sendgrid, "anna", "bruno", "carla")
+    ids = {
+        name: world.request(world.attempt(_attempt_id(d)).request_id).contact_id
+        for name, d in out.items()
+    }
     now = clock.now()
     events = [
         sendgrid.event(out["anna"], "spamreport", now=now),
@@ -154,27 +158,33 @@ def test_spam_reports_and_unsubscribes_are_objections(
                 ConsentEvent.state == ConsentState.WITHDRAWN
             )
         ).all()
-    assert len(withdrawn) == 2 and {m for _, m, _ in withdrawn} == {CollectionMethod.EMAIL}
+    by_person = {contact: 0 for contact in ids.values()}
+    for contact_id, _, _ in withdrawn:
+        by_person[contact_id] += 1
+    # The spam report withdraws every consent; the unsubscribe only the e-mail one.
+    assert by_person == {ids["anna"]: 3, ids["bruno"]: 1, ids["carla"]: 0}
+    assert {m for _, m, _ in withdrawn} == {CollectionMethod.EMAIL}
     assert {e["reason"] for _, _, e in withdrawn} == {"spam_report", "unsubscribe"}
     assert all("@" not in str(evidence) for _, _, evidence in withdrawn)
-    reasons = {(s.reason, s.channel) for s in world.suppressions()}
+    reasons = {(s.contact_id, s.reason, s.channel) for s in world.suppressions()}
     assert reasons == {
-        (SuppressionReason.SPAM_REPORT, None),
-        (SuppressionReason.SPAM_REPORT, Channel.EMAIL),
-        (SuppressionReason.UNSUBSCRIBE, None),
-        (SuppressionReason.UNSUBSCRIBE, Channel.EMAIL),
+        (ids["anna"], SuppressionReason.SPAM_REPORT, None),
+        (ids["anna"], SuppressionReason.SPAM_REPORT, Channel.EMAIL),
+        (ids["anna"], SuppressionReason.SPAM_REPORT, Channel.SMS),
+        (ids["anna"], SuppressionReason.SPAM_REPORT, Channel.IVR),
+        (ids["bruno"], SuppressionReason.UNSUBSCRIBE, Channel.EMAIL),
     }
-    closed = {
-        world.request(world.attempt(_attempt_id(out[n])).request_id).close_reason: n
-        for n in ("anna", "bruno")
-    }
-    assert closed == {"spam_report": "anna", "unsubscribe": "bruno"}
+    anna = world.request(world.attempt(_attempt_id(out["anna"])).request_id)
+    assert (anna.status, anna.close_reason) == (RequestStatus.REFUSED, "spam_report")
+    bruno = world.request(world.attempt(_attempt_id(out["bruno"])).request_id)
     carla = world.request(world.attempt(_attempt_id(out["carla"])).request_id)
+    assert bruno.status is RequestStatus.ACTIVE  # he may still be texted and called
     assert carla.status is RequestStatus.ACTIVE  # opening or clicking is never consent
 
     clock.advance(timedelta(days=1))
     world.tick(carla.wave_id)
-    assert [a.request_id for a in world.attempts() if a.channel is Channel.SMS] == [carla.id]
+    texted = {a.request_id for a in world.attempts() if a.channel is Channel.SMS}
+    assert texted == {carla.id, bruno.id}
 
 
 def test_a_big_batch_and_events_not_about_our_attempts(

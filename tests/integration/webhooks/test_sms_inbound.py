@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from models import ConsentEvent, ConsentStatus
+from models import ConsentEvent, ConsentStatus, Purpose
 from reconsent.db import unit_of_work
 from reconsent.dev.emulators.sendgrid import SendGridEmulator
 from reconsent.dev.emulators.twilio import TwilioEmulator
@@ -35,7 +35,7 @@ def _events(engine: Engine) -> list[ConsentEvent]:
         return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
 
 
-def test_stop_objects_closes_every_open_request_and_suppresses_the_number(
+def test_stop_stops_sms_only_and_suppresses_the_number(
     world: World,
     twilio: TwilioEmulator,
     sendgrid: SendGridEmulator,
@@ -52,30 +52,59 @@ def test_stop_objects_closes_every_open_request_and_suppresses_the_number(
     )
 
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/xml")
-    assert "<Message>" in reply.text and "non riceverà più messaggi" in reply.text
+    assert "<Message>" in reply.text and "non riceverà più SMS" in reply.text
+    assert "STOPALL" in reply.text  # how to stop the rest
     assert world.settings.controller_name in reply.text
-    requests = {(a.request_id, world.request(a.request_id).contact_id) for a in world.attempts()}
-    for request_id, contact_id in requests:
-        request = world.request(request_id)
-        if contact_id == ids["anna"]:
-            assert (request.status, request.close_reason) == (RequestStatus.REFUSED, "stop")
-            assert request.answered_channel is Channel.SMS
-        else:
-            assert request.status is RequestStatus.ACTIVE
-    [withdrawal] = _events(engine)[before:]  # anna had given marketing_email
+    # A STOP for SMS stops SMS: the requests go on by e-mail and phone.
+    for attempt in world.attempts():
+        assert world.request(attempt.request_id).status is RequestStatus.ACTIVE
+    [withdrawal] = _events(engine)[before:]  # anna's SMS consent, and only that one
     assert (withdrawal.contact_id, withdrawal.state, withdrawal.method, withdrawal.channel) == (
         ids["anna"],
         ConsentState.WITHDRAWN,
         CollectionMethod.SMS,
         Channel.SMS,
     )
+    with unit_of_work(engine) as session:
+        code = session.get_one(Purpose, withdrawal.purpose_id).code
+    assert code == "marketing_sms"
     assert withdrawal.evidence["keyword"] == "STOP" and withdrawal.evidence["message_sid"]
     assert world.phone("anna") not in str(withdrawal.evidence)  # the number only as its hash
     digest = address_hash(ADDRESS_KEY, AddressKind.PHONE, world.phone("anna"))
     assert withdrawal.evidence["from_hash"] == digest
     assert {(s.contact_id, s.address_hash, s.channel, s.reason) for s in world.suppressions()} == {
-        (ids["anna"], None, None, SuppressionReason.STOP),
-        (None, digest, Channel.SMS, SuppressionReason.STOP),
+        (ids["anna"], None, Channel.SMS, SuppressionReason.STOP),
+        (ids["anna"], digest, Channel.SMS, SuppressionReason.STOP),
+    }
+
+
+def test_stopall_objects_everywhere_and_closes_every_open_request(
+    world: World, twilio: TwilioEmulator, client: TestClient, engine: Engine
+) -> None:
+    ids = world.people("anna", "bruno")
+    first, second = world.wave("sms", "ivr"), world.wave("email", "sms")
+    world.tick(first, second)
+    before = len(_events(engine))
+
+    reply = twilio.fire_inbound_sms(
+        INBOUND, from_=world.phone("anna"), body="STOPALL", client=client
+    )
+
+    assert reply.status_code == 200 and "nessun mezzo" in reply.text
+    for attempt in world.attempts():
+        request = world.request(attempt.request_id)
+        if request.contact_id == ids["anna"]:
+            assert (request.status, request.close_reason) == (RequestStatus.REFUSED, "stop")
+        else:
+            assert request.status is RequestStatus.ACTIVE
+    withdrawn = _events(engine)[before:]
+    assert {e.state for e in withdrawn} == {ConsentState.WITHDRAWN} and len(withdrawn) == 3
+    mine = {(s.address_hash is None, s.channel) for s in world.suppressions()}
+    assert mine == {
+        (True, None),
+        (False, Channel.EMAIL),
+        (False, Channel.SMS),
+        (False, Channel.IVR),
     }
 
 
@@ -132,15 +161,22 @@ def test_start_re_allows_messaging_but_is_never_consent(
     reply = twilio.fire_inbound_sms(INBOUND, from_=world.phone("anna"), body="start", client=client)
 
     assert "can receive our SMS again" in reply.text and "not consent" in reply.text
-    assert [(s.contact_id, s.channel, s.reason) for s in world.suppressions()] == [
-        (ids["anna"], None, SuppressionReason.STOP)  # the objection stays
-    ]
+    assert world.suppressions() == []  # the number (and anna) may be texted again...
     assert len(_events(engine)) == events_after_stop
     with unit_of_work(engine) as session:
-        states = set(session.scalars(select(ConsentStatus.state)))
-    assert states == {ConsentState.WITHDRAWN}
+        states = {
+            session.get_one(Purpose, row.purpose_id).code: row.state
+            for row in session.scalars(select(ConsentStatus))
+        }
+    # ...but START is never consent: the SMS consent stays withdrawn, so no wave texts her.
+    assert states == {
+        "marketing_email": ConsentState.GIVEN,
+        "marketing_sms": ConsentState.WITHDRAWN,
+        "marketing_phone": ConsentState.GIVEN,
+    }
+    assert ids["anna"]
     world.tick(world.wave("sms", "email"))  # a new wave after START
-    assert twilio.created("Messages") == [] and len(sendgrid.accepted()) == 1
+    assert twilio.created("Messages") == [] and len(sendgrid.accepted()) == 2
 
 
 def test_help_and_anything_else_name_the_controller_the_keyword_and_the_optout_link(

@@ -1,5 +1,6 @@
-"""Must hold: an SMS STOP reply and a DTMF 9 each stop every later step of every wave for that
-person (real SDKs, emulated providers, signed callbacks, the dispatcher ticking two waves)."""
+"""Must hold: each "no" stops what it says, in every wave, at once: STOP stops SMS, a DTMF 9
+stops calls, STOPALL stops everything (real SDKs, emulated providers, signed callbacks, the
+dispatcher ticking two waves), and nobody else is touched."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ INBOUND = "http://portal.test/webhooks/twilio/sms-inbound"
 
 def _received(world: World, twilio: TwilioEmulator, sendgrid: SendGridEmulator) -> Counter[str]:
     """What reached each person so far: ``name:channel`` -> count, from the providers' side."""
-    owner = {world.phone(n): n for n in ("anna", "bruno", "carla")}
+    owner = {world.phone(n): n for n in ("anna", "bruno", "carla", "dora")}
     got: Counter[str] = Counter()
     for message in twilio.created("Messages"):
         got[f"{owner[message.params['To']]}:sms"] += 1
@@ -36,18 +37,21 @@ def _of(got: Counter[str], name: str) -> dict[str, int]:
     return {key: count for key, count in got.items() if key.startswith(f"{name}:")}
 
 
-def test_an_sms_stop_and_a_dtmf_9_stop_every_later_step_of_every_wave(
+def test_stop_9_and_stopall_each_stop_what_they_say_in_every_wave(
     world: World, twilio: TwilioEmulator, sendgrid: SendGridEmulator, client: TestClient
 ) -> None:
-    ids = world.people("anna", "bruno", "carla")
+    ids = world.people("anna", "bruno", "carla", "dora")
     first = world.wave("sms", "ivr", "email")
     second = world.wave("email", "sms", "ivr")
     world.tick(first, second)  # Tuesday: an SMS (first wave) and an email (second) to each
 
-    stop = twilio.fire_inbound_sms(INBOUND, from_=world.phone("anna"), body="Stop", client=client)
-    assert stop.status_code == 200
+    anna, dora = world.phone("anna"), world.phone("dora")
+    stopall = twilio.fire_inbound_sms(INBOUND, from_=anna, body="STOPALL", client=client)
+    stop = twilio.fire_inbound_sms(INBOUND, from_=dora, body="Stop", client=client)
+    assert stopall.status_code == stop.status_code == 200
     anna_at_stop = _of(_received(world, twilio, sendgrid), "anna")
     assert anna_at_stop == {"anna:sms": 1, "anna:email": 1}
+    dora_at_stop = _of(_received(world, twilio, sendgrid), "dora")
 
     world.clock.advance(timedelta(days=1))
     world.tick(first, second)  # Wednesday: calls (first wave), SMS (second wave)
@@ -62,8 +66,14 @@ def test_an_sms_stop_and_a_dtmf_9_stop_every_later_step_of_every_wave(
         world.tick(first, second)
 
     got = _received(world, twilio, sendgrid)
-    assert _of(got, "anna") == anna_at_stop  # nothing after STOP, in either wave
-    assert _of(got, "bruno") == bruno_at_nine  # nothing after 9, in either wave
+    assert _of(got, "anna") == anna_at_stop  # nothing after STOPALL, in either wave
+    # no SMS after STOP, in either wave; e-mail and calls go on
+    dora = _of(got, "dora")
+    assert dora["dora:sms"] == dora_at_stop["dora:sms"] == 1
+    assert dora["dora:email"] == 2 and dora["dora:ivr"] == 2
+    # no call after 9, in either wave; the e-mail of the first wave still goes out
+    bruno = _of(got, "bruno")
+    assert bruno["bruno:ivr"] == 1 and bruno["bruno:sms"] == 2 and bruno["bruno:email"] == 2
     assert _of(got, "carla") == {"carla:sms": 2, "carla:email": 2, "carla:ivr": 2}
     name_of = {contact_id: name for name, contact_id in ids.items()}
     statuses: dict[str, set[tuple[RequestStatus, str | None]]] = {}
@@ -73,10 +83,8 @@ def test_an_sms_stop_and_a_dtmf_9_stop_every_later_step_of_every_wave(
             (request.status, request.close_reason)
         )
     assert statuses == {
-        "anna": {(RequestStatus.REFUSED, "stop")},  # STOP closed both of her requests
-        "bruno": {
-            (RequestStatus.REFUSED, "objection"),  # the call he answered with 9
-            (RequestStatus.CANCELLED, "withdrawn"),  # the other wave, at its next tick
-        },
+        "anna": {(RequestStatus.REFUSED, "stop")},  # STOPALL closed both of her requests
+        "bruno": {(RequestStatus.EXPIRED, "no_answer")},  # 9 answered no purpose
         "carla": {(RequestStatus.EXPIRED, "no_answer")},  # asked everywhere, never answered
+        "dora": {(RequestStatus.EXPIRED, "no_answer")},
     }

@@ -11,8 +11,16 @@ WHO = {"controller": "Example S.r.l.", "contact": "privacy@example.it"}
 def test_stop_confirms_in_the_contacts_language() -> None:
     italian = reply_text(SmsKeyword.STOP, "it", **WHO)
     english = reply_text(SmsKeyword.STOP, "en-GB", **WHO)
-    assert italian.startswith("Example S.r.l.:") and "non riceverà più messaggi" in italian
-    assert "no more messages" in english and "withdrawn" in english
+    assert italian.startswith("Example S.r.l.:") and "non riceverà più SMS" in italian
+    assert "no more text messages" in english and "withdrawn" in english
+    # what was stopped, and how to stop the rest
+    assert "STOPALL" in italian and "STOPALL" in english
+
+
+def test_stop_all_confirms_that_nothing_comes_any_more() -> None:
+    italian = reply_text(SmsKeyword.STOP_ALL, "it", **WHO)
+    english = reply_text(SmsKeyword.STOP_ALL, "en", **WHO)
+    assert "nessun mezzo" in italian and "by any means" in english
 
 
 def test_start_says_it_is_not_consent() -> None:
