@@ -21,7 +21,7 @@ from tests.support import factories
 from tests.support.fakes import RecordingAdapter, adapters
 
 if TYPE_CHECKING:
-    from conftest import Db
+    from tests.integration.portal.conftest import Db
 
 
 def _two_waves(engine: Engine, clock: FixedClock) -> list[int]:

@@ -28,7 +28,7 @@ from reconsent.kernel.vocab import (
 from tests.support.factories import ADDRESS_KEY
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 
 def _answer_link(client: TestClient, link: str) -> int:
