@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Engine, func, select
 
-from models import Suppression, WaveRequest
+from models import Contact, Suppression, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import (
@@ -20,6 +21,13 @@ from reconsent.planning.planner import plan_wave, preflight
 from tests.support import factories
 
 
+class _Addresses(TypedDict, total=False):
+    """What a seeded person may override: a missing address is ``None``."""
+
+    email: str | None
+    phone: str | None
+
+
 def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
     now = clock.now()
     ids: dict[str, int] = {}
@@ -27,18 +35,17 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
         p = factories.add_catalog(s, now)
         email, sms = p["marketing_email"], p["marketing_sms"]
 
-        def person(name: str, **kw: object) -> object:
-            c = factories.add_contact(
-                s, now, name, email=kw.pop("email", f"{name}@example.com"), **kw
-            )  # type: ignore[arg-type]
+        def person(name: str, **kw: Unpack[_Addresses]) -> Contact:
+            kw.setdefault("email", f"{name}@example.com")
+            c = factories.add_contact(s, now, name, **kw)
             ids[name] = c.id
             return c
 
         fresh = person("fresh")
         for purpose in (email, sms):
-            factories.record(s, now, fresh, purpose, ConsentState.GIVEN, now - timedelta(days=30))  # type: ignore[arg-type]
+            factories.record(s, now, fresh, purpose, ConsentState.GIVEN, now - timedelta(days=30))
         stale = person("stale")
-        factories.record(s, now, stale, email, ConsentState.GIVEN, now - timedelta(days=800))  # type: ignore[arg-type]
+        factories.record(s, now, stale, email, ConsentState.GIVEN, now - timedelta(days=800))
         old_notice = person("old_notice")
         for purpose in (email, sms):
             factories.record(
@@ -49,7 +56,7 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
                 ConsentState.GIVEN,
                 now - timedelta(days=10),
                 notice_version="2024-01",
-            )  # type: ignore[arg-type]
+            )
         unprovable = person("unprovable")
         for purpose in (email, sms):
             factories.record(
@@ -60,45 +67,45 @@ def _seed(engine: Engine, clock: FixedClock) -> dict[str, int]:
                 ConsentState.GIVEN,
                 now - timedelta(days=10),
                 provable=False,
-            )  # type: ignore[arg-type]
+            )
         person("missing")  # no record: reachable only by email (declared basis)
         person("missing_no_email", email=None)
         refused = person("refused")
         factories.record(
             s, now, refused, p["profiling"], ConsentState.REFUSED, now - timedelta(days=5)
-        )  # type: ignore[arg-type]
+        )
         withdrawn = person("withdrawn")
-        factories.record(s, now, withdrawn, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
-        factories.record(s, now, withdrawn, email, ConsentState.WITHDRAWN, now - timedelta(days=3))  # type: ignore[arg-type]
+        factories.record(s, now, withdrawn, email, ConsentState.GIVEN, now - timedelta(days=900))
+        factories.record(s, now, withdrawn, email, ConsentState.WITHDRAWN, now - timedelta(days=3))
         objected = person("objected")
-        factories.record(s, now, objected, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        factories.record(s, now, objected, email, ConsentState.GIVEN, now - timedelta(days=900))
         s.add(
             Suppression(
                 contact_id=objected.id,
                 channel=None,
-                reason=SuppressionReason.OBJECTION,  # type: ignore[attr-defined]
+                reason=SuppressionReason.OBJECTION,
                 source="portal",
                 created_at=now,
             )
         )
         erased = person("erased")
-        erased.erased_at = now  # type: ignore[attr-defined]
-        factories.record(s, now, erased, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        erased.erased_at = now
+        factories.record(s, now, erased, email, ConsentState.GIVEN, now - timedelta(days=900))
         by_hash = person(
             "by_hash"
         )  # suppressed by address hash only (e.g. erased earlier under another id)
-        factories.record(s, now, by_hash, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        factories.record(s, now, by_hash, email, ConsentState.GIVEN, now - timedelta(days=900))
         s.add(
             Suppression(
                 address_hash=by_hash.email_hash,
                 channel=None,
-                reason=SuppressionReason.ERASURE,  # type: ignore[attr-defined]
+                reason=SuppressionReason.ERASURE,
                 source="erasure",
                 created_at=now,
             )
         )
         no_address = person("no_address", email=None, phone=None)
-        factories.record(s, now, no_address, email, ConsentState.GIVEN, now - timedelta(days=900))  # type: ignore[arg-type]
+        factories.record(s, now, no_address, email, ConsentState.GIVEN, now - timedelta(days=900))
         ids["wave"] = factories.add_wave(s, now).id
     return ids
 
