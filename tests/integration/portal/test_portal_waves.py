@@ -109,7 +109,9 @@ def _renew(client: TestClient, link: str, lang: str = "en") -> str:
         renew["renew_url"], data={"nonce": renew["nonce"], "csrf": renew["csrf"]}
     )
     assert response.status_code == 200 and response.template.name == "message.html"
-    return response.text
+    # starlette's TestClient is typed against httpx2 (not installed), so its responses are Any
+    text: str = response.text
+    return text
 
 
 def _renewals(engine: Engine) -> list[RightsRequest]:
