@@ -73,13 +73,16 @@ def test_launcher_form_runs_a_wave_on_a_served_deployment(
         runner = Runner(name="reconsent-test", query_seconds=1)
         for deployment in deployments:
             await runner.aadd_deployment(deployment)
-        flow_run = await arun_deployment(
-            "launch-wave/launch-a-wave",
-            parameters={"config": config.model_dump(mode="json")},
-            timeout=0,
-        )
-        await asyncio.wait_for(runner.start(run_once=True), timeout=240)
+        # Our own client, closed on exit: without one, arun_deployment makes a client it
+        # never closes, and its connection to the API leaks (an unclosed socket).
         async with get_client() as client:
+            flow_run = await arun_deployment(
+                "launch-wave/launch-a-wave",
+                client=client,
+                parameters={"config": config.model_dump(mode="json")},
+                timeout=0,
+            )
+            await asyncio.wait_for(runner.start(run_once=True), timeout=240)
             run = await client.read_flow_run(flow_run.id)
             artifacts = await client.read_artifacts()
             children = await client.read_flow_runs(
