@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -130,7 +131,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    # Raw input, as from the environment: Settings validates and coerces each value.
+    values: dict[str, Any] = {
         "database_url": db_url,
         "data_dir": tmp_path / "var",
         "signing_keys": ["test-key-old", "test-key-new"],
@@ -140,4 +142,4 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         "twilio_auth_token": "test-twilio-token",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)

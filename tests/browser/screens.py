@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.support.portal_site import Site
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 SHOTS = (
     "landing-it.png",
     "landing-en.png",

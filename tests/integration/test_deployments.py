@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.deployments import run_deployment
+from prefect.deployments import arun_deployment
 from prefect.runner import Runner
 from sqlalchemy import select
 
 from flows.deployments import build_deployments
 from models import Wave
 from reconsent.db import make_engine, unit_of_work
+from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.vocab import ConsentState
 from reconsent.wiring import reset_runtimes
 from tests.support import factories
 
@@ -52,16 +54,16 @@ def test_deployment_names_say_what_runs() -> None:
     ]
 
 
-def test_launcher_form_runs_a_wave_on_a_served_deployment(served_env: str, clock: object) -> None:
+def test_launcher_form_runs_a_wave_on_a_served_deployment(
+    served_env: str, clock: FixedClock
+) -> None:
     engine = make_engine(served_env)
-    from reconsent.kernel.clock import FixedClock
-
-    now = FixedClock(clock.now()).now()  # type: ignore[attr-defined]
+    now = clock.now()
     with unit_of_work(engine) as s:
         p = factories.add_catalog(s, now)
         c = factories.add_contact(s, now, "served")
         factories.record(
-            s, now, c, p["marketing_email"], factories.ConsentState.GIVEN, now - timedelta(days=800)
+            s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=800)
         )
     config = factories.wave_config(name="Served wave", dry_run=True)
 
@@ -70,20 +72,23 @@ def test_launcher_form_runs_a_wave_on_a_served_deployment(served_env: str, clock
     async def scenario() -> tuple[str, list[str]]:
         runner = Runner(name="reconsent-test", query_seconds=1)
         for deployment in deployments:
-            await runner.add_deployment(deployment)
-        flow_run = await run_deployment(
-            "launch-wave/launch-a-wave",
-            parameters={"config": config.model_dump(mode="json")},
-            timeout=0,
-        )
-        await asyncio.wait_for(runner.start(run_once=True), timeout=240)
+            await runner.aadd_deployment(deployment)
+        # Our own client, closed on exit: without one, arun_deployment makes a client it
+        # never closes, and its connection to the API leaks (an unclosed socket).
         async with get_client() as client:
+            flow_run = await arun_deployment(
+                "launch-wave/launch-a-wave",
+                client=client,
+                parameters={"config": config.model_dump(mode="json")},
+                timeout=0,
+            )
+            await asyncio.wait_for(runner.start(run_once=True), timeout=240)
             run = await client.read_flow_run(flow_run.id)
             artifacts = await client.read_artifacts()
             children = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
             )
-        assert children
+        assert children and run.state is not None
         return run.state.type.value, [a.key for a in artifacts if a.key]
 
     state, keys = asyncio.run(scenario())

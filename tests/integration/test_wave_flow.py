@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -141,7 +142,7 @@ def _resume_when_paused(approve: bool) -> None:
     from prefect.client.schemas.objects import StateType
     from prefect.flow_runs import resume_flow_run
 
-    async def paused_run() -> object:
+    async def paused_run() -> UUID:
         async with get_client() as client:
             for _ in range(600):
                 runs = await client.read_flow_runs(
@@ -161,7 +162,7 @@ def _resume_when_paused(approve: bool) -> None:
     run_id = asyncio.run(paused_run())
     resume_flow_run(
         run_id, run_input={"approve": approve, "approver": "Maria (marketing ops)", "note": "ok"}
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("approve", [True, False])

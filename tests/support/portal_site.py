@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -89,7 +90,8 @@ def running_site(database: Path, data_dir: Path) -> Iterator[Site]:
     url = f"sqlite:///{database}"
     upgrade(url)
     port = _free_port()
-    values: dict[str, object] = {
+    # Raw input, as from the environment: Settings validates and coerces each value.
+    values: dict[str, Any] = {
         "database_url": url,
         "data_dir": data_dir,
         "signing_keys": ["browser-key"],
@@ -99,7 +101,7 @@ def running_site(database: Path, data_dir: Path) -> Iterator[Site]:
         "controller_name": "Esempio Contact Centre S.r.l.",
         "controller_contact": "privacy@esempio.it",
     }
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **values)
     clock = FixedClock(SITE_NOW)
     engine = make_engine(url)
     try:

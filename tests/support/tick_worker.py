@@ -16,7 +16,7 @@ from reconsent.wiring import build_adapters
 
 
 def main() -> None:
-    settings = Settings(_env_file=None, **json.loads(sys.argv[1]))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **json.loads(sys.argv[1]))
     wave_id, now = int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
     engine = make_engine(settings.database_url)
     dispatcher = Dispatcher(engine, settings, build_adapters(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,9 +54,9 @@ def consent(**overrides: str) -> dict[str, str]:
     return row
 
 
-def reason(call: object) -> str:
+def reason(call: Callable[[], object]) -> str:
     with pytest.raises(InvalidRowError) as info:
-        call()  # type: ignore[operator]
+        call()
     return str(info.value)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 import jinja2
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from consent_portal.batching import Batcher
 from consent_portal.shells import build_shell
 
+T = TypeVar("T")
 
-def _run(coro: Any) -> Any:
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -50,7 +53,7 @@ def test_a_failed_write_fails_its_batch_only() -> None:
             raise RuntimeError("database down")
         return items
 
-    async def main() -> tuple[list[Any], int]:
+    async def main() -> tuple[tuple[int | BaseException, ...], int]:
         batcher = Batcher(write, max_batch=2)
         failed = await asyncio.gather(batcher.submit(0), batcher.submit(1), return_exceptions=True)
         return failed, await batcher.submit(5)
@@ -78,7 +81,7 @@ PAGE = ENV.from_string(
 )
 
 
-def _context(slots: Any) -> dict[str, Any]:
+def _context(slots: Mapping[str, str]) -> dict[str, str]:
     return {
         "title": "Privacy & you",
         "greeting": slots["greeting"],

@@ -7,8 +7,8 @@ import pytest
 from reconsent.kernel.rules.quiet_hours import easter_sunday, is_allowed, next_allowed
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_easter() -> None:

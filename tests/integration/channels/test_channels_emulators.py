@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -41,7 +42,7 @@ def _fields(response: httpx.Response) -> list[str | None]:
 
 
 def test_running_server_serves_then_releases_the_port() -> None:
-    async def hello(_: Any) -> PlainTextResponse:
+    async def hello(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     with running_server(Starlette(routes=[Route("/", hello)])) as url:

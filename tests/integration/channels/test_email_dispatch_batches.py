@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,9 @@ def _wave(engine: Engine, clock: FixedClock) -> int:
         return wave.id
 
 
-def _tick(engine: Engine, settings: Settings, email: SendGridEmail, wave: int, at: Any) -> None:
+def _tick(
+    engine: Engine, settings: Settings, email: SendGridEmail, wave: int, at: datetime
+) -> None:
     dispatcher = Dispatcher(engine, settings, {**adapters(), Channel.EMAIL: email})
     for lo, hi in dispatcher.due_ranges(wave, at, settings.dispatch_batch_size):
         dispatcher.advance(wave, lo, hi, at)

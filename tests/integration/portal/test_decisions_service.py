@@ -22,7 +22,7 @@ from reconsent.ledger.decisions import (
 from reconsent.ledger.verify import verify_ledger
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _ctx(db: Db) -> LedgerContext:

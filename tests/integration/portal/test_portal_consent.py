@@ -26,7 +26,7 @@ from reconsent.kernel.vocab import (
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _form(client: TestClient, token: str, lang: str | None = None) -> dict[str, str]:

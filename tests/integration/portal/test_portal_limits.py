@@ -15,7 +15,7 @@ from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 @pytest.fixture

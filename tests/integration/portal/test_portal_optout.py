@@ -22,7 +22,7 @@ from reconsent.kernel.vocab import (
 from tests.support import factories
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _give(db: Db, seeded: Seeded, code: str) -> None:

@@ -16,7 +16,7 @@ from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _decide(client: TestClient, token: str, **choices: str) -> None:

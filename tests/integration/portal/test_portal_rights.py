@@ -26,7 +26,7 @@ from reconsent.kernel.vocab import (
 from tests.support import factories
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _forms(client: TestClient, token: str, lang: str = "en") -> dict[str, dict[str, str]]:

@@ -21,7 +21,7 @@ from tests.support import factories
 from tests.support.fakes import RecordingAdapter, adapters
 
 if TYPE_CHECKING:
-    from conftest import Db
+    from tests.integration.portal.conftest import Db
 
 
 def _two_waves(engine: Engine, clock: FixedClock) -> list[int]:
@@ -102,7 +102,9 @@ def _renew(client: TestClient, link: str, lang: str = "en") -> str:
         renew["renew_url"], data={"nonce": renew["nonce"], "csrf": renew["csrf"]}
     )
     assert response.status_code == 200 and response.template.name == "message.html"
-    return response.text
+    # starlette's TestClient is typed against httpx2 (not installed), so its responses are Any
+    text: str = response.text
+    return text
 
 
 def _renewals(engine: Engine) -> list[RightsRequest]:

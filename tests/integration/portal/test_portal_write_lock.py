@@ -18,8 +18,9 @@ from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
     from starlette.testclient import TestClient
+
+    from tests.integration.portal.conftest import Db, Seeded
 
 
 def _post(client: TestClient, signer: LinkSigner, seeded: Seeded) -> tuple[str, dict[str, str]]:

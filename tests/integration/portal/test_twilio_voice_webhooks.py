@@ -23,7 +23,7 @@ from reconsent.kernel.vocab import (
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import Db, Seeded
+    from tests.integration.portal.conftest import Db, Seeded
 
 AUTH_TOKEN = "test-twilio-token"
 VOICE = "/webhooks/twilio/voice"

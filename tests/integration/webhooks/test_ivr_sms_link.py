@@ -28,7 +28,7 @@ from reconsent.kernel.vocab import (
 from tests.support.factories import ADDRESS_KEY
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 
 def _answer_link(client: TestClient, link: str) -> int:
@@ -37,7 +37,9 @@ def _answer_link(client: TestClient, link: str) -> int:
     hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
     purposes = set(re.findall(r'name="(p\.\w+)" value="yes"', page))
     answer = client.post(link, data={**hidden, **dict.fromkeys(purposes, "yes"), "action": "save"})
-    return answer.status_code
+    # starlette's TestClient is typed against httpx2 (not installed), so its responses are Any
+    status: int = answer.status_code
+    return status
 
 
 def test_key_3_texts_the_landing_link_once_and_the_wave_goes_on(

@@ -25,7 +25,7 @@ from reconsent.kernel.vocab import (
 from reconsent.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 EVENTS = "http://portal.test/webhooks/sendgrid/events"
 

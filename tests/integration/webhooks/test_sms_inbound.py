@@ -25,7 +25,7 @@ from reconsent.kernel.vocab import (
 from tests.support.factories import ADDRESS_KEY
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 INBOUND = "http://portal.test/webhooks/twilio/sms-inbound"
 

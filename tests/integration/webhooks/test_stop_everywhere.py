@@ -15,7 +15,7 @@ from reconsent.dev.emulators.twilio import TwilioEmulator
 from reconsent.kernel.vocab import RequestStatus
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 INBOUND = "http://portal.test/webhooks/twilio/sms-inbound"
 

@@ -12,7 +12,7 @@ from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import AttemptStatus, Channel, SuppressionReason
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.integration.webhooks.conftest import World
 
 SMS_STATUS = "http://portal.test/webhooks/twilio/sms-status"
 

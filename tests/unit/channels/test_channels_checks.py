@@ -15,7 +15,7 @@ SID = "AC" + "1" * 32
 
 
 def _settings(tmp_path: Path, **values: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "var", **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path / "var", **values)
 
 
 def _production(**overrides: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ SECRETS = ("SG.very-secret", "twilio-very-secret")
 
 
 def _settings(tmp_path: Path, **values: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "var", **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path / "var", **values)
 
 
 def _all_providers() -> dict[str, Any]:
