@@ -17,8 +17,8 @@ from reconsent.ledger.decisions import (
     DecisionResult,
     record_decision,
     record_decisions,
-    record_objection,
 )
+from reconsent.ledger.objections import record_objection
 from reconsent.ledger.verify import verify_ledger
 
 if TYPE_CHECKING:
@@ -101,8 +101,9 @@ def test_an_objection_twice_withdraws_once_and_suppresses_once(db: Db, seeded: S
     states = [e.state for e in db.events()]
     assert states == [ConsentState.GIVEN] * 2 + [ConsentState.WITHDRAWN] * 2
     assert db.events()[-1].evidence == {"note": "phone call to the DPO", "reason": "objection"}
-    [suppression] = db.suppressions()
+    [suppression] = [s for s in db.suppressions() if s.address_hash is None]
     assert (suppression.reason, suppression.source) == (SuppressionReason.OBJECTION, "operator")
+    assert len(db.suppressions()) == 4  # and once per address and channel (email, sms, ivr)
 
 
 def test_an_objection_through_somebody_elses_request_is_refused(db: Db, seeded: Seeded) -> None:

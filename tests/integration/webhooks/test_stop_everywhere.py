@@ -45,9 +45,9 @@ def test_stop_9_and_stopall_each_stop_what_they_say_in_every_wave(
     second = world.wave("email", "sms", "ivr")
     world.tick(first, second)  # Tuesday: an SMS (first wave) and an email (second) to each
 
-    anna, dora = world.phone("anna"), world.phone("dora")
-    stopall = twilio.fire_inbound_sms(INBOUND, from_=anna, body="STOPALL", client=client)
-    stop = twilio.fire_inbound_sms(INBOUND, from_=dora, body="Stop", client=client)
+    anna_phone, dora_phone = world.phone("anna"), world.phone("dora")
+    stopall = twilio.fire_inbound_sms(INBOUND, from_=anna_phone, body="STOPALL", client=client)
+    stop = twilio.fire_inbound_sms(INBOUND, from_=dora_phone, body="Stop", client=client)
     assert stopall.status_code == stop.status_code == 200
     anna_at_stop = _of(_received(world, twilio, sendgrid), "anna")
     assert anna_at_stop == {"anna:sms": 1, "anna:email": 1}
