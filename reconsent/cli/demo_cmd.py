@@ -41,6 +41,19 @@ def demo(
         "preflight exclusions: "
         + ", ".join(f"{k} {v}" for k, v in sorted(funnel["plan"].get("excluded", {}).items()))
     )
+    plan = funnel["plan"]
+    console.print(
+        "preflight, eligible by basis: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(plan.get("eligible", {}).items()))
+        + "; reachable per channel: "
+        + ", ".join(f"{k} {v}" for k, v in plan.get("reachable", {}).items())
+    )
+    for channel, skips in plan.get("channel_skips", {}).items():
+        console.print(
+            f"  {channel} skipped for: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(skips.items()))
+            + ("  (no SMS or call without a consent to that channel)" if channel != "email" else "")
+        )
     console.print(
         "what the simulated customers did: "
         + ", ".join(f"{k} {v}" for k, v in result["customers"].items())

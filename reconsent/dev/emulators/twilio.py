@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +67,8 @@ class RecordedTwilioRequest:
     status: int
     params: dict[str, Any]  # str, or list[str] for repeated parameters
     sid: str | None = None
+    #: ``time.monotonic()`` when the request arrived: what "reached the provider" means.
+    arrived_at: float = field(default_factory=time.monotonic)
 
 
 def _rfc2822(moment: datetime) -> str:

@@ -36,6 +36,7 @@ from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.ports import ChannelAdapter
 from reconsent.kernel.vocab import Channel
+from reconsent.ledger.append import LedgerContext
 from reconsent.planning.planner import plan_wave
 from reconsent.settings import ChannelMode, Settings
 from tests.conftest import make_settings
@@ -193,6 +194,13 @@ class World:
     def webhook_events(self) -> int:
         with unit_of_work(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(WebhookEvent)) or 0)
+
+    def ledger_context(self) -> LedgerContext:
+        return LedgerContext(
+            controller=self.settings.controller_name,
+            jurisdiction=self.settings.jurisdiction,
+            now=self.clock.now(),
+        )
 
     def snapshot(self) -> tuple[object, ...]:
         """Everything a callback could change, to assert that one changed nothing."""
