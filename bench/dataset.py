@@ -20,6 +20,10 @@ NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 PURPOSES = ("marketing_email", "marketing_sms", "marketing_phone", "profiling")
 
 
+#: The channel each marketing purpose is bound to (SMS and calls need a consent to it).
+_CHANNELS = {"marketing_email": "email", "marketing_sms": "sms", "marketing_phone": "ivr"}
+
+
 def _h(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -106,10 +110,10 @@ def load(engine: Engine, n: int, seed: int = 5) -> dict[str, int]:
             conn.execute(
                 text(
                     "INSERT INTO purposes (id, code, category, channel, lawful_basis, lifetime_months, titles,"
-                    " descriptions, created_at) VALUES (:id, :code, 'marketing', NULL, 'consent', 24,"
-                    " '{}', '{}', :at)"
+                    " descriptions, created_at) VALUES (:id, :code, 'marketing', :channel, 'consent',"
+                    " 24, '{}', '{}', :at)"
                 ),
-                {"id": pid, "code": code, "at": NOW},
+                {"id": pid, "code": code, "channel": _CHANNELS.get(code), "at": NOW},
             )
         for locale in ("it", "en"):
             conn.execute(

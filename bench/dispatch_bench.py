@@ -60,9 +60,9 @@ def _prepare(url: str, n: int) -> int:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO purposes (id, code, category, lawful_basis, lifetime_months,"
+                "INSERT INTO purposes (id, code, category, channel, lawful_basis, lifetime_months,"
                 " titles, descriptions, created_at) VALUES (1, 'marketing_email',"
-                " 'marketing', 'consent', 24, :t, :d, :at)"
+                " 'marketing', 'email', 'consent', 24, :t, :d, :at)"
             ),
             {
                 "t": json.dumps({"it": "Offerte via email", "en": "Offers by email"}),

@@ -138,7 +138,7 @@ def _prepare(url: str, contacts: int) -> dict[str, Any]:
                 "old_notice_versions": ["2024-01"],
                 "unprovable_is_stale": False,
             },
-            "lawful_basis": {"email": "soft spam"},
+            "lawful_basis": {"email": "soft_spam"},
             "steps": [
                 {"channel": "email", "wait": "3d"},
                 {"channel": "sms", "wait": "2d"},

@@ -68,3 +68,15 @@ def test_always_and_daytime_sunday() -> None:
 def test_unknown_preset_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown"):
         next_allowed(utc(2026, 12, 1, 10), "Europe/Rome", "never-heard-of-it")
+
+
+def test_the_fourth_of_october_is_a_holiday_again_from_2026() -> None:
+    from datetime import date
+
+    from reconsent.kernel.rules.quiet_hours import italian_holidays, window_for
+
+    assert date(2026, 10, 4) in italian_holidays(2026)
+    assert date(2025, 10, 4) not in italian_holidays(2025)
+    # Its first weekday occurrence: Monday 4 October 2027, no calls that day.
+    assert window_for("it-telemarketing", date(2027, 10, 4)) is None
+    assert window_for("it-telemarketing", date(2027, 10, 1)) is not None

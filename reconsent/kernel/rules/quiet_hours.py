@@ -36,9 +36,16 @@ def easter_sunday(year: int) -> date:
     return date(year, month, day)
 
 
+#: St Francis of Assisi is a national holiday again from 2026 (L. 151/2025).
+SAINT_FRANCIS_FROM = 2026
+
+
 @lru_cache(maxsize=64)
 def italian_holidays(year: int) -> frozenset[date]:
+    """Italy's national public holidays in ``year`` (local patron-saint days are not here)."""
     fixed = [(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8), (12, 25), (12, 26)]
+    if year >= SAINT_FRANCIS_FROM:
+        fixed.append((10, 4))
     days = {date(year, m, d) for m, d in fixed}
     days.add(easter_sunday(year) + timedelta(days=1))  # Easter Monday
     return frozenset(days)
