@@ -51,7 +51,7 @@ def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
         wave = get_wave(session, wave_id)
         if wave.status is not WaveStatus.DRAFT:
             return dict(wave.plan_summary or {})
-        plan_wave(session, wave, now)
+        plan_wave(session, wave, now, rpo_validity_days=runtime.settings.rpo_validity_days)
         return dict(wave.plan_summary or {})
 
 

@@ -8,6 +8,8 @@ from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
 from models.contact import Contact as Contact
 from models.rights import RightsRequest as RightsRequest
+from models.rpo import RpoConsultation as RpoConsultation
+from models.rpo import RpoRegistration as RpoRegistration
 from models.wave import SendAttempt as SendAttempt
 from models.wave import Wave as Wave
 from models.wave import WaveRequest as WaveRequest
@@ -23,6 +25,8 @@ __all__ = [
     "Notice",
     "Purpose",
     "RightsRequest",
+    "RpoConsultation",
+    "RpoRegistration",
     "SendAttempt",
     "Suppression",
     "Wave",

@@ -35,6 +35,9 @@ class Contact(Base):
     #: When the person became a customer (a sale), from the CRM: the evidence an e-mail
     #: under soft spam (Codice privacy art. 130(4)) needs. NULL: not a customer.
     customer_since: Mapped[date | None] = mapped_column(Date)
+    #: An active contract (or one ended less than 30 days ago): an RPO registration does
+    #: not revoke this person's phone consents (D.P.R. 26/2022). From the CRM.
+    contract_exempt: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     __table_args__ = (
         Index("ix_contacts_email_hash", "email_hash"),

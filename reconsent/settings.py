@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     send_max_tries: int = Field(
         default=3, ge=1, description="Tries of a step on transient errors before escalating."
     )
+    rpo_validity_days: int = Field(
+        default=15,
+        ge=1,
+        le=15,
+        description="How long an answer of Italy's Registro Pubblico delle Opposizioni is "
+        "relied on: with no consultation that recent, no call goes to an Italian number "
+        "(D.P.R. 26/2022 allows 15 days at most).",
+    )
     claim_lease_seconds: int = Field(
         default=600, ge=10, description="After this, an unfinished claim is presumed sent."
     )

@@ -28,6 +28,7 @@ def wave_funnel(session: Session, wave: Wave) -> dict[str, Any]:
             step.channel.value,
             {
                 "sent": 0,
+                "unknown": 0,
                 "failed": 0,
                 "skipped": 0,
                 "retrying": 0,
@@ -44,7 +45,9 @@ def wave_funnel(session: Session, wave: Wave) -> dict[str, Any]:
     )
     column = {
         AttemptStatus.SENT: "sent",
-        AttemptStatus.UNKNOWN: "sent",
+        # A lost outcome is never counted as sent: reconciled from the provider's
+        # reports (reconsent.feedback.delivery_reports) or reported as unknown.
+        AttemptStatus.UNKNOWN: "unknown",
         AttemptStatus.FAILED: "failed",
         AttemptStatus.SKIPPED: "skipped",
         AttemptStatus.RETRY: "retrying",

@@ -9,7 +9,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from reconsent.cli.context import console, engine, errors, print_json, session, settings
+from reconsent.cli.context import (
+    console,
+    engine,
+    errors,
+    parse_time,
+    print_json,
+    session,
+    settings,
+)
 from reconsent.kernel.clock import SystemClock
 
 catalog_app = typer.Typer(help="Purposes and privacy notices.", no_args_is_help=True)
@@ -118,3 +126,39 @@ def suppressions_import(path: Path = FILE, as_json: bool = JSON) -> None:
     from reconsent.imports import import_suppressions
 
     _run_import(import_suppressions, path, as_json, "suppressions")
+
+
+rpo_app = typer.Typer(
+    help="Italy's Registro Pubblico delle Opposizioni: the register's answers.",
+    no_args_is_help=True,
+)
+
+
+@rpo_app.command("import")
+def rpo_import(
+    path: Path = FILE,
+    consulted_at: str = typer.Option(
+        ..., "--consulted-at", help="When the register answered (ISO 8601, e.g. 2026-12-01)."
+    ),
+    source: str = typer.Option("rpo", help="Who answered (the register, a provider)."),
+    as_json: bool = JSON,
+) -> None:
+    """Record one consultation (CSV: phone,registered_at of the registered numbers).
+
+    Calls to Italian numbers need a consultation at most RECONSENT_RPO_VALIDITY_DAYS
+    old; each registration invalidates the call consents given before it (except
+    for contacts with an active contract), at once. Only hashes are kept.
+    """
+    from reconsent.imports.rpo_answers import import_rpo
+
+    when = parse_time(consulted_at if "T" in consulted_at else f"{consulted_at}T00:00:00Z")
+    assert when is not None
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        report = import_rpo(
+            eng, _require(path), cfg, consulted_at=when, source=source, now=SystemClock().now()
+        )
+    finally:
+        eng.dispose()
+    _report(report, as_json, "rpo registrations")

@@ -31,7 +31,7 @@ def demo(
     )
     funnel = result["funnel"]
     console.print("[6/6] result")
-    columns = ["sent", "failed", "skipped", "confirmed", "refused"]
+    columns = ["sent", "unknown", "failed", "skipped", "confirmed", "refused"]
     table = Table("channel", *columns, title=f"wave {result['wave_id']}: {funnel['name']}")
     for channel, counts in funnel["channels"].items():
         table.add_row(channel, *[str(counts.get(c, 0)) for c in columns])

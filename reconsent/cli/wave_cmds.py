@@ -68,7 +68,7 @@ def plan(
     now = parse_time(at) or SystemClock().now()
     with session() as s:
         wave = get_wave(s, wave_id)
-        report = preflight(s, wave, now).as_dict()
+        report = preflight(s, wave, now, rpo_validity_days=settings().rpo_validity_days).as_dict()
         report["status"] = wave.status.value
     if as_json:
         print_json(report)
@@ -128,7 +128,9 @@ def _print_activity(activity: dict[str, dict[str, int]]) -> None:
 
 def _print_funnel(funnel: dict[str, Any]) -> None:
     console.print(f"wave {funnel['wave_id']} [bold]{funnel['name']}[/bold]: {funnel['status']}")
-    columns = ["sent", "failed", "skipped", "retrying", "in_flight", "confirmed", "refused"]
+    columns = [
+        "sent", "unknown", "failed", "skipped", "retrying", "in_flight", "confirmed", "refused",
+    ]  # fmt: skip
     table = Table("channel", *columns)
     for channel, counts in funnel["channels"].items():
         table.add_row(channel, *[str(counts.get(c, 0)) for c in columns])

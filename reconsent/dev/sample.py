@@ -291,3 +291,19 @@ def _write_csv(path: Path, header: Sequence[str], rows: list[list[str]]) -> None
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def write_rpo_answer(contacts_csv: Path, dir: Path, now: datetime, share: float = 0.05) -> Path:
+    """An answer of the RPO for the sample base: about ``share`` of the Italian numbers
+    registered, a year ago (so the call consents given before are revoked)."""
+    rng = random.Random(13)
+    rows: list[list[str]] = []
+    with contacts_csv.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            phone = row.get("phone", "")
+            if phone and row.get("locale", "").startswith("it") and rng.random() < share:
+                when = (now - timedelta(days=rng.randint(200, 500))).date().isoformat()
+                rows.append([phone, when])
+    path = dir / "rpo.csv"
+    _write_csv(path, ("phone", "registered_at"), rows)
+    return path

@@ -47,9 +47,10 @@ from reconsent.dispatch.claims import (
     insert_claims,
 )
 from reconsent.dispatch.daily_caps import apply_daily_caps
-from reconsent.dispatch.handover import HandoverPlan, hand_over
+from reconsent.dispatch.handover import HandoverPlan, hand_over, watermark
 from reconsent.dispatch.message_links import Links
 from reconsent.dispatch.send_results import record_results
+from reconsent.eligibility.rpo_register import rpo_consulted
 from reconsent.eligibility.send_gate import load_gates, send_rules
 from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.ports import (
@@ -196,8 +197,11 @@ class Dispatcher:
                 return claimed
             attempts = attempts_of(conn, [r.request_id for r in rows])
             config = wave_config(wave)
-            purposes, rules = wave_purposes(session, config), send_rules(config)
-            claimed.plan = HandoverPlan(purposes, rules, {})
+            fresh_register = rpo_consulted(session, now, self.settings.rpo_validity_days)
+            purposes = wave_purposes(session, config)
+            rules = send_rules(config, rpo_consulted=fresh_register)
+            # Before the gate reads anything: whatever changes after, the hand-over sees.
+            claimed.plan = HandoverPlan(purposes, rules, {}, watermark(session))
             gates = load_gates(session, rows, purposes, rules)
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
@@ -260,7 +264,7 @@ class Dispatcher:
                 attempt.step_index,
                 row,
                 step.channel,
-                contexts[row.locale, RequestBasis(row.basis)],
+                contexts[row.locale, row.basis],
             )
             claimed.messages.setdefault(step.channel, []).append(message)
             claimed.waits[attempt.id] = step.wait

@@ -27,10 +27,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from models import Contact, Purpose, SendAttempt, WaveRequest
+from models import (
+    ConsentEvent,
+    Contact,
+    Purpose,
+    RightsRequest,
+    SendAttempt,
+    Suppression,
+    WaveRequest,
+)
 from reconsent.db import among, hold_contacts, unit_of_work
 from reconsent.eligibility.send_gate import load_gates
 from reconsent.kernel.ports import OutboundMessage
@@ -38,7 +46,21 @@ from reconsent.kernel.rules.eligibility import WaveRules
 from reconsent.kernel.rules.escalation import channel_block
 from reconsent.kernel.vocab import AttemptStatus
 
-__all__ = ["Handover", "HandoverPlan", "hand_over"]
+__all__ = ["Handover", "HandoverPlan", "Watermark", "hand_over", "watermark"]
+
+
+#: What a "no" (or any change of a person's situation) writes: the highest id of each,
+#: read before the claim's gate, tells the hand-over who changed since.
+Watermark = tuple[int, int, int]  # consent_events, suppressions, rights_requests
+
+
+def watermark(session: Session) -> Watermark:
+    """The newest event, suppression and rights request (three index look-ups)."""
+    return (
+        session.scalar(select(func.max(ConsentEvent.id))) or 0,
+        session.scalar(select(func.max(Suppression.id))) or 0,
+        session.scalar(select(func.max(RightsRequest.id))) or 0,
+    )
 
 
 @dataclass
@@ -48,6 +70,52 @@ class HandoverPlan:
     purposes: Sequence[Purpose] = ()
     rules: WaveRules | None = None
     contact_of: dict[int, int] = field(default_factory=dict)  # attempt id -> contact id
+    #: Read before the claim judged these people; None: re-judge everyone at hand-over.
+    seen: Watermark | None = None
+
+
+def _changed(
+    session: Session, seen: Watermark, now_seen: Watermark, contact_ids: list[int]
+) -> set[int]:
+    """The people among ``contact_ids`` whose situation may have changed since ``seen``."""
+    events, suppressions, rights = seen
+    changed: set[int] = set()
+    if now_seen[0] > events:
+        changed.update(
+            session.scalars(
+                select(ConsentEvent.contact_id).where(
+                    ConsentEvent.id > events, among(session, ConsentEvent.contact_id, contact_ids)
+                )
+            )
+        )
+    if now_seen[2] > rights:
+        changed.update(
+            session.scalars(
+                select(RightsRequest.contact_id).where(
+                    RightsRequest.id > rights,
+                    among(session, RightsRequest.contact_id, contact_ids),
+                )
+            )
+        )
+    if now_seen[1] > suppressions:
+        hashes: dict[str, list[int]] = {}
+        for contact_id, email_hash, phone_hash in session.execute(
+            select(Contact.id, Contact.email_hash, Contact.phone_hash).where(
+                among(session, Contact.id, contact_ids)
+            )
+        ):
+            for digest in (email_hash, phone_hash):
+                if digest:
+                    hashes.setdefault(digest, []).append(contact_id)
+        for suppressed_id, digest in session.execute(
+            select(Suppression.contact_id, Suppression.address_hash).where(
+                Suppression.id > suppressions
+            )
+        ):
+            if suppressed_id is not None:
+                changed.add(suppressed_id)
+            changed.update(hashes.get(digest or "", []))
+    return changed & set(contact_ids)
 
 
 @dataclass(frozen=True)
@@ -76,6 +144,15 @@ def _blocked(session: Session, chunk: list[OutboundMessage], plan: HandoverPlan)
     """Attempt id -> why its person may no longer be reached on its channel."""
     assert plan.rules is not None
     contact_ids = sorted({plan.contact_of[m.attempt_id] for m in chunk})
+    if plan.seen is not None:  # only who changed since the claim needs judging again
+        current = watermark(session)
+        if current == plan.seen:
+            return {}
+        contact_ids = sorted(_changed(session, plan.seen, current, contact_ids))
+        if not contact_ids:
+            return {}
+        judged = set(contact_ids)
+        chunk = [m for m in chunk if plan.contact_of[m.attempt_id] in judged]
     people = session.execute(
         select(
             Contact.id,
@@ -90,10 +167,15 @@ def _blocked(session: Session, chunk: list[OutboundMessage], plan: HandoverPlan)
         ).where(among(session, Contact.id, contact_ids))
     ).all()
     gates = load_gates(session, people, plan.purposes, plan.rules)
+    gone = set(contact_ids) - {p.id for p in people}  # no row any more: never contacted
     found: dict[int, str] = {}
     for message in chunk:
-        gate = gates.get(plan.contact_of[message.attempt_id])
-        why = "erased" if gate is None else gate.blocked or channel_block(message.channel, gate)
+        contact_id = plan.contact_of[message.attempt_id]
+        gate = gates.get(contact_id)
+        if gate is None or contact_id in gone:
+            found[message.attempt_id] = "erased"
+            continue
+        why = gate.blocked or channel_block(message.channel, gate)
         if why is not None:
             found[message.attempt_id] = why
     return found

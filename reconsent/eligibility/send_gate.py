@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from models import ConsentStatus, Purpose, Suppression, Wave
 from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.db import among
 from reconsent.kernel.rules.eligibility import (
+    RPO_PREFIX,
     PersonFacts,
     PurposeFacts,
     WaveRules,
@@ -58,15 +59,19 @@ class Person(Protocol):
     def customer_since(self) -> date | None: ...
 
 
-def send_rules(config: WaveConfig, *, requested: bool = False) -> WaveRules:
+def send_rules(
+    config: WaveConfig, *, requested: bool = False, rpo_consulted: bool = True
+) -> WaveRules:
     """The rule as the send gate applies it for a wave (``requested``: the person asked
-    for this very message, e.g. a fresh link: no marketing basis is needed)."""
+    for this very message, e.g. a fresh link: no marketing basis is needed;
+    ``rpo_consulted``: see :func:`reconsent.eligibility.rpo_register.rpo_consulted`)."""
     return WaveRules(
         channels=tuple(dict.fromkeys(config.channels)),
         declared=dict(config.lawful_basis),
         include_missing=config.stale.include_missing,
         at_send_time=True,
         requested=requested,
+        rpo_consulted=rpo_consulted,
     )
 
 
@@ -88,34 +93,54 @@ def load_gates(
     states = _states(session, ids, [p.id for p in purposes])
     suppressed = _suppressions(session, people)
     gates: dict[int, Gate] = {}
-    shared: dict[tuple[object, ...], Gate] = {}  # most people share one of a few gates
+    # Most people share one of a few situations: the rule runs once per situation.
+    judged: dict[tuple[object, ...], Gate] = {}
+    pids = [p.id for p in purposes]
+    nothing: dict[int, tuple[ConsentState, bool]] = {}
+    every, channels = suppressed.every, suppressed.channels
     for c in people:
-        mine = states.get(c.id, {})
-        facts = PersonFacts(
-            purposes=tuple(
-                PurposeFacts(
-                    p.code,
-                    p.channel,
-                    *mine.get(p.id, (None, False)),
-                )
-                for p in purposes
-            ),
-            addresses=_addresses(c),
-            erased=c.erased_at is not None,
-            restricted=c.restricted_at is not None,
-            every_suppression=suppressed.every.get(c.id),
-            channel_suppressions=suppressed.channels.get(c.id, {}),
-            any_record=bool(mine),
-            customer=c.customer_since is not None,
+        mine = states.get(c.id, nothing)
+        phone = c.phone
+        situation = (
+            tuple([mine.get(pid, _NO_RECORD) for pid in pids]),
+            _ADDRESSES[bool(c.email), bool(phone)],
+            c.erased_at is not None,
+            c.restricted_at is not None,
+            every.get(c.id),
+            tuple(sorted(channels[c.id].items())) if c.id in channels else (),
+            bool(mine),
+            c.customer_since is not None,
+            bool(phone and phone.startswith(RPO_PREFIX)),
+            c.timezone,
         )
-        verdict = evaluate(facts, rules)
-        blocked = verdict.reason if verdict.reason in person_wide() else None
-        key = (blocked, c.timezone, tuple(sorted(verdict.blocks.items())))
-        gate = shared.get(key)
+        gate = judged.get(situation)
         if gate is None:
-            gate = shared[key] = Gate(blocked, c.timezone, dict(verdict.blocks))
+            gate = judged[situation] = _judge(situation, purposes, rules)
         gates[c.id] = gate
     return gates
+
+
+def _judge(situation: tuple[Any, ...], purposes: Sequence[Purpose], rules: WaveRules) -> Gate:
+    states, addresses, erased, restricted, every, channels, any_record, customer, rpo, tz = (
+        situation
+    )
+    facts = PersonFacts(
+        purposes=tuple(
+            PurposeFacts(p.code, p.channel, state, provable)
+            for p, (state, provable) in zip(purposes, states, strict=True)
+        ),
+        addresses=addresses,
+        erased=erased,
+        restricted=restricted,
+        every_suppression=every,
+        channel_suppressions=dict(channels),
+        any_record=any_record,
+        customer=customer,
+        rpo_covered=rpo,
+    )
+    verdict = evaluate(facts, rules)
+    blocked = verdict.reason if verdict.reason in person_wide() else None
+    return Gate(blocked, tz, dict(verdict.blocks))
 
 
 def person_gate(
@@ -135,13 +160,14 @@ def person_gate(
     return load_gates(session, [person], wave_purposes(session, config), rules)[person.id]
 
 
-def _addresses(person: Person) -> frozenset[Channel]:
-    found: set[Channel] = set()
-    if person.email:
-        found.add(Channel.EMAIL)
-    if person.phone:
-        found.update((Channel.SMS, Channel.IVR))
-    return frozenset(found)
+_NO_RECORD = (None, False)
+#: (has an e-mail, has a phone) -> the channels with an address.
+_ADDRESSES = {
+    (True, True): frozenset(Channel),
+    (True, False): frozenset({Channel.EMAIL}),
+    (False, True): frozenset({Channel.SMS, Channel.IVR}),
+    (False, False): frozenset(),
+}
 
 
 def _states(
@@ -163,7 +189,7 @@ def _states(
         )
     )
     for contact_id, purpose_id, state, provable in rows:
-        found.setdefault(contact_id, {})[purpose_id] = (ConsentState(state), bool(provable))
+        found.setdefault(contact_id, {})[purpose_id] = (state, bool(provable))  # enum already
     return found
 
 

@@ -78,6 +78,8 @@ def apply_delivery(
     session: Session, report: DeliveryReport, *, ctx: LedgerContext, max_tries: int
 ) -> Applied:
     attempt = _find_attempt(session, report)
+    if attempt is not None and attempt.status in _LOST:
+        _reconcile(attempt, report, ctx.now)
     if attempt is None:
         return Applied.UNKNOWN
     if not first_time(session, report.provider, report.event_key, ctx.now):
@@ -98,6 +100,24 @@ def apply_delivery(
     elif verdict.effect in _FAILING and attempt.status in _OUT:
         _failed(session, report, attempt, request, contact, ctx.now, max_tries)
     return Applied.APPLIED
+
+
+#: Attempts whose outcome was lost in a crash (handed over, never recorded, and found
+#: after the lease). A SENDING one is not: its dispatcher may still be recording it.
+_LOST = frozenset({AttemptStatus.UNKNOWN})
+
+
+def _reconcile(attempt: SendAttempt, report: DeliveryReport, now: datetime) -> None:
+    """Any report about an attempt proves the provider received it: a lost outcome
+    (UNKNOWN) becomes SENT, with the provider's message id."""
+    if report.verdict.effect is DeliveryEffect.IGNORED:
+        return
+    attempt.status = AttemptStatus.SENT
+    attempt.sent_at = attempt.sent_at or attempt.claimed_at or now
+    if report.provider_message_id and not attempt.provider_message_id:
+        attempt.provider_message_id = report.provider_message_id[:64]
+    attempt.error_code = None
+    attempt.error_detail = f"reconciled from {report.provider}"
 
 
 def _find_attempt(session: Session, report: DeliveryReport) -> SendAttempt | None:

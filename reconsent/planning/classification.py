@@ -18,12 +18,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from models import ConsentStatus, Contact, Purpose, SendAttempt, Suppression, Wave, WaveRequest
 from models.base import UTCDateTime
 from reconsent.campaigns.waves import wave_config, wave_purposes
+from reconsent.eligibility.rpo_register import rpo_consulted
 from reconsent.kernel.rules.eligibility import (
     BASIS_BLOCKS,
     BASIS_CHANNELS,
     ELIGIBLE,
     OBJECTION_REASONS,
     PRIOR_STATES,
+    RPO_PREFIX,
 )
 from reconsent.kernel.vocab import (
     AttemptStatus,
@@ -125,7 +127,7 @@ def _consent_summary(
     return select(*columns).group_by(cs.contact_id).subquery("agg"), prior_of
 
 
-def classify(session: Session, wave: Wave, now: datetime) -> Any:
+def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None = None) -> Any:
     """A subquery: one row per contact with ``reason`` (exclusion or 'eligible'),
     ``basis``, and per channel ``block_<channel>``: why that channel cannot reach
     the person (NULL when it can, or when the wave has no step on it).
@@ -138,6 +140,8 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
     """
     config = wave_config(wave)
     purposes = wave_purposes(session, config)
+    if rpo_fresh is None:
+        rpo_fresh = rpo_consulted(session, now)
     agg, prior_of = _consent_summary(config, purposes, now)
     by_contact = _suppression_pivot(Suppression.contact_id, "sup_contact")
     by_email = _suppression_pivot(Suppression.address_hash, "sup_email")
@@ -175,6 +179,8 @@ def classify(session: Session, wave: Wave, now: datetime) -> Any:
             (~has_address[channel], literal("no_address")),
             (reason_of[channel].is_not(None), literal("suppressed:") + reason_of[channel]),
         ]
+        if channel is Channel.IVR and not rpo_fresh:
+            whens.append((Contact.phone.startswith(RPO_PREFIX), literal("rpo_not_consulted")))
         if basis is None:
             return case(*whens, else_=literal("no_channel_consent"))
         condition, word = basis

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models import Wave
 from reconsent.campaigns.waves import wave_config
 from reconsent.db import is_postgres
+from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, rpo_consulted
 from reconsent.kernel.vocab import Channel, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig
 from reconsent.planning.classification import ELIGIBLE, classify
@@ -50,9 +51,11 @@ class Preflight:
         }
 
 
-def preflight(session: Session, wave: Wave, now: datetime) -> Preflight:
+def preflight(
+    session: Session, wave: Wave, now: datetime, *, rpo_validity_days: int = RPO_VALIDITY_DAYS
+) -> Preflight:
     """Counts only: who would be asked, reachable per channel, and excluded per reason."""
-    classified = classify(session, wave, now)
+    classified = classify(session, wave, now, rpo_consulted(session, now, rpo_validity_days))
     keys = [classified.c.reason, classified.c.basis]
     keys += [classified.c[f"block_{c.value}"] for c in Channel]
     rows = session.execute(select(*keys, func.count()).group_by(*keys))
@@ -81,7 +84,9 @@ def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
     return report
 
 
-def plan_wave(session: Session, wave: Wave, now: datetime) -> Preflight:
+def plan_wave(
+    session: Session, wave: Wave, now: datetime, *, rpo_validity_days: int = RPO_VALIDITY_DAYS
+) -> Preflight:
     """Create the wave's requests (once) and store the preflight on the wave.
 
     A wave that requires approval stays a draft, with ``awaiting_approval`` in its
@@ -93,13 +98,14 @@ def plan_wave(session: Session, wave: Wave, now: datetime) -> Preflight:
     awaiting = wave.status is WaveStatus.DRAFT and config.require_approval and not approved
     if wave.status is WaveStatus.DRAFT and not config.dry_run and not awaiting:
         create = create_postgres if is_postgres(session) else create_sqlite
-        grouped, created = create(session, wave, now)
+        fresh = rpo_consulted(session, now, rpo_validity_days)
+        grouped, created = create(session, wave, now, fresh)
         report = _fold(wave, grouped)
         report.created = created
         wave.status = WaveStatus.RUNNING
         wave.planned_at = now
     else:
-        report = preflight(session, wave, now)
+        report = preflight(session, wave, now, rpo_validity_days=rpo_validity_days)
         if wave.status is WaveStatus.DRAFT and config.dry_run:
             wave.status = WaveStatus.PLANNED  # dry run: planned, never sent
             wave.planned_at = now

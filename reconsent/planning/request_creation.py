@@ -86,7 +86,9 @@ def _planned_before(session: Session, wave: Wave) -> bool:
     return session.scalar(select(exists().where(WaveRequest.wave_id == wave.id))) is True
 
 
-def create_postgres(session: Session, wave: Wave, now: datetime) -> tuple[Grouped, int]:
+def create_postgres(
+    session: Session, wave: Wave, now: datetime, rpo_fresh: bool
+) -> tuple[Grouped, int]:
     # Room for the hash aggregates and joins of this one transaction (the default
     # 4 MB spills a million-contact plan to disk several times). No JIT: compiling
     # the classification costs ~0.2 s at a million contacts and gains nothing back.
@@ -94,7 +96,8 @@ def create_postgres(session: Session, wave: Wave, now: datetime) -> tuple[Groupe
     session.execute(text("SET LOCAL jit = off"))
     planned_before = _planned_before(session, wave)
     scratch = _scratch_table()
-    session.execute(_CreateTempAs(scratch.name, select(classify(session, wave, now))))
+    classified = classify(session, wave, now, rpo_fresh)
+    session.execute(_CreateTempAs(scratch.name, select(classified)))
     if planned_before:  # the anti-join against the wave's requests wants real statistics
         session.execute(text(f"ANALYZE {scratch.name}"))
     keys = [scratch.c.reason, scratch.c.basis, *[scratch.c[f"block_{c.value}"] for c in Channel]]
@@ -126,13 +129,15 @@ def _compile_create_temp_as(element: _CreateTempAs, compiler: Any, **kw: Any) ->
     return f"CREATE TEMPORARY TABLE {element.name} ON COMMIT DROP AS {query}"
 
 
-def create_sqlite(session: Session, wave: Wave, now: datetime) -> tuple[Grouped, int]:
+def create_sqlite(
+    session: Session, wave: Wave, now: datetime, rpo_fresh: bool
+) -> tuple[Grouped, int]:
     # For this pass only: a 64 MB page cache (the bulk insert maintains the
     # indexes; the default is 2 MB). The scratch table lives in memory
     # (temp_store=MEMORY, set on every connection by reconsent.db).
     session.execute(text("PRAGMA cache_size=-65536"))
     planned_before = _planned_before(session, wave)
-    scratch = _materialize(session, wave, now)
+    scratch = _materialize(session, wave, now, rpo_fresh)
     blocks = [scratch.c[f"block_{c.value}"] for c in Channel]
     # Two narrow GROUP BYs are cheaper than one over every column: the channel
     # blocks only matter for the people who will be asked.
@@ -178,12 +183,12 @@ def _scratch_table() -> Table:
     )
 
 
-def _materialize(session: Session, wave: Wave, now: datetime) -> Table:
+def _materialize(session: Session, wave: Wave, now: datetime, rpo_fresh: bool) -> Table:
     """Classify every contact once, into a temporary table the counts and the request
     creation both read (instead of classifying twice)."""
     scratch = _scratch_table()
     scratch.create(session.connection())
-    classified = classify(session, wave, now)
+    classified = classify(session, wave, now, rpo_fresh)
     names = [c.name for c in scratch.columns]
     session.execute(insert(scratch).from_select(names, select(*[classified.c[n] for n in names])))
     return scratch

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Contact, RightsRequest, SendAttempt, Suppression, Wave, WaveRequest
@@ -63,17 +63,36 @@ class RenewalReport:
 def request_link_renewal(
     session: Session, *, contact: Contact, step_index: int, now: datetime, origin: Origin
 ) -> tuple[RightsRequest, bool]:
-    """Record that the person asked for a fresh link (the open one, if already asked)."""
+    """Record that the person asked for a fresh link: at most one per request and link
+    lifetime (a pending one, or one sent within the lifetime, answers every later ask:
+    a fresh link is a message too, and the 410 page must not become a way to send many)."""
     if origin.request_id is not None:
-        pending = session.scalar(
-            select(RightsRequest).where(
-                RightsRequest.kind == RightsKind.LINK_RENEWAL,
-                RightsRequest.status == RightsStatus.OPEN,
-                RightsRequest.request_id == origin.request_id,
-            )
+        request = session.get(WaveRequest, origin.request_id)
+        lifetime = (
+            wave_config(session.get_one(Wave, request.wave_id)).link_lifetime_delta
+            if request is not None
+            else None
         )
-        if pending is not None:
-            return pending, True
+        recent = [RightsRequest.status == RightsStatus.OPEN]
+        if lifetime is not None:
+            recent.append(
+                and_(
+                    RightsRequest.status == RightsStatus.COMPLETED,
+                    RightsRequest.received_at > now - lifetime,
+                )
+            )
+        earlier = session.scalar(
+            select(RightsRequest)
+            .where(
+                RightsRequest.kind == RightsKind.LINK_RENEWAL,
+                RightsRequest.request_id == origin.request_id,
+                or_(*recent),
+            )
+            .order_by(RightsRequest.id.desc())
+            .limit(1)
+        )
+        if earlier is not None:
+            return earlier, True
     return record_rights_request(
         session,
         contact=contact,

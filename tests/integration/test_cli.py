@@ -92,9 +92,10 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     # third is no customer, and SMS and calls need a consent nobody gave.
     assert plan["eligible"] == {"declared": 2} and plan["reachable"] == {"email": 2}
     assert plan["excluded"] == {"no_lawful_basis": 1}
+    # Nobody consulted the RPO: no call to the Italian number, whatever else.
     assert plan["channel_skips"] == {
         "sms": {"no_channel_consent": 2},
-        "ivr": {"no_channel_consent": 2},
+        "ivr": {"no_channel_consent": 1, "rpo_not_consulted": 1},
     }
     status = json.loads(run(["wave", "status", wave_id, "--json"], cli_env, tmp_path).stdout)
     assert status["status"] == "draft" and status["requests"]["active"] == 0

@@ -209,6 +209,48 @@ def test_crash_during_the_provider_call_never_sends_twice(
     assert len(fakes[Channel.SMS].sent) == 2  # nobody lost: they escalate on schedule
 
 
+def test_a_lost_outcome_is_unknown_until_the_provider_reports_it(
+    engine: Engine, clock: FixedClock, dsettings: Settings
+) -> None:
+    """Truthful "sent": a crash between hand-over and result is reported as unknown,
+    never as sent, until the provider's own report (a SendGrid ``processed`` event
+    naming our attempt) proves the message arrived."""
+    from reconsent.campaigns.funnel import wave_funnel
+    from reconsent.feedback.delivery_reports import DeliveryReport, apply_delivery
+    from reconsent.kernel.rules.delivery_outcomes import sendgrid_event_verdict
+    from reconsent.ledger.append import LedgerContext
+
+    wave_id = _wave_with(engine, clock, n=2)
+    d = Dispatcher(engine, dsettings, adapters())
+    _claim_only(d, wave_id, clock)
+    _mark_handed_over(engine)
+    clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
+    _tick(d, wave_id, clock)
+    with unit_of_work(engine) as s:
+        funnel = wave_funnel(s, s.get_one(Wave, wave_id))
+        assert (funnel["channels"]["email"]["sent"], funnel["channels"]["email"]["unknown"]) == (
+            0,
+            2,
+        )
+        first = s.scalars(select(SendAttempt).order_by(SendAttempt.id)).first()
+        assert first is not None
+        report = DeliveryReport(
+            provider="sendgrid",
+            event_key="sendgrid:processed-1",
+            channel=Channel.EMAIL,
+            verdict=sendgrid_event_verdict("processed"),
+            provider_message_id="sg-abc",
+            attempt_id=first.id,
+        )
+        ctx = LedgerContext(controller="C", jurisdiction="IT", now=clock.now())
+        apply_delivery(s, report, ctx=ctx, max_tries=3)
+    with unit_of_work(engine) as s:
+        attempt = s.get_one(SendAttempt, first.id)
+        assert (attempt.status, attempt.provider_message_id) == (AttemptStatus.SENT, "sg-abc")
+        email = wave_funnel(s, s.get_one(Wave, wave_id))["channels"]["email"]
+        assert (email["sent"], email["unknown"]) == (1, 1)
+
+
 def test_lost_call_is_sent_again_on_an_idempotent_channel(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:

@@ -14,9 +14,10 @@ from models import ConsentEvent, Contact, Purpose, SendAttempt, WaveRequest
 from reconsent.campaigns.catalog_file import load_catalog
 from reconsent.campaigns.waves import create_wave
 from reconsent.db import unit_of_work
-from reconsent.dev.sample import write_sample
+from reconsent.dev.sample import write_rpo_answer, write_sample
 from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.imports import import_consents, import_contacts
+from reconsent.imports.rpo_answers import import_rpo
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import AttemptStatus, Channel, ConsentState, RequestBasis
 from reconsent.kernel.waveconfig import load_wave_config
@@ -37,6 +38,11 @@ def test_every_sms_and_call_has_a_consent_to_its_channel(
         load_catalog(session, EXAMPLES / "catalog.toml", settings, now)
     import_contacts(engine, files.contacts_csv, settings, now)
     import_consents(engine, files.consents_csv, settings, now)
+    answer = write_rpo_answer(files.contacts_csv, tmp_path / "sample", now, share=0.2)
+    rpo = import_rpo(
+        engine, answer, settings, consulted_at=now - timedelta(days=2), source="t", now=now
+    )
+    assert rpo.created > 0
     with unit_of_work(engine) as session:
         wave = create_wave(session, load_wave_config(EXAMPLES / wave_file), now)
         report = plan_wave(session, wave, now)
@@ -71,6 +77,16 @@ def test_every_sms_and_call_has_a_consent_to_its_channel(
             )
         ).all()
         assert unlawful == []
+        revoked_then_called = session.scalars(
+            select(SendAttempt.id)
+            .join(WaveRequest, went_out)
+            .join(ConsentEvent, ConsentEvent.contact_id == WaveRequest.contact_id)
+            .where(
+                SendAttempt.channel == Channel.IVR,
+                ConsentEvent.state == ConsentState.INVALIDATED,
+            )
+        ).all()
+        assert revoked_then_called == []  # an RPO registration revoked their call consent
         soft_spam = session.execute(
             select(Contact.customer_since)
             .join(WaveRequest, WaveRequest.contact_id == Contact.id)

@@ -134,7 +134,7 @@ def _run_demo(
     say(f"[1/6] database ready: {settings.database_url}")
 
     from reconsent.campaigns.catalog_file import load_catalog
-    from reconsent.dev.sample import write_sample
+    from reconsent.dev.sample import write_rpo_answer, write_sample
     from reconsent.imports import import_consents, import_contacts
 
     with unit_of_work(engine) as session:
@@ -153,6 +153,23 @@ def _run_demo(
         f"      consent history: {consents.created} events, "
         f"{len(consents.errors)} bad rows reported"
         + "".join(f"\n        line {e.line}: {e.reason}" for e in consents.errors)
+    )
+    from reconsent.imports.rpo_answers import import_rpo
+
+    # The Italian numbers were checked against the RPO two days ago (calls need a
+    # consultation at most 15 days old); some turned out registered.
+    rpo_answer = write_rpo_answer(sample.contacts_csv, options.directory / "sample", clock.now())
+    registered = import_rpo(
+        engine,
+        rpo_answer,
+        settings,
+        consulted_at=clock.now() - timedelta(days=2),
+        source="demo RPO answer",
+        now=clock.now(),
+    )
+    say(
+        f"      RPO consulted: {registered.created} registered numbers; their earlier call "
+        "consents are invalidated"
     )
 
     from reconsent.campaigns.waves import create_wave

@@ -65,6 +65,7 @@ __all__ = [
     "ELIGIBLE",
     "OBJECTION_REASONS",
     "PRIOR_STATES",
+    "RPO_PREFIX",
     "SOFT_SPAM_EXCLUDED_CATEGORIES",
     "Freshness",
     "PersonFacts",
@@ -92,7 +93,9 @@ OBJECTION_REASONS = frozenset(
 #: States that show the person once consented (a lapsed consent still counts as prior).
 PRIOR_STATES = frozenset({ConsentState.GIVEN, ConsentState.EXPIRED})
 #: Channel-block words that are about the basis, not the address.
-BASIS_BLOCKS = frozenset({"no_channel_consent", "not_customer"})
+BASIS_BLOCKS = frozenset({"no_channel_consent", "not_customer", "rpo_not_consulted"})
+#: The prefix of the numbers Italy's Registro Pubblico delle Opposizioni covers.
+RPO_PREFIX = "+39"
 
 
 #: Where each declared basis is lawful at all (Codice privacy art. 130).
@@ -199,6 +202,8 @@ class PersonFacts:
     any_record: bool = False
     customer: bool = False  # evidence of a sale: the soft-spam condition
     asked_recently: int = 0  # requests of other waves that reached them in the cap window
+    #: Their number is an Italian one: calls need a recent consultation of the RPO.
+    rpo_covered: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,9 @@ class WaveRules:
     #: The person asked for this very message (a fresh link, IVR key 3's SMS): it needs
     #: an address and no suppression, but no marketing basis.
     requested: bool = False
+    #: The RPO was consulted within its validity (15 days): a call to an Italian number
+    #: is refused (``rpo_not_consulted``) when it was not, or never.
+    rpo_consulted: bool = True
 
 
 @dataclass(frozen=True)
@@ -249,6 +257,8 @@ def channel_blocks(person: PersonFacts, rules: WaveRules) -> dict[Channel, str |
             why = "no_address"
         elif channel in person.channel_suppressions:
             why = f"suppressed:{person.channel_suppressions[channel].value}"
+        elif channel is Channel.IVR and person.rpo_covered and not rules.rpo_consulted:
+            why = "rpo_not_consulted"
         elif channel not in prior and not rules.requested:
             declared = rules.declared.get(channel)
             if declared is None or channel not in BASIS_CHANNELS[declared]:

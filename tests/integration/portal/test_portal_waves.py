@@ -150,6 +150,23 @@ def test_an_expired_link_asks_once_for_a_fresh_one_on_the_same_channel(
     assert done.details["sent"] == f"fake-{fresh.attempt_id}"
 
 
+def test_one_fresh_link_per_request_and_link_lifetime_however_often_asked(
+    client: TestClient, engine: Engine, clock: FixedClock, settings: Settings
+) -> None:
+    fakes = adapters()
+    link = _expired_link(engine, clock, settings, fakes)
+    sent = []
+    for _round in range(3):  # ask, get the link, ask again from the old link's 410 page
+        _renew(client, link)
+        sent.append(dict(send_link_renewals(engine, settings, fakes, clock.now()).sent))
+        clock.advance(timedelta(hours=1))
+    assert sent == [{"email": 1}, {}, {}]
+    assert len(_renewals(engine)) == 1
+    clock.advance(timedelta(days=15))  # the fresh link has expired too: one more may go
+    _renew(client, link)
+    assert dict(send_link_renewals(engine, settings, fakes, clock.now()).sent) == {"email": 1}
+
+
 def test_a_renewal_is_declined_for_someone_who_objected_meanwhile(
     client: TestClient, engine: Engine, clock: FixedClock, settings: Settings, db: Db
 ) -> None:
