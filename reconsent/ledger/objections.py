@@ -121,6 +121,36 @@ def _withdraw(
     )
 
 
+def _suppress_contact(
+    session: Session,
+    contact_id: int,
+    channel: Channel | None,
+    reason: SuppressionReason,
+    source: str,
+    ctx: LedgerContext,
+) -> None:
+    """The contact's own suppression on ``channel`` (None: every channel), once per reason."""
+    same_channel = (
+        Suppression.channel.is_(None) if channel is None else Suppression.channel == channel
+    )
+    already = session.scalar(
+        select(Suppression.id)
+        .where(Suppression.contact_id == contact_id, same_channel, Suppression.reason == reason)
+        .limit(1)
+    )
+    if already is None:
+        session.add(
+            Suppression(
+                contact_id=contact_id,
+                address_hash=None,
+                channel=channel,
+                reason=reason,
+                source=source,
+                created_at=ctx.now,
+            )
+        )
+
+
 def _given(session: Session, contact_id: int, channel: Channel | None = None) -> list[Purpose]:
     query = (
         select(Purpose)
@@ -174,26 +204,7 @@ def record_channel_optout(
         ctx=ctx,
     )
     source = f"{method.value}:{reason.value}"
-    already = session.scalar(
-        select(Suppression.id)
-        .where(
-            Suppression.contact_id == contact.id,
-            Suppression.channel == channel,
-            Suppression.reason == reason,
-        )
-        .limit(1)
-    )
-    if already is None:
-        session.add(
-            Suppression(
-                contact_id=contact.id,
-                address_hash=None,
-                channel=channel,
-                reason=reason,
-                source=source,
-                created_at=ctx.now,
-            )
-        )
+    _suppress_contact(session, contact.id, channel, reason, source, ctx)
     suppress_person_addresses(session, contact, reason, source, ctx, channels=[channel])
     return [p.code for p in purposes]
 
@@ -228,26 +239,7 @@ def record_objection(
         reason=reason,
         ctx=ctx,
     )
-    already = session.scalar(
-        select(Suppression.id)
-        .where(
-            Suppression.contact_id == contact_id,
-            Suppression.channel.is_(None),
-            Suppression.reason == reason,
-        )
-        .limit(1)
-    )
-    if already is None:
-        session.add(
-            Suppression(
-                contact_id=contact_id,
-                address_hash=None,
-                channel=None,
-                reason=reason,
-                source=method.value,
-                created_at=ctx.now,
-            )
-        )
+    _suppress_contact(session, contact_id, None, reason, method.value, ctx)
     if reason is not SuppressionReason.ERASURE:  # erasure writes its own address rows
         suppress_person_addresses(session, contact, reason, f"{method.value}:{reason.value}", ctx)
     if request is not None:
