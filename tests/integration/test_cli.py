@@ -43,7 +43,13 @@ def test_every_command_has_help(cli_env: dict[str, str], tmp_path: Path) -> None
 def test_user_mistakes_are_one_line_errors(cli_env: dict[str, str], tmp_path: Path) -> None:
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text('name = "x"\npurposes = []\n')
+    sms_basis = tmp_path / "sms-basis.toml"
+    sms_basis.write_text(
+        (EXAMPLES / "wave.toml").read_text().replace('email = "soft_spam"', 'sms = "soft spam"')
+    )
     cases = {
+        # no basis can be declared for SMS or calls: refused at create, in one line
+        ("wave", "create", str(sms_basis)): "no basis can be declared for sms",
         ("contacts", "import", str(tmp_path / "missing.csv")): "no such file",
         ("wave", "status", "999"): "wave 999 does not exist",
         ("wave", "create", str(bad_toml)): "purposes",

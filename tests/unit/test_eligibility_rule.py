@@ -129,3 +129,24 @@ def test_declared_bases_are_a_closed_vocabulary(
 ) -> None:
     found = declared_basis_problem(channel, basis)
     assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_the_prefect_launch_form_refuses_a_basis_for_sms_or_calls() -> None:
+    """The launcher flow's parameter is the WaveConfig: Prefect validates the form with it,
+    so the same one line comes back to the person filling the form."""
+    from pydantic import ValidationError
+
+    from reconsent.kernel.waveconfig import WaveConfig
+
+    form = {
+        "name": "x",
+        "purposes": ["marketing_phone"],
+        "notice_version": "2026-09",
+        "steps": [{"channel": "ivr", "wait": "1d"}],
+        "lawful_basis": {"ivr": "legitimate interest"},
+    }
+    with pytest.raises(ValidationError) as info:
+        WaveConfig.model_validate(form)
+    [error] = info.value.errors()
+    assert "no basis can be declared for ivr" in error["msg"]
+    assert "Codice privacy art. 130(1)-(2)" in error["msg"]
