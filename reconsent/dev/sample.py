@@ -24,7 +24,6 @@ from reconsent.imports.rows import (
     CONSENT_COLUMNS,
     CONSENT_OPTIONAL_COLUMNS,
     CONTACT_COLUMNS,
-    CONTACT_OPTIONAL_COLUMNS,
 )
 from reconsent.kernel.clock import ensure_utc
 
@@ -110,7 +109,7 @@ def write_sample(dir: Path, n: int = 1000, seed: int = 7, *, now: datetime) -> S
     counts["bad_consent_rows"] = BAD_CONSENT_ROWS
     dir.mkdir(parents=True, exist_ok=True)
     contacts_csv, consents_csv = dir / "contacts.csv", dir / "consents.csv"
-    _write_csv(contacts_csv, (*CONTACT_COLUMNS, *CONTACT_OPTIONAL_COLUMNS), contacts)
+    _write_csv(contacts_csv, (*CONTACT_COLUMNS, "customer_since"), contacts)
     _write_csv(consents_csv, (*CONSENT_COLUMNS, *CONSENT_OPTIONAL_COLUMNS), consents)
     full = {
         key: 0 for key in ("italian", "english", "no_email", "no_phone", "customer", *CATEGORIES)

@@ -33,7 +33,7 @@ CONTACT_COLUMNS = (
 CONSENT_COLUMNS = (
     "external_id", "purpose", "state", "captured_at", "notice_version", "channel", "source",
 )  # fmt: skip
-CONTACT_OPTIONAL_COLUMNS = ("customer_since",)
+CONTACT_OPTIONAL_COLUMNS = ("customer_since", "contract_exempt")
 CONSENT_OPTIONAL_COLUMNS = ("evidence_ref",)
 SUPPRESSION_COLUMNS = ("address", "channel", "reason", "source")
 
@@ -55,6 +55,8 @@ class ContactRow:
     customer_since: date | None = None
     #: The file has a ``customer_since`` column (a file without it leaves the stored value).
     customer_column: bool = False
+    #: An active contract (or ended < 30 days ago): the RPO does not revoke their consents.
+    contract_exempt: bool | None = None  # None: no such column in the file
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,22 @@ def parse_contact_row(values: Mapping[str, str]) -> ContactRow:
         timezone=timezone,
         customer_since=parse_customer_since(values.get("customer_since", "")),
         customer_column="customer_since" in values,
+        contract_exempt=(
+            parse_yes_no(values["contract_exempt"], "contract_exempt")
+            if "contract_exempt" in values
+            else None
+        ),
     )
+
+
+def parse_yes_no(text: str, column: str) -> bool:
+    """``yes``/``no``, ``true``/``false``, ``1``/``0``, ``si`` (empty: no)."""
+    value = text.strip().lower()
+    if value in ("", "no", "false", "0", "n"):
+        return False
+    if value in ("yes", "true", "1", "y", "si", "sì"):
+        return True
+    raise InvalidRowError(f"{column}: {value[:10]!r} is not yes or no")
 
 
 def parse_customer_since(text: str) -> date | None:

@@ -113,3 +113,22 @@ def test_a_stale_consultation_stops_every_call_to_italy(engine: Engine, clock: F
             )
         )
     assert {b["ivr"] for b in _blocks(engine, clock.now()).values()} == {None}
+
+
+def test_the_contract_exemption_comes_from_the_contacts_file(
+    engine: Engine, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    from reconsent.imports import import_contacts
+
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "external_id,given_name,family_name,email,phone,locale,timezone,contract_exempt\n"
+        f"K1,Anna,Neri,anna@example.it,{ANNA},it,Europe/Rome,yes\n"
+        f"K2,Bruno,Neri,bruno@example.it,{BRUNO},it,Europe/Rome,no\n"
+        f"K3,Carla,Neri,carla@example.it,{CARLA},it,Europe/Rome,maybe\n"
+    )
+    report = import_contacts(engine, path, settings, clock.now())
+    assert report.created == 2 and [e.line for e in report.errors] == [4]
+    with unit_of_work(engine) as s:
+        flags = dict(s.execute(select(Contact.external_id, Contact.contract_exempt)).all())
+    assert flags == {"K1": True, "K2": False}

@@ -275,3 +275,20 @@ def test_locale_and_timezone_helpers() -> None:
     assert [parse_locale(v) for v in ("IT", "it_IT", "en-US", "en")] == ["it", "it", "en", "en"]
     assert parse_timezone("UTC") == "UTC"
     assert parse_timezone(" america/new_york ") == "America/New_York"
+
+
+def test_customer_and_contract_columns_are_optional_and_checked() -> None:
+    from reconsent.imports.rows import parse_contact_row
+
+    base = {
+        "external_id": "A1", "given_name": "", "family_name": "", "email": "a@example.it",
+        "phone": "", "locale": "it", "timezone": "Europe/Rome",
+    }  # fmt: skip
+    plain = parse_contact_row(base)
+    assert (plain.customer_column, plain.contract_exempt) == (False, None)
+    row = parse_contact_row({**base, "customer_since": "2024-05-31", "contract_exempt": "Sì"})
+    assert (str(row.customer_since), row.contract_exempt) == ("2024-05-31", True)
+    with pytest.raises(InvalidRowError, match="contract_exempt"):
+        parse_contact_row({**base, "contract_exempt": "perhaps"})
+    with pytest.raises(InvalidRowError, match="customer_since"):
+        parse_contact_row({**base, "customer_since": "yesterday"})
