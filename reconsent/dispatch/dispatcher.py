@@ -237,7 +237,7 @@ class Dispatcher:
             def postpone(item: tuple[DueRow, None, Decision], tomorrow: datetime) -> None:
                 writes.requests.set(item[0].request_id, next_action_at=tomorrow)
 
-            cap = wave_config(wave).daily_cap
+            cap = config.daily_cap
             sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
             by_locale = {
                 locale: message_context(session, wave, locale, self.settings)
