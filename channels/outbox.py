@@ -58,6 +58,7 @@ class FileOutbox:
 
     provider = "outbox"
     idempotent = True
+    reports_back = False  # nothing reports back, and nothing needs to: re-sending is harmless
 
     def __init__(
         self,

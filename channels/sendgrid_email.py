@@ -137,12 +137,16 @@ class SendGridEmail:
         sleep: Callable[[float], None] = time.sleep,
         max_batch: int = MAX_PERSONALIZATIONS,  # one dispatcher chunk = one API call per locale
         per_request: int = MAX_PERSONALIZATIONS,
+        reports_back: bool = False,
     ) -> None:
         if not api_key:
             raise ValueError("SendGrid needs an API key")
         if not 0 < per_request <= MAX_PERSONALIZATIONS:
             raise ValueError(f"per_request must be 1..{MAX_PERSONALIZATIONS}")
         self._client = SendGridAPIClient(api_key, host=host.rstrip("/"))
+        #: The signed Event Webhook is set up (its key configured): ``processed`` events
+        #: with our attempt id come back for every message SendGrid accepted.
+        self.reports_back = reports_back
         self.from_email = from_email
         self.from_name = from_name
         self.timeout = timeout

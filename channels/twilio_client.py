@@ -84,6 +84,8 @@ class TwilioAdapterBase(ABC):
 
     provider = "twilio"
     idempotent = False
+    #: Every message and call asks for status callbacks to a URL with its attempt id.
+    reports_back = True
     channel: Channel
 
     def __init__(

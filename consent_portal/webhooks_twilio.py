@@ -8,6 +8,9 @@ parameters: otherwise 403 and nothing recorded.  Each callback is applied once
 * ``POST /webhooks/twilio/sms-status``: ``MessageSid`` + ``MessageStatus``
   (+ ``ErrorCode``), applied by :func:`reconsent.feedback.delivery_reports.apply_delivery`;
 * ``POST /webhooks/twilio/call-status``: ``CallSid`` + ``CallStatus``;
+  both status URLs carry ``?a=<attempt id>`` (we set it when sending; the
+  signature covers it), so a report finds its attempt even when a crash lost
+  the sid the provider answered with;
 * ``POST /webhooks/twilio/sms-inbound``: a reply (``From``, ``Body``), handled by
   :func:`reconsent.feedback.sms_inbound.handle_inbound_sms`; answered with TwiML.
 
@@ -69,17 +72,25 @@ async def sms_status(request: Request) -> Response:
     params = await _verified(request, SMS_STATUS_PATH)
     if params is None:
         return _forbidden()
-    return await run_sync(_status, portal_of(request), params, Channel.SMS)
+    return await run_sync(_status, portal_of(request), params, Channel.SMS, _attempt_of(request))
 
 
 async def call_status(request: Request) -> Response:
     params = await _verified(request, CALL_STATUS_PATH)
     if params is None:
         return _forbidden()
-    return await run_sync(_status, portal_of(request), params, Channel.IVR)
+    return await run_sync(_status, portal_of(request), params, Channel.IVR, _attempt_of(request))
 
 
-def _status(portal: Portal, params: dict[str, str], channel: Channel) -> Response:
+def _attempt_of(request: Request) -> int | None:
+    """The attempt id we put in the status callback URL (absent on older messages)."""
+    value = request.query_params.get("a", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def _status(
+    portal: Portal, params: dict[str, str], channel: Channel, attempt_id: int | None
+) -> Response:
     if channel is Channel.SMS:
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
@@ -101,6 +112,7 @@ def _status(portal: Portal, params: dict[str, str], channel: Channel) -> Respons
         channel=channel,
         verdict=verdict,
         provider_message_id=sid,
+        attempt_id=attempt_id,
     )
     applied = retry_on_conflict(
         portal.engine,

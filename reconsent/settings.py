@@ -144,7 +144,17 @@ class Settings(BaseSettings):
         "(D.P.R. 26/2022 allows 15 days at most).",
     )
     claim_lease_seconds: int = Field(
-        default=600, ge=10, description="After this, an unfinished claim is presumed sent."
+        default=600,
+        ge=10,
+        description="After this, an unfinished claim is taken over: sent if it never reached "
+        "the provider, else presumed sent and reported as unknown.",
+    )
+    unconfirmed_resend_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How long an unknown outcome waits for the provider's report (SendGrid "
+        "Event Webhook, Twilio status callback) before it is sent again; 0: never re-sent. "
+        "Only for providers that report back.",
     )
     portal_rate_per_ip: int = Field(
         default=300,

@@ -124,6 +124,7 @@ def build_adapter(settings: Settings, channel: Channel) -> ChannelAdapter:
             timeout=settings.provider_timeout_seconds,
             max_inline_retries=settings.sendgrid_max_inline_retries,
             max_inline_wait=settings.sendgrid_max_inline_wait,
+            reports_back=bool(settings.sendgrid_event_public_key),
         )
     assert settings.twilio_account_sid and settings.twilio_auth_token  # _missing checked them
     sid, token = settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()

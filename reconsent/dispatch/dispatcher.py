@@ -13,17 +13,20 @@ permanent failure escalates to the next channel at once):
    failed and escalated).
 
 A crash leaves claims behind. After the lease, ``decide`` sends a CLAIMED
-attempt (never handed over) and presumes a SENDING one sent (at most once),
-unless the adapter is idempotent (the file outbox), which re-sends it.
+attempt (never handed over) and marks a SENDING one UNKNOWN (presumed sent,
+never counted as sent), unless the adapter is idempotent (the file outbox),
+which re-sends it. A provider that reports back (``reports_back``) confirms an
+UNKNOWN attempt (its report names our attempt id); with no report within
+``unconfirmed_resend_seconds`` it never had the message, and the step is sent
+again.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -49,6 +52,7 @@ from reconsent.dispatch.claims import (
 from reconsent.dispatch.daily_caps import apply_daily_caps
 from reconsent.dispatch.handover import HandoverPlan, hand_over, watermark
 from reconsent.dispatch.message_links import Links
+from reconsent.dispatch.pacing import Pacer
 from reconsent.dispatch.send_results import record_results
 from reconsent.eligibility.rpo_register import rpo_consulted
 from reconsent.eligibility.send_gate import load_gates, send_rules
@@ -67,7 +71,6 @@ from reconsent.kernel.rules.escalation import (
     StepSpec,
     decide,
 )
-from reconsent.kernel.rules.token_bucket import TokenBucket
 from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus
 from reconsent.settings import Settings
 
@@ -87,6 +90,8 @@ class _Claimed:
     messages: dict[Channel, list[OutboundMessage]]
     waits: dict[int, timedelta]  # attempt id -> the step's wait
     plan: HandoverPlan = field(default_factory=HandoverPlan)
+    #: Sends left unclaimed (a paced channel's next chunks): the next round claims them.
+    more: bool = False
 
 
 @dataclass
@@ -112,17 +117,17 @@ class Dispatcher:
         self.settings = settings
         self.adapters = adapters
         self.keys = settings.link_signing_keys()
-        self.sleep, self.monotonic = sleep, monotonic
-        #: Per-channel pacing (provider throughput, e.g. a long code's 1 SMS/s), per
-        #: dispatcher: the runtime keeps one dispatcher per process, so pacing holds
-        #: across the batches (and the threads) of that process.
-        self._pacing_lock = threading.Lock()
-        self.buckets = {
-            Channel(name): TokenBucket(rate, max(1.0, rate))
-            for name, rate in settings.send_rate_per_second.items()
-        }
+        #: Per-channel pacing, per dispatcher: the runtime keeps one dispatcher per
+        #: process, so pacing holds across the batches (and the threads) of that process.
+        self.pacer = Pacer(
+            settings.send_rate_per_second, adapters, sleep=sleep, monotonic=monotonic
+        )
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
         self.idempotent = frozenset(c for c, a in adapters.items() if a.idempotent)
+        resend = timedelta(seconds=settings.unconfirmed_resend_seconds)
+        self.resend_unseen = {
+            c: resend for c, a in adapters.items() if a.reports_back and resend > timedelta(0)
+        }
 
     def due_ranges(self, wave_id: int, now: datetime, size: int) -> list[tuple[int, int]]:
         """Id ranges of at most ``size`` due requests: what one batch task handles."""
@@ -135,14 +140,15 @@ class Dispatcher:
     def advance(self, wave_id: int, lo: int, hi: int, now: datetime) -> BatchReport:
         report = BatchReport()
         config_error: ConfigError | None = None
-        for _round in range(3):
+        escalations = 0  # rounds that re-decide after a failure: up to two more steps
+        while True:
             claimed = self._decide_and_claim(wave_id, lo, hi, now, report)
             if not claimed.messages:
                 break
             all_sent = True
             for channel, messages in claimed.messages.items():
                 adapter = self.adapters[channel]
-                for chunk in self._paced(channel, adapter.max_batch, messages):
+                for chunk in self.pacer.chunks(channel, messages):
                     with hand_over(self.engine, claimed.token, chunk, claimed.plan, now) as out:
                         results, error = self._call(adapter, out.passing)
                     for _attempt, why in out.blocked:
@@ -161,27 +167,16 @@ class Dispatcher:
                     all_sent = all_sent and all(r.outcome is SendOutcome.SENT for r in results)
                     if isinstance(error, ConfigError):
                         config_error = config_error or error
-            if all_sent or config_error is not None:
+            if config_error is not None:
                 break
+            if claimed.more:
+                continue  # a paced channel's next chunk: claimed only when it may leave
+            if all_sent or escalations == 2:
+                break
+            escalations += 1
         if config_error is not None:
             raise config_error  # recorded as retries above; the run must fail visibly
         return report
-
-    def _paced(
-        self, channel: Channel, max_batch: int, messages: list[OutboundMessage]
-    ) -> Iterator[list[OutboundMessage]]:
-        """Chunks of at most ``max_batch``, released no faster than the channel's rate."""
-        bucket = self.buckets.get(channel)
-        size = max_batch if bucket is None else max(1, min(max_batch, int(bucket.rate)))
-        for start in range(0, len(messages), size):
-            chunk = messages[start : start + size]
-            wait = 0.0
-            if bucket is not None:
-                with self._pacing_lock:
-                    wait = bucket.reserve(len(chunk), self.monotonic())
-            if wait > 0:
-                self.sleep(wait)
-            yield chunk
 
     # -- 1. decide and claim ------------------------------------------------
     def _decide_and_claim(
@@ -229,6 +224,7 @@ class Dispatcher:
                     now,
                     claim_lease=self.lease,
                     idempotent=self.idempotent,
+                    resend_unseen=self.resend_unseen,
                 )
                 _apply(writes, row, current, decision, now, report)
                 if decision.outcome is Outcome.SEND:
@@ -239,6 +235,10 @@ class Dispatcher:
 
             cap = config.daily_cap
             sends = apply_daily_caps(session, wave.id, cap, sends, steps, now, report, postpone)
+            # A paced channel is claimed one chunk at a time: the rest stays due.
+            sends, claimed.more = self.pacer.first_chunks(
+                sends, lambda item: steps[item[2].step_index].channel
+            )
             by_locale = {
                 locale: message_context(session, wave, locale, self.settings)
                 for locale in {row.locale for row, _, _ in sends}
@@ -303,7 +303,8 @@ class Dispatcher:
             attempt = owned.get(row.request_id)
             if attempt is None or attempt.step_index != decision.step_index:
                 continue  # another worker claimed it first
-            requests.set(row.request_id, next_action_at=now + self.lease)
+            # step_sent_at: a re-send of an unconfirmed step clears its presumed time.
+            requests.set(row.request_id, next_action_at=now + self.lease, step_sent_at=None)
             won.append((attempt, row, steps[decision.step_index]))
         return won
 

@@ -78,5 +78,7 @@ class Links:
             optout_link=f"{base}/o/{self.signer.sign(LinkUse.OPTOUT, rid, step)}",
             to_name=recipient.given_name,
             voice_url=voice,
-            status_callback_url=None if callback is None else base + callback,
+            # Our attempt id rides in the callback URL (covered by Twilio's signature): a
+            # report reconciles the attempt even when the provider's sid was never recorded.
+            status_callback_url=None if callback is None else f"{base}{callback}?a={attempt_id}",
         )

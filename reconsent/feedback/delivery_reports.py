@@ -5,7 +5,9 @@ The webhooks verify and parse a callback, judge it with
 there), and call :func:`apply_delivery` inside one unit of work:
 
 1. find the attempt: by ``attempt_id`` (SendGrid echoes our ``custom_args``,
-   checked against its ``request_id``) or by the provider's message id
+   checked against its ``request_id``; Twilio posts to the status URL we gave it,
+   which carries it), bound to the provider's message id when we kept one, or by
+   the provider's message id
    (Twilio ``MessageSid`` / ``CallSid`` = ``SendAttempt.provider_message_id``);
    an unknown attempt changes nothing and its key is not kept;
 2. keep the callback's key (:func:`reconsent.feedback.webhook_keys.first_time`): the same
@@ -126,6 +128,11 @@ def _find_attempt(session: Session, report: DeliveryReport) -> SendAttempt | Non
         if attempt is None or attempt.channel is not report.channel:
             return None
         if report.request_id is not None and attempt.request_id != report.request_id:
+            return None
+        known, told = attempt.provider_message_id, report.provider_message_id
+        if known and told and not told.startswith(known):
+            # The attempt went out as another message (SendGrid's sg_message_id starts
+            # with the X-Message-Id we kept; a Twilio sid equals it): not about this one.
             return None
         return attempt
     if not report.provider_message_id:

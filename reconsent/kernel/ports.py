@@ -86,5 +86,10 @@ class ChannelAdapter(Protocol):
     #: True when sending the same attempt twice is harmless (the file outbox):
     #: an unfinished claim is then re-sent after a crash instead of presumed sent.
     idempotent: bool
+    #: True when the provider reports every message it accepted back to us, naming our
+    #: attempt id (SendGrid's signed Event Webhook ``processed``; Twilio status callbacks
+    #: to a URL carrying the attempt id): a lost outcome is then confirmed by that report
+    #: or, with none within the bounded wait, re-sent (see ``decide``'s ``resend_unseen``).
+    reports_back: bool
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]: ...

@@ -354,3 +354,32 @@ def test_rate_limit_paces_a_channel(
     assert len(fakes[Channel.EMAIL].sent) == 6
     # A burst of 2, then 2 more each second: 6 messages take 2 seconds of pacing.
     assert sum(slept) == pytest.approx(2.0)
+
+
+def test_a_paced_channel_is_claimed_one_chunk_at_a_time(
+    engine: Engine, clock: FixedClock, tmp_path: Path, db_url: str
+) -> None:
+    settings = make_settings(tmp_path, db_url, send_rate_per_second={"email": 2})
+    wave_id = _wave_with(engine, clock, n=7)
+    fakes = adapters()
+    claimed_when_sent: list[int] = []
+
+    def outcome(_message: OutboundMessage) -> None:
+        with unit_of_work(engine) as s:  # what is claimed while a chunk is with the provider
+            claimed_when_sent.append(
+                s.scalar(
+                    select(func.count())
+                    .select_from(SendAttempt)
+                    .where(SendAttempt.status.in_([AttemptStatus.CLAIMED, AttemptStatus.SENDING]))
+                )
+                or 0
+            )
+
+    fakes[Channel.EMAIL].outcome = outcome
+    d = Dispatcher(engine, settings, fakes, sleep=lambda _s: None, monotonic=lambda: 0.0)
+    for lo, hi in d.due_ranges(wave_id, clock.now(), 100):
+        d.advance(wave_id, lo, hi, clock.now())
+    # Four chunks (2+2+2+1), each claimed just before it left: never more than one chunk.
+    assert len(fakes[Channel.EMAIL].sent) == 7
+    assert max(claimed_when_sent) == 2
+    assert len({m.request_id for m in fakes[Channel.EMAIL].sent}) == 7

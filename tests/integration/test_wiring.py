@@ -47,10 +47,10 @@ def test_the_runtime_keeps_one_dispatcher_so_pacing_spans_batches(
         runtime = get_runtime(settings)
         dispatcher = runtime.dispatcher
         assert runtime.dispatcher is dispatcher  # not rebuilt per batch
-        bucket = dispatcher.buckets[Channel.SMS]
+        bucket = dispatcher.pacer.buckets[Channel.SMS]
         assert bucket.reserve(3, now=100.0) > 0  # a first batch spends the burst...
         # ...and the next batch of the same process sees the debt instead of a full bucket.
-        assert runtime.dispatcher.buckets[Channel.SMS].reserve(1, now=100.0) > 2.0
+        assert runtime.dispatcher.pacer.buckets[Channel.SMS].reserve(1, now=100.0) > 2.0
     finally:
         reset_runtimes()
 

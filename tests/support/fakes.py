@@ -17,6 +17,7 @@ class RecordingAdapter:
     provider: str = "fake"
     max_batch: int = 1000
     idempotent: bool = False
+    reports_back: bool = False
     #: Decide the outcome per message (default: sent).
     outcome: Callable[[OutboundMessage], SendResult | None] = lambda _m: None
     sent: list[OutboundMessage] = field(default_factory=list)

@@ -182,3 +182,75 @@ def test_a_lost_claim_found_after_its_wait_is_presumed_sent_as_the_request_moves
     only = STEPS[:1]  # nothing after it: the request expires unanswered, it did not fail
     d = decide(view(0), lost, GATE, only, NOW, claim_lease=LEASE)
     assert (d.outcome, d.reason, d.presumed_sent_at) == (Outcome.EXPIRE, "no_answer", claimed)
+
+
+RESEND = {Channel.EMAIL: timedelta(hours=1)}
+
+
+def test_a_lost_outcome_on_a_reporting_channel_waits_for_the_report_then_is_sent_again() -> None:
+    claimed = NOW - timedelta(minutes=20)  # past the lease, inside the bounded wait
+    lost = attempt(AttemptStatus.SENDING, claimed)
+    d = decide(view(0), lost, GATE, STEPS, NOW, claim_lease=LEASE, resend_unseen=RESEND)
+    # Presumed (UNKNOWN), and the request wakes when the bounded wait is over.
+    assert (d.outcome, d.reason, d.presumed_sent_at, d.until) == (
+        Outcome.WAIT,
+        "unconfirmed",
+        claimed,
+        claimed + timedelta(hours=1),
+    )
+    unknown = attempt(AttemptStatus.UNKNOWN, claimed)
+    d = decide(view(0, claimed), unknown, GATE, STEPS, NOW, claim_lease=LEASE, resend_unseen=RESEND)
+    assert (d.outcome, d.reason, d.until) == (
+        Outcome.WAIT,
+        "unconfirmed",
+        claimed + timedelta(hours=1),
+    )
+    later = claimed + timedelta(hours=1)
+    d = decide(
+        view(0, claimed), unknown, GATE, STEPS, later, claim_lease=LEASE, resend_unseen=RESEND
+    )
+    assert (d.outcome, d.step_index, d.resend, d.presumed_sent_at) == (Outcome.SEND, 0, True, None)
+
+
+def test_a_lost_outcome_found_late_is_presumed_then_re_sent_at_the_next_tick() -> None:
+    claimed = NOW - timedelta(hours=2)
+    lost = attempt(AttemptStatus.SENDING, claimed)
+    d = decide(view(0), lost, GATE, STEPS, NOW, claim_lease=LEASE, resend_unseen=RESEND)
+    assert (d.outcome, d.reason, d.presumed_sent_at, d.until) == (
+        Outcome.WAIT,
+        "unconfirmed",
+        claimed,
+        NOW,
+    )
+
+
+def test_a_confirmed_send_is_never_re_sent_and_an_unconfirmed_one_does_not_escalate() -> None:
+    claimed = NOW - timedelta(days=4)  # the 3-day wait is over
+    sent = attempt(AttemptStatus.SENT, claimed)
+    d = decide(view(0, claimed), sent, GATE, STEPS, NOW, claim_lease=LEASE, resend_unseen=RESEND)
+    assert (d.outcome, d.step_index, d.resend) == (Outcome.SEND, 1, False)
+    # Re-sent, but quiet hours or a block on the channel still apply.
+    unknown = attempt(AttemptStatus.UNKNOWN, NOW - timedelta(hours=2))
+    shut = Gate(blocked=None, timezone="Europe/Rome", blocks={**OPEN, Channel.EMAIL: "suppressed"})
+    d = decide(
+        view(0, NOW - timedelta(hours=2)),
+        unknown,
+        shut,
+        STEPS,
+        NOW,
+        claim_lease=LEASE,
+        resend_unseen=RESEND,
+    )
+    assert (d.outcome, d.step_index, d.resend) == (Outcome.SEND, 1, False)
+    assert d.skipped == ((0, Channel.EMAIL, "suppressed"),)
+
+
+def test_without_a_reporting_channel_a_lost_outcome_stays_presumed_sent() -> None:
+    claimed = NOW - timedelta(hours=2)
+    unknown = attempt(AttemptStatus.UNKNOWN, claimed)
+    d = decide(view(0, claimed), unknown, GATE, STEPS, NOW, claim_lease=LEASE)
+    assert (d.outcome, d.reason, d.until) == (
+        Outcome.WAIT,
+        "awaiting_answer",
+        claimed + timedelta(days=3),
+    )

@@ -74,10 +74,12 @@ class Decision:
     reason: str | None = None
     #: Steps passed over on the way, with why: recorded as SKIPPED attempts.
     skipped: tuple[tuple[int, Channel, str], ...] = ()
-    #: A claim whose outcome was lost (crash) on a non-idempotent channel:
-    #: presumed sent at the claim time, never re-sent (at most once).
+    #: A claim whose outcome was lost (crash) on a non-idempotent channel: presumed sent
+    #: at the claim time (UNKNOWN), re-sent only after ``resend_unseen`` with no report.
     presumed_sent_at: datetime | None = None
     escalated: bool = False
+    #: SEND of an UNKNOWN attempt the provider never reported within the bounded wait.
+    resend: bool = False
 
 
 def channel_block(channel: Channel, gate: Gate) -> str | None:
@@ -94,7 +96,16 @@ def decide(
     *,
     claim_lease: timedelta,
     idempotent: frozenset[Channel] = frozenset(),
+    resend_unseen: Mapping[Channel, timedelta] | None = None,
 ) -> Decision:
+    """What to do with one request now.
+
+    ``resend_unseen``: per channel whose provider reports every message it accepts
+    (SendGrid's ``processed`` event, Twilio's status callbacks, both carrying our
+    attempt id), how long a lost outcome (UNKNOWN) waits for that report; with none by
+    then the provider never saw the message and the step is sent again. A channel not
+    listed never re-sends a lost outcome (at most once).
+    """
     if gate.blocked:
         return Decision(Outcome.CANCEL, request.step_index, reason=gate.blocked)
     index = request.step_index
@@ -102,6 +113,7 @@ def decide(
     any_sent = request.any_sent
     current = attempt
     presumed: datetime | None = None
+    resend = False
     skipped: list[tuple[int, Channel, str]] = []
 
     def at_index(
@@ -117,6 +129,7 @@ def decide(
             skipped=tuple(skipped),
             presumed_sent_at=presumed,
             escalated=index != request.step_index,
+            resend=resend and outcome is Outcome.SEND,
         )
 
     while True:
@@ -125,8 +138,17 @@ def decide(
                 return at_index(Outcome.EXPIRE, "no_answer")
             return at_index(Outcome.FAIL, "unreachable")
         step = steps[index]
-        if sent_at is None and current is not None:
-            if current.status in (AttemptStatus.SENT, AttemptStatus.UNKNOWN):
+        resend_at: datetime | None = None
+        if current is not None and current.status is AttemptStatus.UNKNOWN:
+            wait = (resend_unseen or {}).get(step.channel)
+            resend_at = None if wait is None else current.claimed_at + wait
+            if resend_at is not None and now >= resend_at:
+                # No report within the bounded wait: the provider never had it.
+                sent_at, resend = None, True
+            else:
+                sent_at = sent_at or current.claimed_at
+        if sent_at is None and current is not None and not resend:
+            if current.status is AttemptStatus.SENT:
                 sent_at = current.claimed_at
             elif current.status in (AttemptStatus.FAILED, AttemptStatus.SKIPPED):
                 index, sent_at, current = index + 1, None, None
@@ -137,16 +159,22 @@ def decide(
                     return at_index(Outcome.WAIT, "claimed", lease_end)
                 # A claim never handed to the provider is simply sent now. One that was
                 # handed over but whose outcome was lost (a crash mid-call) is presumed
-                # sent, at most once, unless re-sending is harmless (the file outbox).
+                # sent (UNKNOWN) unless re-sending is harmless (the file outbox); a
+                # provider that reports back confirms it, or it is re-sent (above).
                 if current.status is AttemptStatus.SENDING and step.channel not in idempotent:
                     presumed = sent_at = current.claimed_at
                     any_sent = True
+                    wait = (resend_unseen or {}).get(step.channel)
+                    resend_at = None if wait is None else current.claimed_at + wait
             elif current.status is AttemptStatus.RETRY:
                 retry_at = current.next_retry_at or now
                 if now < retry_at:
                     return at_index(Outcome.WAIT, "retry", retry_at)
         if sent_at is not None:
             answer_due = sent_at + step.wait
+            if resend_at is not None and (now < resend_at or presumed is not None):
+                # Unconfirmed: wait for the provider's report (or re-send) before moving on.
+                return at_index(Outcome.WAIT, "unconfirmed", max(resend_at, now))
             if now < answer_due:
                 return at_index(Outcome.WAIT, "awaiting_answer", answer_due)
             index, sent_at, current = index + 1, None, None
@@ -154,7 +182,7 @@ def decide(
         blocked = channel_block(step.channel, gate)
         if blocked:
             skipped.append((index, step.channel, blocked))
-            index, current = index + 1, None
+            index, current, resend = index + 1, None, False
             continue
         opens = next_allowed(now, gate.timezone, step.quiet_preset)
         if opens > now:

@@ -62,9 +62,11 @@ def test_key_3_texts_the_landing_link_once_and_the_wave_goes_on(
     assert again.gather is not None and again.gather.status_code == 200
     [sms] = twilio.created("Messages")
     assert sms.params["To"] == world.phone("anna")
-    assert sms.params["StatusCallback"] == "http://portal.test/webhooks/twilio/sms-status"
     [link] = re.findall(r"http://portal\.test/c/[\w.\-]+", sms.params["Body"])
     link_attempt = world.attempts()[-1]
+    assert sms.params["StatusCallback"] == (
+        f"http://portal.test/webhooks/twilio/sms-status?a={link_attempt.id}"
+    )
     assert (link_attempt.channel, link_attempt.step_index, link_attempt.status) == (
         Channel.SMS,
         SMS_LINK_STEP_OFFSET + ivr_attempt.step_index,

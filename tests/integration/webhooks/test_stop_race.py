@@ -34,6 +34,7 @@ class _Signalling:
         self.inner = inner
         self.channel, self.provider = inner.channel, inner.provider
         self.max_batch, self.idempotent = inner.max_batch, inner.idempotent
+        self.reports_back = inner.reports_back
         self.first_chunk = first_chunk
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
