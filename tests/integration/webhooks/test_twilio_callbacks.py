@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from models import SendAttempt
+from reconsent.db import unit_of_work
 from reconsent.dev.emulators.twilio import TwilioEmulator
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import AttemptStatus, Channel, SuppressionReason
@@ -168,3 +171,34 @@ def test_unknown_sids_and_incomplete_callbacks_change_nothing(
 
     assert [a.status_code for a in answers] == [204, 400]
     assert world.snapshot() == before
+
+
+def test_a_status_callback_confirms_an_attempt_whose_sid_a_crash_lost(
+    world: World, twilio: TwilioEmulator, client: TestClient, engine: Engine
+) -> None:
+    attempt_id, _, sid = _sms_out(world)
+    with unit_of_work(engine) as s:  # as a kill -9 after Twilio answered leaves it
+        lost = s.get_one(SendAttempt, attempt_id)
+        lost.status, lost.provider_message_id = AttemptStatus.UNKNOWN, None
+
+    answer = twilio.fire_status_callback(sid, "sent", client=client)
+
+    assert answer.status_code == 204
+    attempt = world.attempt(attempt_id)
+    assert (attempt.status, attempt.provider_message_id) == (AttemptStatus.SENT, sid)
+
+
+def test_a_callback_is_bound_to_the_message_its_attempt_went_out_as(
+    world: World, twilio: TwilioEmulator, client: TestClient
+) -> None:
+    world.people("anna", "bruno")
+    world.tick(world.wave("sms"))
+    first, second = world.attempts()
+    before = world.snapshot()
+    # A genuinely signed callback for the first attempt's URL, carrying the second's sid.
+    url, _ = twilio.status_callback(first.provider_message_id or "", "undelivered")
+    _, params = twilio.status_callback(second.provider_message_id or "", "undelivered")
+    answer = twilio.post_signed(url, params, client=client)
+
+    assert answer.status_code == 204
+    assert world.snapshot()[:2] == before[:2]  # neither attempt changed
