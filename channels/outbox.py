@@ -33,7 +33,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import IO, Any
 
-from channels.ivr_twiml import call_twiml, gather_url_for
+from channels.ivr_twiml import Voice, call_twiml, gather_url_for, spoken_portal
 from channels.message_render import (
     DEFAULT_SMS_MAX_SEGMENTS,
     apply_substitutions,
@@ -69,6 +69,7 @@ class FileOutbox:
         from_name: str = "Privacy team",
         sms_from: str | None = None,
         ivr_audio_urls: Mapping[str, str] | None = None,
+        voice: Voice | None = None,
         sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS,
         clock: Clock | None = None,
         max_batch: int = 1000,
@@ -80,6 +81,7 @@ class FileOutbox:
         self._from_domain = from_email.rpartition("@")[2] or "localhost"
         self._sms_from = sms_from
         self._audio_urls = dict(ivr_audio_urls or {})
+        self._voice = voice or Voice(spoken_portal("https://localhost"), {})
         self._sms_max_segments = sms_max_segments
         self._clock = clock or SystemClock()
         self._manifest_lock = threading.Lock()
@@ -141,7 +143,7 @@ class FileOutbox:
             return "\n".join(lines).encode()
         assert msg.voice_url is not None  # checked in send()
         audio = self._audio_urls.get(resolve_language(msg.context.locale))
-        return call_twiml(msg.context, gather_url_for(msg.voice_url), audio).encode()
+        return call_twiml(msg.context, gather_url_for(msg.voice_url), audio, self._voice).encode()
 
     def _email(self, msg: OutboundMessage) -> bytes:
         return self._message(msg).as_bytes(policy=_SMTP_COMPAT)

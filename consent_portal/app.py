@@ -23,7 +23,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from consent_portal import pages, receipt_pages, renewal_pages, rights_pages, voice_webhooks
+from consent_portal import (
+    home_page,
+    pages,
+    receipt_pages,
+    renewal_pages,
+    rights_pages,
+    voice_webhooks,
+)
 from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
 from consent_portal.batching import Batcher
@@ -129,6 +136,8 @@ def create_app(
             max_body_size=sendgrid_hooks.MAX_BATCH_BYTES,
         ),
         Route("/healthz", pages.healthz, methods=["GET"], name="healthz"),
+        Route("/", home_page.home, methods=["GET"], name="home"),
+        Route("/privacy", home_page.home, methods=["GET"], name="privacy_home"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     https = settings.portal_base_url.lower().startswith("https://")

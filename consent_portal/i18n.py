@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 
+from consent_portal.i18n_home import HOME_STRINGS
 from consent_portal.i18n_rights import RIGHTS_STRINGS
 from reconsent.kernel.locales import DEFAULT_LANGUAGE, supported_language
 
@@ -149,6 +150,11 @@ def choose_locale(
     return DEFAULT_LOCALE
 
 
+def page_locale(query_lang: str | None, accept_language: str | None) -> str:
+    """The language of a page no link names a person for: ``?lang=``, then the browser's."""
+    return choose_locale(query_lang, None, accept_language)
+
+
 def texts(locale: str) -> Mapping[str, str]:
     """Every string for ``locale``; English fills the gaps."""
     return _texts(supported_language(locale) or DEFAULT_LOCALE)
@@ -159,8 +165,10 @@ def _texts(lang: str) -> Mapping[str, str]:
     merged = {
         **STRINGS[DEFAULT_LOCALE],
         **RIGHTS_STRINGS[DEFAULT_LOCALE],
+        **HOME_STRINGS[DEFAULT_LOCALE],
         **STRINGS[lang],
         **RIGHTS_STRINGS.get(lang, {}),
+        **HOME_STRINGS.get(lang, {}),
     }
     return MappingProxyType(merged)
 

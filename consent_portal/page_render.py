@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from consent_portal.i18n import choose_locale, other_locale, texts
+from consent_portal.i18n import other_locale, page_locale, texts
 from consent_portal.state import Portal
 from reconsent.kernel.errors import ExpiredLink, LinkError
 from reconsent.kernel.links import token_id
@@ -169,9 +169,7 @@ def link_error_page(portal: Portal, request: Request, exc: LinkError) -> Respons
     The 410 page offers a fresh link: a form posting to the token's ``renew``
     route (the signature is valid, only the age is not), with its CSRF token.
     """
-    locale = choose_locale(
-        request.query_params.get("lang"), None, request.headers.get("accept-language")
-    )
+    locale = page_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
     if not isinstance(exc, ExpiredLink):
         return error_page(portal, request, locale, "bad_link", 400)
     token = request.path_params.get("token", "")

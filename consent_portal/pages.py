@@ -25,7 +25,7 @@ from consent_portal.decision_posts import (
     Post,
     Recorded,
 )
-from consent_portal.i18n import choose_locale, texts
+from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import base_context, path_for, read_form
 from consent_portal.page_render import error_page as _error
 from consent_portal.page_render import link_error_page as _link_error
@@ -124,8 +124,8 @@ def _check_post(portal: Portal, request: Request, fields: dict[str, list[str]]) 
         return _link_error(portal, request, exc)
     grant = portal.csrf.check(payload.token_id, _one(fields, "csrf"), _one(fields, "nonce"))
     if grant is None:
-        fallback = choose_locale(
-            request.query_params.get("lang"), None, request.headers.get("accept-language")
+        fallback = page_locale(
+            request.query_params.get("lang"), request.headers.get("accept-language")
         )
         return _error(portal, request, fallback, "forbidden", 403)
     evidence = {

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent_portal.i18n import choose_locale
+from consent_portal.i18n import page_locale
 from consent_portal.page_render import error_page
 from reconsent.kernel.rules.token_bucket import TokenBucket
 
@@ -77,9 +77,7 @@ def too_many(scope: Scope, retry_after: float) -> Response:
     portal = scope.get("state", {}).get("portal")
     if portal is None:
         return PlainTextResponse("too many requests", status_code=429, headers=headers)
-    locale = choose_locale(
-        request.query_params.get("lang"), None, request.headers.get("accept-language")
-    )
+    locale = page_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
     return error_page(portal, request, locale, "rate_limited", 429, headers=headers)
 
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
-from consent_portal.i18n import choose_locale, texts
+from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import error_page, link_error_page, page, path_for
 from consent_portal.state import Portal, open_link, portal_of, run_sync
 from reconsent.campaigns.notices import notice_for
@@ -104,9 +104,7 @@ async def notice_page(request: Request) -> Response:
 
 
 def _notice_page(portal: Portal, request: Request) -> Response:
-    locale = choose_locale(
-        request.query_params.get("lang"), None, request.headers.get("accept-language")
-    )
+    locale = page_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
     with unit_of_work(portal.engine) as session:
         notice = notice_for(session, request.path_params["version"], locale)
     if notice is None:

@@ -5,19 +5,29 @@ public URL Twilio was given (``settings.portal_base_url`` + path + query, never
 the Host header) and the POST parameters; otherwise 403 and nothing recorded.
 No auth token configured means every request is refused.
 
-Keys on the call: 1 gives every purpose of the wave, 2 refuses them all,
-9 objects ("never call again"), 3 sends the landing link by SMS (claimed here,
-sent after the answer: :mod:`reconsent.feedback.ivr_sms_link`); anything else records
-nothing.  The CallSid is the replay key: the same callback twice changes
-nothing (and key 3 sends one SMS per request and IVR step).
+One question per purpose of the wave (``?q=N`` on the gather URL): 1 gives
+that purpose, 2 refuses it, each answer its own event (the digit, the
+question and the purpose asked in its evidence); 9 objects ("never call
+again"), 3 sends the landing link by SMS (claimed here, sent after the
+answer: :mod:`reconsent.feedback.ivr_sms_link`); another key repeats the
+question, no key records nothing.
+
+A valid signature is not enough (:func:`call_refusal`): the request must carry
+every field Twilio sends, our AccountSid, the CallSid of the call placed for
+that attempt and the contact's number; an answer is taken only on an open
+request (or one this very call has answered) and never after the person
+objected or was suppressed for calls. One idempotency key per (request,
+step, question): the same answer twice records one event.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
@@ -26,19 +36,27 @@ from starlette.responses import PlainTextResponse, Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from channels.ivr_twiml import Voice
 from consent_portal.i18n import choose_locale
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
-from models import Contact, WaveRequest
+from models import ConsentEvent, Contact, WaveRequest
 from reconsent.campaigns.notices import message_context
 from reconsent.db import unit_of_work
+from reconsent.eligibility.send_gate import stopped_on
 from reconsent.feedback.ivr_sms_link import Claim, SmsLinkClaim, claim_sms_link, send_sms_link
 from reconsent.kernel.errors import DecisionError, LinkError
 from reconsent.kernel.links import LinkUse
 from reconsent.kernel.rules.addresses import address_hash
-from reconsent.kernel.vocab import AddressKind, Channel, CollectionMethod, SuppressionReason
+from reconsent.kernel.vocab import (
+    AddressKind,
+    Channel,
+    CollectionMethod,
+    RequestStatus,
+    SuppressionReason,
+)
 from reconsent.ledger.decisions import record_decision
 from reconsent.ledger.objections import record_channel_optout
-from reconsent.wiring import sms_adapter
+from reconsent.wiring import call_voice, sms_adapter
 
 if TYPE_CHECKING:
     from reconsent.kernel.ports import MessageContext
@@ -97,6 +115,45 @@ def _context(portal: Portal, session: Session, link: OpenLink) -> MessageContext
     return message_context(session, link.wave, locale, portal.settings)
 
 
+#: Parameters Twilio sends with every voice request: a set without one of them was not
+#: made by Twilio (e.g. a signed body re-cut at another parameter boundary).
+REQUIRED = frozenset(
+    {"AccountSid", "ApiVersion", "CallSid", "CallStatus", "Direction", "From", "To"}
+)
+_CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+
+
+def call_refusal(
+    portal: Portal, params: dict[str, str], placed_sid: str | None, phone_hash: str | None
+) -> str | None:
+    """Why this (signed) request is not about the call we placed, or None.
+
+    The signature alone does not bind a request to our call: Twilio's scheme
+    concatenates names and values with no separator, so a captured body can be
+    re-cut under the same signature. So: every field Twilio always sends, our
+    account, a well-formed CallSid that is the call placed for this attempt (when the
+    dispatcher has recorded it), and the number called is the contact's.
+    """
+    if not {k for k, v in params.items() if v.strip()} >= REQUIRED:
+        return "incomplete"
+    if params["AccountSid"].strip() != (portal.settings.twilio_account_sid or ""):
+        return "account"
+    call_sid = params["CallSid"].strip()
+    if not _CALL_SID.fullmatch(call_sid):
+        return "call_sid"
+    if placed_sid and _CALL_SID.fullmatch(placed_sid) and call_sid != placed_sid:
+        return "other_call"  # (an attempt the file outbox "placed" has no CallSid)
+    callee = params["To"].strip()
+    called = address_hash(portal.address_key, AddressKind.PHONE, callee) if callee else None
+    if phone_hash is None or called != phone_hash:
+        return "callee"
+    return None
+
+
+def _voice_of(portal: Portal) -> Voice:
+    return call_voice(portal.settings)
+
+
 # --- the call's TwiML -----------------------------------------------------------------
 
 
@@ -114,15 +171,22 @@ def _voice(portal: Portal, request: Request, params: dict[str, str]) -> Response
     try:
         with unit_of_work(portal.engine) as session:
             link = open_link(session, portal, LinkUse.IVR, token)
+            contact = session.get(Contact, link.contact.id)
+            why = call_refusal(
+                portal, params, link.provider_message_id, contact.phone_hash if contact else None
+            )
             context = _context(portal, session, link)
     except LinkError:
         return _hangup()
+    voice_ = _voice_of(portal)
+    if why is not None or not context.purposes:
+        logger.warning("twilio voice request refused: %s", why or "no purpose to ask")
+        return _hangup()
     if is_machine(params.get("AnsweredBy", "")):
-        hint = urlsplit(portal.settings.portal_base_url).hostname or ""
-        return _twiml(ivr.machine_twiml(context, hint))
+        return _twiml(ivr.machine_twiml(context, voice_))
     gather_url = ivr.gather_url_for(signed_url(portal, VOICE_PATH, request))
     audio_url = portal.settings.ivr_audio_urls.get(context.locale)
-    return _twiml(ivr.call_twiml(context, gather_url, audio_url))
+    return _twiml(ivr.call_twiml(context, gather_url, audio_url, voice_))
 
 
 # --- the answer -----------------------------------------------------------------------
@@ -135,47 +199,98 @@ async def gather(request: Request) -> Response:
     return await run_sync(_gather, portal_of(request), request, params)
 
 
-def _evidence(portal: Portal, params: dict[str, str], digits: str) -> dict[str, str | None]:
+def _evidence(
+    portal: Portal, params: dict[str, str], digits: str, question: int, purpose: str
+) -> dict[str, str | None]:
     callee = params.get("To", "").strip()
     return {
         "call_sid": params.get("CallSid"),
         "digits": digits,
+        "question": str(question + 1),
+        "purpose_asked": purpose,
         "answered_by": params.get("AnsweredBy"),
         # The number called, as the suppression list's keyed hash: never in clear.
         "to_hash": address_hash(portal.address_key, AddressKind.PHONE, callee) if callee else None,
     }
 
 
+def _question(request: Request) -> int | None:
+    value = request.query_params.get("q", "0")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 4 else None
+
+
+class _Ended(Exception):
+    """The answer cannot be taken (closed request, objection since): end politely."""
+
+
+def _this_call_answered(session: Session, request_id: int, call_sid: str) -> bool:
+    return (
+        session.scalar(
+            select(ConsentEvent.id)
+            .where(
+                ConsentEvent.request_id == request_id,
+                ConsentEvent.provider_message_id == call_sid,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class _Answered:
+    context: MessageContext
+    claim: SmsLinkClaim | None = None
+    recorded: bool = False
+
+
 def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Response:
     from channels import ivr_twiml as ivr
 
     token = request.query_params.get("t", "")
+    question = _question(request)
     digits = params.get("Digits", "").strip()
-    call_sid = params.get("CallSid", "").strip() or None
-    evidence = _evidence(portal, params, digits)
+    call_sid = params.get("CallSid", "").strip()
+    voice_ = _voice_of(portal)
 
-    def record(session: Session) -> tuple[MessageContext, SmsLinkClaim | None]:
+    def record(session: Session) -> _Answered:
         link = open_link(session, portal, LinkUse.IVR, token)
-        claim: SmsLinkClaim | None = None
-        if call_sid is not None and digits in (DIGIT_GIVE, DIGIT_REFUSE):
+        contact = session.get(Contact, link.contact.id)
+        assert contact is not None  # open_link just read it
+        context = _context(portal, session, link)
+        why = call_refusal(portal, params, link.provider_message_id, contact.phone_hash)
+        if why is not None or question is None or question >= len(context.purposes):
+            logger.warning("twilio gather refused: %s", why or "no such question")
+            raise LinkError("not our call")
+        if link.request_status is not RequestStatus.ACTIVE and not _this_call_answered(
+            session, link.request_id, call_sid
+        ):
+            raise _Ended("closed")
+        if stopped_on(session, contact, Channel.IVR) is not None:
+            raise _Ended("stopped")  # an objection (or an erasure...) since the call began
+        asked = context.purposes[question].code
+        evidence = _evidence(portal, params, digits, question, asked)
+        if digits in (DIGIT_GIVE, DIGIT_REFUSE):
             record_decision(
                 session,
                 request_id=link.request_id,
-                choices=dict.fromkeys(link.config.purposes, digits == DIGIT_GIVE),
+                choices={asked: digits == DIGIT_GIVE},
                 method=CollectionMethod.IVR,
                 channel=Channel.IVR,
                 evidence=evidence,
-                nonce=call_sid,
+                # One answer per (request, step, question): a replay changes nothing.
+                nonce=f"ivr:{link.request_id}:{link.payload.step_index}:{question}",
                 ctx=portal.ledger_context(),
                 attempt_id=link.attempt_id,
                 provider_message_id=call_sid,
             )
-        elif call_sid is not None and digits == DIGIT_OBJECT:
+            return _Answered(context, recorded=True)
+        if digits == DIGIT_OBJECT:
             # "Never call me again": calls stop (the phone purposes withdrawn, the number
             # suppressed for calls); e-mail and SMS are the person's to stop as they wish.
             record_channel_optout(
                 session,
-                contact_id=link.contact.id,
+                contact_id=contact.id,
                 channel=Channel.IVR,
                 request_id=link.request_id,
                 method=CollectionMethod.IVR,
@@ -183,10 +298,9 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 ctx=portal.ledger_context(),
                 reason=SuppressionReason.OBJECTION,
             )
-        elif call_sid is not None and digits == DIGIT_SMS_LINK:
+        elif digits == DIGIT_SMS_LINK:
             request_row = session.get(WaveRequest, link.request_id)
-            contact = session.get(Contact, link.contact.id)
-            assert request_row is not None and contact is not None  # open_link just read them
+            assert request_row is not None  # open_link just read it
             claim = claim_sms_link(
                 session,
                 request=request_row,
@@ -195,14 +309,34 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 ivr_step=link.payload.step_index,
                 now=portal.clock.now(),
             )
-        return _context(portal, session, link), claim
+            return _Answered(context, claim)
+        return _Answered(context)
 
     try:
-        context, claim = retry_on_conflict(portal.engine, record)
+        answered = retry_on_conflict(portal.engine, record)
+    except _Ended:
+        with unit_of_work(portal.engine) as session:
+            try:
+                link = open_link(session, portal, LinkUse.IVR, token, check_expiry=False)
+                context = _context(portal, session, link)
+            except LinkError:
+                return _hangup()
+        return _twiml(ivr.ended_twiml(context, voice_))
     except (LinkError, DecisionError):
         return _hangup()
+    assert question is not None  # checked in record
+    context, claim = answered.context, answered.claim
+    gather_url = ivr.gather_url_for(signed_url(portal, VOICE_PATH, request))
+    if answered.recorded:
+        said = ivr.recorded_phrase(context, digits)
+        if question + 1 < len(context.purposes):
+            return _twiml(ivr.question_twiml(context, question + 1, gather_url, voice_, said=said))
+        return _twiml(ivr.closing_twiml(context, voice_, said=said))
+    if digits not in (DIGIT_OBJECT, DIGIT_SMS_LINK):
+        said = ivr.invalid_phrase(context)
+        return _twiml(ivr.question_twiml(context, question, gather_url, voice_, said=said))
     refused = claim is not None and claim.claim is Claim.REFUSED
-    answer = _twiml(ivr.answer_twiml(context, digits, sms_unavailable=refused))
+    answer = _twiml(ivr.answer_twiml(context, digits, voice_, sms_unavailable=refused))
     if claim is not None and claim.attempt_id is not None:
         settings = portal.settings
         answer.background = BackgroundTask(

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         description='Recorded call scripts per locale, JSON: {"it": "https://.../it.mp3"}. '
         "Unset for a locale: the script is read by text-to-speech.",
     )
+    ivr_voices: dict[str, str] = Field(
+        default_factory=dict,
+        description='Text-to-speech voice per language for calls, JSON: {"it": "Polly.Carla"}. '
+        "Unset for a language: Polly.Bianca (it-IT), Polly.Amy (en-GB).",
+    )
     dispatch_batch_size: int = Field(
         default=1000,
         ge=1,

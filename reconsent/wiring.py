@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import SecretBytes, SecretStr
 from sqlalchemy import Engine
 
+from channels.ivr_twiml import Voice, spoken_portal
 from channels.outbox import FileOutbox
 from channels.sendgrid_email import SendGridEmail
 from channels.twilio_calls import TwilioVoice
@@ -96,6 +97,11 @@ def provider_for(settings: Settings, channel: Channel) -> tuple[str, tuple[str, 
     return choice.provider, choice.missing
 
 
+def call_voice(settings: Settings) -> Voice:
+    """How calls speak: the TTS voice per language, and the portal page they name."""
+    return Voice(spoken_portal(settings.portal_base_url), settings.ivr_voices)
+
+
 def build_adapter(settings: Settings, channel: Channel) -> ChannelAdapter:
     choice = _choose(settings, channel)
     if choice.missing:
@@ -111,6 +117,7 @@ def build_adapter(settings: Settings, channel: Channel) -> ChannelAdapter:
             from_name=settings.email_from_name,
             sms_from=settings.sms_from,
             ivr_audio_urls=settings.ivr_audio_urls,
+            voice=call_voice(settings),
             sms_max_segments=settings.sms_max_segments,
             max_batch=settings.dispatch_batch_size,
         )

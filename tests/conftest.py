@@ -28,6 +28,8 @@ from tests.support.postgres import PostgresServer, running_postgres
 #: A Tuesday, 10:00 UTC (11:00 in Rome): inside every calling window.
 FIXED_NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 PG_TEMPLATE = "reconsent_template"
+#: The Twilio account the test settings name (voice webhooks check it).
+TWILIO_ACCOUNT = "AC" + "0" * 32
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -140,6 +142,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         "portal_base_url": "http://portal.test",
         "channel_mode": ChannelMode.OUTBOX,
         "twilio_auth_token": "test-twilio-token",
+        "twilio_account_sid": TWILIO_ACCOUNT,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

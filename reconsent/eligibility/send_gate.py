@@ -33,7 +33,7 @@ from reconsent.kernel.rules.escalation import Gate
 from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
 from reconsent.kernel.waveconfig import WaveConfig
 
-__all__ = ["Person", "load_gates", "person_gate", "send_rules"]
+__all__ = ["Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
 
 
 class Person(Protocol):
@@ -191,6 +191,19 @@ def _states(
     for contact_id, purpose_id, state, provable in rows:
         found.setdefault(contact_id, {})[purpose_id] = (state, bool(provable))  # enum already
     return found
+
+
+def stopped_on(session: Session, person: Person, channel: Channel) -> str | None:
+    """Why ``person`` may not be reached on ``channel`` right now, whatever a wave says:
+    erased, restricted, or suppressed there or everywhere (by contact or address hash).
+    What a webhook checks before it records an answer given on that channel."""
+    if person.erased_at is not None:
+        return "erased"
+    if person.restricted_at is not None:
+        return "restricted"
+    found = _suppressions(session, [person])
+    why = found.every.get(person.id) or found.channels.get(person.id, {}).get(channel)
+    return None if why is None else f"suppressed:{why.value}"
 
 
 def _suppressions(session: Session, people: list[Person]) -> _Suppressed:

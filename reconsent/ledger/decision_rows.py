@@ -43,6 +43,9 @@ class Closing:
     status: RequestStatus
     channel: Channel | None
     reason: str
+    #: The status it closes from: ACTIVE, or REFUSED when a later answer to the same
+    #: request gives a purpose (a call asks one purpose at a time: "no", then "yes").
+    from_status: RequestStatus = RequestStatus.ACTIVE
 
 
 @cache
@@ -97,7 +100,8 @@ def _close_statement() -> Any:
 
 
 def close_requests(session: Session, closings: Sequence[Closing], now: datetime) -> None:
-    """Close each request that is still active (one executemany); loaded copies are expired."""
+    """Close each request still in its ``from_status`` (one executemany); loaded copies
+    are expired."""
     if not closings:
         return
     session.connection().execute(
@@ -105,7 +109,7 @@ def close_requests(session: Session, closings: Sequence[Closing], now: datetime)
         [
             {
                 "request_id": c.request_id,
-                "active": RequestStatus.ACTIVE,
+                "active": c.from_status,
                 "status": c.status,
                 "now": now,
                 "channel": c.channel,

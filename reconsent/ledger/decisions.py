@@ -223,11 +223,22 @@ def record_decisions(
         found = {code_of[row.purpose_id]: row.state for row in rows}
         states = {code: found[code] for code in p.purposes if code in found}
         status = closed.get(p.target.request_id, p.target.status)
+        any_given = any(state is ConsentState.GIVEN for state in states.values())
         if p.written and status is RequestStatus.ACTIVE:
-            any_given = any(state is ConsentState.GIVEN for state in states.values())
             status = RequestStatus.CONFIRMED if any_given else RequestStatus.REFUSED
             closed[p.target.request_id] = status
             closings.append(Closing(p.target.request_id, status, p.given.channel, "answered"))
+        elif p.written and status is RequestStatus.REFUSED and any_given:
+            status = closed[p.target.request_id] = RequestStatus.CONFIRMED
+            closings.append(
+                Closing(
+                    p.target.request_id,
+                    status,
+                    p.given.channel,
+                    "answered",
+                    from_status=RequestStatus.REFUSED,
+                )
+            )
         first = rows[0]
         results[index] = DecisionResult(
             request_id=p.target.request_id,

@@ -7,6 +7,7 @@ Behaviour is drawn from a seeded RNG so a demo run is reproducible.
 from __future__ import annotations
 
 import random
+import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -14,6 +15,10 @@ from urllib.parse import urljoin
 
 import httpx
 from twilio.request_validator import RequestValidator
+
+#: The Twilio account of the demo (the voice webhooks check it on every request).
+DEMO_ACCOUNT_SID = "AC" + "de" * 16
+MAX_QUESTIONS = 8  # keys ready for the longest call; a call asks one purpose per question
 
 
 class _FormParser(HTMLParser):
@@ -84,34 +89,60 @@ class Customers:
         self.tally.add(channel, what if answer.status_code == 200 else f"post_{answer.status_code}")
 
     # -- calls (IVR) --------------------------------------------------------
-    def pick_up(self) -> tuple[str, str | None, str]:
-        """How a call goes: (AnsweredBy, the key pressed or None, what to tally)."""
+    def pick_up(self) -> tuple[str, list[str], str]:
+        """How a call goes: (AnsweredBy, the keys pressed question after question, what
+        to tally). A call asks one purpose at a time; the keys stop when it ends."""
         roll = self.rng.random()
         if roll < 0.15:
-            return "machine_end_beep", None, "voicemail"
+            return "machine_end_beep", [], "voicemail"
+        if roll < 0.35:
+            return "human", ["1"] * MAX_QUESTIONS, "pressed_1_to_every_question"
         if roll < 0.50:
-            return "human", "1", "pressed_1_consent"
+            keys = [self.rng.choice("12") for _ in range(MAX_QUESTIONS)]
+            return "human", keys, "answered_question_by_question"
         if roll < 0.60:
-            return "human", "2", "pressed_2_refuse"
+            return "human", ["2"] * MAX_QUESTIONS, "pressed_2_to_every_question"
         if roll < 0.65:
-            return "human", "9", "pressed_9_never_call"
+            return "human", ["9"], "pressed_9_never_call"
         if roll < 0.70:
-            return "human", "3", "pressed_3_sms_link"
-        return "human", None, "hung_up_no_key"
+            return "human", ["3"], "pressed_3_sms_link"
+        return "human", [], "hung_up_no_key"
 
-    def answer_call(self, voice_url: str) -> None:
-        """Pick up (or let voicemail answer), then maybe press a key."""
+    def answer_call(self, voice_url: str, *, to: str, account_sid: str) -> None:
+        """Pick up (or let voicemail answer), then answer the questions one by one, each
+        on the ``<Gather>`` the last answer returned, as Twilio would post them."""
         call_sid = "CA" + "".join(self.rng.choice("0123456789abcdef") for _ in range(32))
-        answered_by, digit, what = self.pick_up()
-        self._post(voice_url, {"CallSid": call_sid, "AnsweredBy": answered_by})
-        if digit is not None:
-            gather = voice_url.replace(
-                "/webhooks/twilio/voice?", "/webhooks/twilio/voice/gather?", 1
-            )
-            self._post(gather, {"CallSid": call_sid, "Digits": digit, "AnsweredBy": answered_by})
+        answered_by, keys, what = self.pick_up()
+        base = {
+            "CallSid": call_sid,
+            "AccountSid": account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallStatus": "in-progress",
+            "Direction": "outbound-api",
+            "From": "+390212345679",
+            "To": to,
+            "AnsweredBy": answered_by,
+        }
+        twiml = self._post(voice_url, base)
+        for key in keys:
+            action = gather_action(twiml)
+            if action is None:
+                break
+            twiml = self._post(action, {**base, "Digits": key})
         self.tally.add("ivr", what)
 
-    def _post(self, url: str, params: dict[str, str]) -> None:
+    def _post(self, url: str, params: dict[str, str]) -> str:
         signature = self.validator.compute_signature(url, params)
         response = self.client.post(url, data=params, headers={"X-Twilio-Signature": signature})
         response.raise_for_status()
+        return response.text
+
+
+def gather_action(twiml: str) -> str | None:
+    """The ``action`` of a TwiML response's ``<Gather>`` (None: the call ends)."""
+    try:
+        root = ET.fromstring(twiml)  # noqa: S314 - TwiML from the demo's own portal
+    except ET.ParseError:
+        return None
+    gather = root.find("Gather")
+    return None if gather is None else gather.get("action")

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from reconsent.dev.demo.customers import Customers
+from reconsent.dev.demo.customers import DEMO_ACCOUNT_SID, Customers
 from reconsent.dev.emulators.sendgrid import SendGridEmulator
 from reconsent.dev.emulators.server import running_server
 from reconsent.dev.emulators.twilio import TwilioEmulator
@@ -31,7 +31,6 @@ from reconsent.dev.emulators.twilio import TwilioEmulator
 __all__ = ["EmulatedProviders"]
 
 DEMO_SENDGRID_KEY = "SG.demo-emulator-key"
-DEMO_ACCOUNT_SID = "AC" + "de" * 16
 DEMO_SMS_FROM = "+390212345678"  # a number, so people can reply STOP
 DEMO_VOICE_FROM = "+390212345679"
 #: Share of SMS recipients who reply STOP instead of opening the link.
@@ -122,8 +121,8 @@ class EmulatedProviders:
             return True
         if entry["channel"] != "ivr":
             return False
-        answered_by, digit, what = people.pick_up()
-        self.twilio.answer_call(entry["sid"], digit, answered_by=answered_by, client=client)
+        answered_by, keys, what = people.pick_up()
+        self.twilio.answer_call(entry["sid"], keys, answered_by=answered_by, client=client)
         answer = self.twilio.fire_status_callback(entry["sid"], "completed", client=client)
         self.callbacks[f"twilio_call_completed:{answer.status_code}"] += 1
         people.tally.add("ivr", what)

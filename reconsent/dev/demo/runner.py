@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from reconsent.dev.demo.customers import DEMO_ACCOUNT_SID
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.rules.quiet_hours import italian_holidays
 
@@ -90,6 +91,7 @@ def demo_environment(directory: Path, port: int) -> dict[str, str]:
         "RECONSENT_PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_TWILIO_AUTH_TOKEN": DEMO_TWILIO_TOKEN,
+        "RECONSENT_TWILIO_ACCOUNT_SID": DEMO_ACCOUNT_SID,
         "RECONSENT_CONTROLLER_NAME": "Contact Centre Demo S.r.l.",
         "RECONSENT_CONTROLLER_CONTACT": "privacy@example.it",
         # Every simulated customer comes from 127.0.0.1: no per-address limit in the demo.
@@ -223,7 +225,11 @@ def _run_demo(
                 elif entry["channel"] == "sms":
                     people.follow_link("sms", entry["link"], p_open=0.40)
                 elif entry["channel"] == "ivr" and entry.get("voice_url"):
-                    people.answer_call(entry["voice_url"])
+                    people.answer_call(
+                        entry["voice_url"],
+                        to=_callee(engine, int(entry["attempt_id"])),
+                        account_sid=DEMO_ACCOUNT_SID,
+                    )
             if step is not None:
                 clock.advance(step.wait_delta)
     proof_example = _confirmed_by_phone(engine, wave_id)
@@ -239,6 +245,23 @@ def _run_demo(
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,
     }
+
+
+def _callee(engine: Any, attempt_id: int) -> str:
+    """The number an outbox call went to (the manifest names no one, by design)."""
+    from sqlalchemy import select
+
+    from models import Contact, SendAttempt, WaveRequest
+    from reconsent.db import unit_of_work
+
+    with unit_of_work(engine) as session:
+        phone = session.scalar(
+            select(Contact.phone)
+            .join(WaveRequest, WaveRequest.contact_id == Contact.id)
+            .join(SendAttempt, SendAttempt.request_id == WaveRequest.id)
+            .where(SendAttempt.id == attempt_id)
+        )
+    return phone or ""
 
 
 def _confirmed_by_phone(engine: Any, wave_id: int) -> str | None:

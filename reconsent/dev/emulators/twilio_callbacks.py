@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,8 @@ class CallAnswer:
     """What happened on an emulated call: the TwiML heard, then the answer to the key."""
 
     voice: httpx.Response
-    gather: httpx.Response | None
+    gather: httpx.Response | None  # the answer to the last key pressed
+    gathers: tuple[httpx.Response, ...] = ()  # every answer, in order
 
 
 class TwilioCallbacksMixin:
@@ -146,13 +147,15 @@ class TwilioCallbacksMixin:
     def answer_call(
         self,
         sid: str,
-        digits: str | None = None,
+        digits: str | Sequence[str] | None = None,
         *,
         answered_by: str = "human",
         client: httpx.Client | None = None,
     ) -> CallAnswer:
         """Play a created call: fetch its TwiML from ``Url``, then press ``digits`` on its
-        ``<Gather>`` (posted to the gather's ``action``), as Twilio does."""
+        ``<Gather>`` (posted to the gather's ``action``), as Twilio does. A sequence of
+        keys answers one question after another, each on the ``<Gather>`` the last
+        answer returned; the presses stop early when a response gathers nothing more."""
         created = self.resource(sid)
         base = {
             "CallSid": sid,
@@ -165,11 +168,16 @@ class TwilioCallbacksMixin:
             "ApiVersion": API_VERSION,
         }
         voice = self.post_signed(str(created.params["Url"]), base, client=client)
-        action = _gather_action(voice.text) if voice.status_code == 200 else None
-        if digits is None or action is None:
-            return CallAnswer(voice, None)
-        gather = self.post_signed(action, {**base, "Digits": digits}, client=client)
-        return CallAnswer(voice, gather)
+        keys = [digits] if isinstance(digits, str) else list(digits or [])
+        answers: list[httpx.Response] = []
+        last = voice
+        for key in keys:
+            action = _gather_action(last.text) if last.status_code == 200 else None
+            if action is None:
+                break
+            last = self.post_signed(action, {**base, "Digits": key}, client=client)
+            answers.append(last)
+        return CallAnswer(voice, answers[-1] if answers else None, tuple(answers))
 
 
 def _gather_action(twiml: str) -> str | None:

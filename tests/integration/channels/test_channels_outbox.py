@@ -87,7 +87,7 @@ def test_sms_and_call_files(tmp_path: Path, make_message: MakeMessage) -> None:
     _outbox(Channel.IVR, tmp_path).send([call, english_call])
     gather = _twiml(tmp_path / "ivr" / "attempt-7.xml")[0]
     assert gather.tag == "Gather" and gather.attrib["numDigits"] == "1"
-    assert gather.attrib["action"] == "https://portal.test/webhooks/twilio/voice/gather?t=tok-9"
+    assert gather.attrib["action"] == "https://portal.test/webhooks/twilio/voice/gather?t=tok-9&q=0"
     assert gather[0].tag == "Say" and gather[0].attrib["language"] == "it-IT"
     english = _twiml(tmp_path / "ivr" / "attempt-8.xml")[0]
     assert (english[0].tag, english[0].text) == ("Play", "https://cdn.test/en.mp3")

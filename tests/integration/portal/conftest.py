@@ -43,14 +43,16 @@ class Db:
         self.engine = engine
         self.clock = clock
 
-    def seed(self, external_id: str = "c1", *, locale: str = "it") -> Seeded:
+    def seed(
+        self, external_id: str = "c1", *, locale: str = "it", phone: str = "+393331234567"
+    ) -> Seeded:
         now = self.clock.now()
         with unit_of_work(self.engine) as session:
             wave = session.scalars(select(Wave)).first()
             if wave is None:
                 factories.add_catalog(session, now)
                 wave = factories.add_wave(session, now)
-            contact = factories.add_contact(session, now, external_id, locale=locale)
+            contact = factories.add_contact(session, now, external_id, locale=locale, phone=phone)
             request = factories.add_request(session, now, wave, contact)
             return Seeded(request.id, contact.id, wave.id, tuple(wave.config["purposes"]))
 

@@ -5,7 +5,18 @@ from collections.abc import Callable
 
 import pytest
 
-from channels.ivr_twiml import answer_twiml, call_twiml, gather_url_for, machine_twiml
+from channels.ivr_twiml import (
+    Voice,
+    answer_twiml,
+    call_twiml,
+    closing_twiml,
+    ended_twiml,
+    gather_url_for,
+    machine_twiml,
+    question_twiml,
+    spoken_portal,
+    with_question,
+)
 from reconsent.kernel.ports import MessageContext
 
 GATHER = "https://portal.test/webhooks/twilio/voice/gather?t=tok.en-1"
@@ -17,76 +28,124 @@ def _children(xml: str) -> list[ET.Element]:
     return list(root)
 
 
-def test_call_gathers_one_digit_after_reading_who_and_why(
+VOICE = Voice("portal.test/privacy", {})
+
+
+def test_call_reads_the_notice_then_asks_the_first_purpose_alone(
     make_ctx: Callable[..., MessageContext],
 ) -> None:
-    gather, no_input, hangup = _children(call_twiml(make_ctx("it"), GATHER, None))
+    gather, no_input, hangup = _children(call_twiml(make_ctx("it"), GATHER, None, VOICE))
     assert gather.tag == "Gather"
     assert gather.attrib == {
         "input": "dtmf",
         "numDigits": "1",
-        "action": GATHER,
+        "action": GATHER + "&q=0",
         "method": "POST",
         "timeout": "8",
     }
-    (say,) = list(gather)
-    assert say.tag == "Say" and say.attrib["language"] == "it-IT"
-    text = say.text or ""
+    intro, question = list(gather)
+    for say in (intro, question, no_input):
+        assert say.tag == "Say"
+        assert (say.attrib["language"], say.attrib["voice"]) == ("it-IT", "Polly.Bianca")
+    text = intro.text or ""
     assert "Example Contact Centre S.r.l." in text
-    assert "Offerte via email e Profilazione" in text
-    for key in ("Prema 1", "2 per rifiutare", "3 per ricevere il link via SMS", "9 per non"):
+    for informed in ("revocare il consenso", "accedere", "cancellarli", "portal.test/privacy"):
+        assert informed in text
+    for key in ("prema 1 per sì", "3 per ricevere il link via SMS", "9 per non"):
         assert key in text
-    assert no_input.tag == "Say" and "non abbiamo registrato nulla" in (no_input.text or "")
+    # One purpose per question: the second purpose is not in the first question.
+    asked = question.text or ""
+    assert asked.startswith("Domanda 1 di 2: Offerte via email.") and "Profilazione" not in asked
+    assert "non abbiamo registrato nulla" in (no_input.text or "")
     assert hangup.tag == "Hangup"
 
 
-def test_english_call_uses_en_gb(make_ctx: Callable[..., MessageContext]) -> None:
-    gather, no_input, _ = _children(call_twiml(make_ctx("en"), GATHER, None))
-    say = gather[0]
-    assert say.attrib["language"] == "en-GB" and no_input.attrib["language"] == "en-GB"
-    assert "Press 1 to consent to these purposes" in (say.text or "")
-    assert "Offers by email and Profiling" in (say.text or "")
+def test_the_next_question_follows_the_answer_recorded(
+    make_ctx: Callable[..., MessageContext],
+) -> None:
+    gather, _, _ = _children(
+        question_twiml(make_ctx("it"), 1, GATHER + "&q=0", VOICE, said="Registrato: sì.")
+    )
+    assert gather.attrib["action"] == GATHER + "&q=1"
+    said, question = list(gather)
+    assert said.text == "Registrato: sì."
+    assert (question.text or "").startswith("Domanda 2 di 2: Profilazione.")
 
 
-def test_recorded_audio_replaces_text_to_speech(make_ctx: Callable[..., MessageContext]) -> None:
-    gather, _, _ = _children(call_twiml(make_ctx("it"), GATHER, "https://cdn.test/it.mp3"))
-    assert [(el.tag, el.text) for el in gather] == [("Play", "https://cdn.test/it.mp3")]
+def test_closing_says_how_to_change_or_withdraw(make_ctx: Callable[..., MessageContext]) -> None:
+    say, hangup = _children(closing_twiml(make_ctx("en"), VOICE, said="Recorded: no."))
+    assert (say.text or "").startswith("Recorded: no. Thank you")
+    assert "withdraw your consent at any time at portal.test/privacy" in (say.text or "")
+    assert hangup.tag == "Hangup"
+
+
+def test_english_call_uses_an_english_voice(make_ctx: Callable[..., MessageContext]) -> None:
+    gather, no_input, _ = _children(call_twiml(make_ctx("en"), GATHER, None, VOICE))
+    intro, question = list(gather)
+    assert intro.attrib == {"language": "en-GB", "voice": "Polly.Amy"}
+    assert no_input.attrib["language"] == "en-GB"
+    assert "press 1 for yes or 2 for no" in (intro.text or "")
+    assert (question.text or "").startswith("Question 1 of 2: Offers by email.")
+
+
+def test_a_configured_voice_replaces_the_default(make_ctx: Callable[..., MessageContext]) -> None:
+    voice = Voice("p.test/privacy", {"it": "Polly.Carla"})
+    gather, _, _ = _children(call_twiml(make_ctx("it"), GATHER, None, voice))
+    assert {say.attrib["voice"] for say in gather} == {"Polly.Carla"}
+
+
+def test_recorded_audio_replaces_the_spoken_notice(
+    make_ctx: Callable[..., MessageContext],
+) -> None:
+    gather, _, _ = _children(call_twiml(make_ctx("it"), GATHER, "https://cdn.test/it.mp3", VOICE))
+    play, question = list(gather)
+    assert (play.tag, play.text) == ("Play", "https://cdn.test/it.mp3")
+    assert question.tag == "Say" and (question.text or "").startswith("Domanda 1 di 2")
 
 
 def test_special_characters_stay_well_formed(make_ctx: Callable[..., MessageContext]) -> None:
     ctx = make_ctx("en", controller_name="Rossi & <Sons>")
-    gather, _, _ = _children(call_twiml(ctx, GATHER + "&x=<1>", None))
-    assert "Rossi & <Sons>" in (gather[0].text or "") and gather.attrib["action"].endswith("<1>")
+    gather, _, _ = _children(call_twiml(ctx, GATHER + "&x=<1>", None, VOICE))
+    assert "Rossi & <Sons>" in (gather[0].text or "")
+    assert gather.attrib["action"].endswith("&x=<1>&q=0")
 
 
 def test_voicemail_points_to_the_portal_and_records_nothing(
     make_ctx: Callable[..., MessageContext],
 ) -> None:
-    say, hangup = _children(machine_twiml(make_ctx("it"), "example.com/privacy"))
+    say, hangup = _children(machine_twiml(make_ctx("it"), Voice("example.com/privacy", {})))
     assert say.tag == "Say" and hangup.tag == "Hangup"
     assert "example.com/privacy" in (say.text or "") and "non registriamo" in (say.text or "")
+
+
+def test_the_spoken_portal_is_the_home_page() -> None:
+    assert spoken_portal("https://consensi.example.it") == "consensi.example.it/privacy"
+    assert spoken_portal("https://example.it/consent/") == "example.it/consent/privacy"
 
 
 @pytest.mark.parametrize(
     ("digit", "words"),
     [
-        ("1", "registrato il suo consenso"),
-        ("2", "registrato il suo rifiuto"),
         ("3", "SMS con il link"),
         ("9", "Non la chiameremo più"),
-        ("5", "Scelta non valida: non abbiamo registrato nulla"),
-        ("", "Scelta non valida"),
-        ("#", "Scelta non valida"),
+        ("5", "Scelta non valida"),
     ],
 )
-def test_answers(make_ctx: Callable[..., MessageContext], digit: str, words: str) -> None:
-    say, hangup = _children(answer_twiml(make_ctx("it"), digit))
+def test_answers_that_end_the_call(
+    make_ctx: Callable[..., MessageContext], digit: str, words: str
+) -> None:
+    say, hangup = _children(answer_twiml(make_ctx("it"), digit, VOICE))
     assert words in (say.text or "") and hangup.tag == "Hangup"
 
 
-def test_english_invalid_answer(make_ctx: Callable[..., MessageContext]) -> None:
-    say, _ = _children(answer_twiml(make_ctx("en"), "7"))
-    assert say.text == "Not a valid choice: nothing has been recorded. Goodbye."
+def test_an_ended_request_records_nothing(make_ctx: Callable[..., MessageContext]) -> None:
+    say, hangup = _children(ended_twiml(make_ctx("en"), VOICE))
+    assert say.text == "This request is no longer open: nothing has been recorded. Goodbye."
+    assert hangup.tag == "Hangup"
+
+
+def test_the_question_index_replaces_an_earlier_one() -> None:
+    assert with_question(GATHER + "&q=0", 2) == GATHER + "&q=2"
 
 
 @pytest.mark.parametrize(
