@@ -76,6 +76,7 @@ def add_catalog(
                     body_html=f"<p>Notice {version} {locale}</p>",
                     digest=uuid.uuid5(uuid.NAMESPACE_URL, f"{version}/{locale}").hex * 2,
                     published_at=now,
+                    effective_from=now,
                 )
             )
     # The test base was checked against Italy's RPO today (nobody registered): calls to
