@@ -122,6 +122,8 @@ class Dispatcher:
             for name, rate in settings.send_rate_per_second.items()
         }
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        #: Local holidays per municipality, built once (the calling hours of each person).
+        self.calendar = settings.patron_calendar()
         self.idempotent = frozenset(c for c, a in adapters.items() if a.idempotent)
 
     def due_ranges(self, wave_id: int, now: datetime, size: int) -> list[tuple[int, int]]:
@@ -202,7 +204,7 @@ class Dispatcher:
             rules = send_rules(config, rpo_consulted=fresh_register)
             # Before the gate reads anything: whatever changes after, the hand-over sees.
             claimed.plan = HandoverPlan(purposes, rules, {}, watermark(session))
-            gates = load_gates(session, rows, purposes, rules)
+            gates = load_gates(session, rows, purposes, rules, self.calendar)
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
             for row in rows:

@@ -97,6 +97,7 @@ def add_contact(
     timezone: str = "Europe/Rome",
     given_name: str = "Giulia",
     customer_since: date | None = None,
+    municipality: str | None = None,
     flush: bool = True,
 ) -> Contact:
     contact = Contact(
@@ -111,6 +112,7 @@ def add_contact(
         locale=locale,
         timezone=timezone,
         customer_since=customer_since,
+        municipality=municipality,
         created_at=now,
         updated_at=now,
     )
