@@ -118,8 +118,8 @@ def load(engine: Engine, n: int, seed: int = 5) -> dict[str, int]:
         for locale in ("it", "en"):
             conn.execute(
                 text(
-                    "INSERT INTO notices (version, locale, title, body_html, digest, published_at)"
-                    " VALUES ('2026-09', :l, 't', 'b', 'd', :at)"
+                    "INSERT INTO notices (version, locale, title, body_html, digest, published_at,"
+                    " effective_from) VALUES ('2026-09', :l, 't', 'b', 'd', :at, :at)"
                 ),
                 {"l": locale, "at": NOW},
             )

@@ -74,7 +74,7 @@ def _prepare(url: str, n: int) -> int:
             conn.execute(
                 text(
                     "INSERT INTO notices (version, locale, title, body_html, digest,"
-                    " published_at) VALUES ('2026-09', :l, 't', 'b', 'd', :at)"
+                    " published_at, effective_from) VALUES ('2026-09', :l, 't', 'b', 'd', :at, :at)"
                 ),
                 {"l": locale, "at": NOW},
             )

@@ -41,5 +41,8 @@ class Notice(Base):
     #: sha256 of the rendered body: the "content digest" of the consent record.
     digest: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime]
+    #: When the version took effect (every locale of a version has the same): a consent
+    #: captured earlier cannot cite it. Set in the catalog file; default the publish time.
+    effective_from: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("version", "locale"),)

@@ -38,6 +38,9 @@ class Contact(Base):
     #: An active contract (or one ended less than 30 days ago): an RPO registration does
     #: not revoke this person's phone consents (D.P.R. 26/2022). From the CRM.
     contract_exempt: Mapped[bool] = mapped_column(default=False, server_default="0")
+    #: The ISTAT code of the person's municipality (6 digits, e.g. 015146 Milano), from the
+    #: CRM: its patron-saint day is a local holiday for the calling hours. NULL: unknown.
+    municipality: Mapped[str | None] = mapped_column(String(6))
 
     __table_args__ = (
         Index("ix_contacts_email_hash", "email_hash"),

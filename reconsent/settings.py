@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, parse_municipality
+
 
 class ChannelMode(StrEnum):
     AUTO = "auto"  # a provider where its credentials are complete, else the file outbox
@@ -185,6 +187,12 @@ class Settings(BaseSettings):
         description="Keep only the network of the client address in consent evidence: "
         "/24 for IPv4, /48 for IPv6.",
     )
+    patron_days: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Local patron-saint holidays by ISTAT municipality code, JSON: {"015146": '
+        '"12-07", "012345": ["05-01", "09-29"]}; each entry replaces the built-in one (an '
+        "empty list removes it). No calls there that day under it-telemarketing.",
+    )
 
     @field_validator("signing_keys", mode="before")
     @classmethod
@@ -192,6 +200,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("patron_days", mode="before")
+    @classmethod
+    def _days_as_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {code: [days] if isinstance(days, str) else days for code, days in value.items()}
+        return value
+
+    @field_validator("patron_days")
+    @classmethod
+    def _valid_days(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Codes as six digits, days as MM-DD (an invalid one fails at start-up)."""
+        valid: dict[str, list[str]] = {}
+        for code, days in value.items():
+            municipality = parse_municipality(code)
+            if municipality is None:
+                raise ValueError("an empty municipality code")
+            pairs = sorted({parse_month_day(day) for day in days})
+            valid[municipality] = [f"{month:02d}-{day:02d}" for month, day in pairs]
+        return valid
 
     @property
     def outbox_path(self) -> Path:
@@ -206,6 +234,15 @@ class Settings(BaseSettings):
         if self.address_hash_key is not None:
             return self.address_hash_key.get_secret_value().encode()
         return _dev_key(self.data_dir / "address-hash.key").encode()
+
+    def patron_calendar(self) -> PatronCalendar:
+        """The local holidays per municipality: built-in, with ``patron_days`` applied."""
+        return PatronCalendar.build(
+            {
+                code: [parse_month_day(day) for day in days]
+                for code, days in self.patron_days.items()
+            }
+        )
 
     def sendgrid_configured(self) -> bool:
         return self.sendgrid_api_key is not None

@@ -4,6 +4,13 @@ Purposes are upserted by code.  Notices are rendered from Jinja2 templates
 (sandboxed, autoescaped, strict about undefined names) and published once per
 (version, locale): loading the same catalog again changes nothing, and a
 published notice whose rendering changed is refused with ``ImmutableError``.
+
+Each version has an ``effective_from`` (a TOML date, read as midnight UTC, or a
+date-time; without an offset it is UTC): consents captured earlier cannot cite
+it (``reconsent.kernel.rules.notice_dates``). Left out, it is the publish time
+(for a new locale of a published version: that version's). It is published
+with the notice and never changes: a different value for a published version
+is refused with ``ImmutableError``; leaving it out later keeps the stored one.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from models import Notice, Purpose
 from reconsent.kernel.errors import ConfigError, ImmutableError
+from reconsent.kernel.rules.notice_dates import effective_moment, format_moment
 from reconsent.kernel.vocab import Channel
 from reconsent.settings import Settings
 
@@ -52,6 +60,16 @@ class NoticeSpec(BaseModel):
     purposes: list[str] | None = Field(
         default=None, description="Purpose codes the notice lists; default every purpose."
     )
+    effective_from: datetime | date | None = Field(
+        default=None,
+        description="When the version takes effect (a date: midnight UTC); default the "
+        "publish time. Consents captured earlier cannot cite it.",
+    )
+
+    @property
+    def effective(self) -> datetime | None:
+        """``effective_from`` as a UTC moment (None: not given)."""
+        return None if self.effective_from is None else effective_moment(self.effective_from)
 
     @model_validator(mode="after")
     def _same_locales(self) -> NoticeSpec:
@@ -126,7 +144,8 @@ def load_catalog(session: Session, path: Path, settings: Settings, now: datetime
         for notice in render_notice(spec, catalog.purposes, path, settings, f"notices[{index}]")
     ]
     report = CatalogReport()
-    new_notices = _check_notices(session, rendered, path, report)
+    wanted = {spec.version: spec.effective for spec in catalog.notices}
+    new_notices, effective = _check_notices(session, rendered, wanted, path, report)
     _upsert_purposes(session, catalog.purposes, now, report)
     for notice in new_notices:
         session.add(
@@ -137,6 +156,7 @@ def load_catalog(session: Session, path: Path, settings: Settings, now: datetime
                 body_html=notice.body_html,
                 digest=notice.digest,
                 published_at=now,
+                effective_from=effective.get(notice.version) or now,
             )
         )
         report.notices_created.append(f"{notice.version}/{notice.locale}")
@@ -214,14 +234,32 @@ def _purpose_context(purpose: PurposeSpec, locale: str) -> dict[str, Any]:
 
 
 def _check_notices(
-    session: Session, rendered: list[RenderedNotice], path: Path, report: CatalogReport
-) -> list[RenderedNotice]:
-    """The notices still to publish; ``ImmutableError`` if a published one would change."""
+    session: Session,
+    rendered: list[RenderedNotice],
+    wanted: dict[str, datetime | None],
+    path: Path,
+    report: CatalogReport,
+) -> tuple[list[RenderedNotice], dict[str, datetime | None]]:
+    """The notices still to publish, and each version's effective moment (None: the
+    publish time); ``ImmutableError`` if a published one would change."""
     versions = sorted({n.version for n in rendered})
     published = {
         (n.version, n.locale): n
         for n in session.scalars(select(Notice).where(Notice.version.in_(versions)))
     }
+    effective = dict(wanted)
+    for row in published.values():
+        stored, asked = row.effective_from, wanted.get(row.version)
+        if asked is not None and asked != stored:
+            raise ImmutableError(
+                f"{path}: notice {row.version} was published on "
+                f"{row.published_at:%Y-%m-%d} taking effect {format_moment(stored)}; "
+                f"effective_from {format_moment(asked)} would change that. Published "
+                "notices never change (consents were judged against that date): write "
+                f"effective_from = {format_moment(stored)} or leave it out, or publish "
+                "a new version."
+            )
+        effective[row.version] = stored
     new: list[RenderedNotice] = []
     for notice in rendered:
         current = published.get((notice.version, notice.locale))
@@ -240,7 +278,7 @@ def _check_notices(
                 "Purpose titles, descriptions, lifetimes and the controller settings are "
                 "part of a notice's content."
             )
-    return new
+    return new, effective
 
 
 def _upsert_purposes(

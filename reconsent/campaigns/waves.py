@@ -4,27 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Notice, Purpose, Wave
 from reconsent.kernel.errors import ConfigError, NotFoundError
 from reconsent.kernel.rules.eligibility import SOFT_SPAM_EXCLUDED_CATEGORIES
 from reconsent.kernel.rules.escalation import StepSpec
+from reconsent.kernel.rules.notice_dates import format_moment
 from reconsent.kernel.vocab import DeclaredBasis, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig, parse_wave_config
 
 
 def create_wave(session: Session, config: WaveConfig, now: datetime) -> Wave:
-    """Store a new draft wave; a config the catalog contradicts is a ``ConfigError``."""
+    """Store a new draft wave; a config the catalog contradicts is a ``ConfigError``, and
+    so is a notice not in effect yet at ``now`` (the answers would cite it before then)."""
     check_against_catalog(config, wave_purposes(session, config))
-    has_notice = session.scalar(
-        select(Notice.id).where(Notice.version == config.notice_version).limit(1)
+    takes_effect = session.scalar(
+        select(func.max(Notice.effective_from)).where(Notice.version == config.notice_version)
     )
-    if has_notice is None:
+    if takes_effect is None:
         raise ConfigError(
             f"notice version {config.notice_version!r} is not published: "
             "run `reconsent catalog load` first"
+        )
+    if takes_effect > now:
+        raise ConfigError(
+            f"notice version {config.notice_version!r} takes effect on "
+            f"{format_moment(takes_effect)}: a wave can show it from then on (every answer "
+            "cites the notice shown); create the wave then"
         )
     wave = Wave(
         name=config.name,

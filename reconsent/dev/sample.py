@@ -5,6 +5,11 @@ reserved domains (example.com / .it / .org) and valid mobile numbers, and a
 consent history over the marketing purposes of ``examples/catalog.toml`` that
 covers every case a wave must tell apart.  The files also hold a few
 deliberately bad rows, to show how imports report them.
+
+A consent cites the notice version in effect when it was captured
+(:data:`NOTICES`, as ``examples/catalog.toml`` publishes them): the one its
+history prefers if it had taken effect by then, else the latest that had, else
+none (consents older than every notice cite no version).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -36,6 +41,11 @@ CATEGORIES: dict[str, int] = {
     "refused": 10,  # refused (sometimes after an earlier consent)
     "withdrawn": 10,  # given, then withdrawn
 }
+#: The notice versions of ``examples/catalog.toml`` and when each took effect, newest first.
+NOTICES: tuple[tuple[str, datetime], ...] = (
+    ("2026-09", datetime(2026, 9, 1, tzinfo=UTC)),
+    ("2024-01", datetime(2024, 1, 1, tzinfo=UTC)),
+)
 PURPOSE_BY_ADDRESS = {"email": "marketing_email", "sms": "marketing_sms", "ivr": "marketing_phone"}
 SOURCES = ("salesforce", "hubspot", "legacy-crm")
 #: Share of the base with a sale on record (``customer_since``): the soft-spam evidence.
@@ -213,6 +223,13 @@ class _Generator:
         given = row(external_id, purpose, "given", self._ago(400, 1000), "2024-01")
         return [given, row(external_id, purpose, "withdrawn", self._ago(5, 300), "2024-01")]
 
+    @staticmethod
+    def _version_at(captured: datetime, preferred: str) -> str:
+        """``preferred`` if it had taken effect at ``captured``, else the latest that had
+        (empty: none had)."""
+        in_effect = [version for version, since in NOTICES if since <= captured]
+        return preferred if preferred in in_effect else next(iter(in_effect), "")
+
     def _row(
         self,
         external_id: str,
@@ -248,7 +265,7 @@ class _Generator:
             purpose,
             state,
             when,
-            version,
+            self._version_at(captured, version),
             channel,
             rng.choice(SOURCES),
             evidence_ref,

@@ -99,6 +99,7 @@ def due_rows(
             c.erased_at,
             c.restricted_at,
             c.customer_since,
+            c.municipality,
         )
         .join_from(REQUESTS, CONTACTS, c.id == r.contact_id)
         .where(due(wave_id, now), r.id.between(lo, hi))

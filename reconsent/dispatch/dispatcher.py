@@ -123,6 +123,8 @@ class Dispatcher:
             settings.send_rate_per_second, adapters, sleep=sleep, monotonic=monotonic
         )
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        #: Local holidays per municipality, built once (the calling hours of each person).
+        self.calendar = settings.patron_calendar()
         self.idempotent = frozenset(c for c, a in adapters.items() if a.idempotent)
         resend = timedelta(seconds=settings.unconfirmed_resend_seconds)
         self.resend_unseen = {
@@ -197,7 +199,7 @@ class Dispatcher:
             rules = send_rules(config, rpo_consulted=fresh_register)
             # Before the gate reads anything: whatever changes after, the hand-over sees.
             claimed.plan = HandoverPlan(purposes, rules, {}, watermark(session))
-            gates = load_gates(session, rows, purposes, rules)
+            gates = load_gates(session, rows, purposes, rules, self.calendar)
             writes = _Writes(RowChanges(REQUESTS), RowChanges(ATTEMPTS), [])
             sends: list[tuple[DueRow, None, Decision]] = []
             for row in rows:

@@ -164,6 +164,7 @@ def _blocked(session: Session, chunk: list[OutboundMessage], plan: HandoverPlan)
             Contact.erased_at,
             Contact.restricted_at,
             Contact.customer_since,
+            Contact.municipality,
         ).where(among(session, Contact.id, contact_ids))
     ).all()
     gates = load_gates(session, people, plan.purposes, plan.rules)

@@ -5,7 +5,9 @@ Everything that forbids or limits contact is read again from the database
 hash, the consent states of the wave's purposes, the customer evidence) and
 judged by :func:`reconsent.kernel.rules.eligibility.evaluate`, the same rule
 planning applied. It is consulted when a send is claimed, so an objection that
-lands mid-wave stops the very next send.
+lands mid-wave stops the very next send. With a patron calendar, the gate also
+carries the person's local holidays (their municipality's patron-saint day) for
+the calling hours.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from reconsent.kernel.rules.eligibility import (
     person_wide,
 )
 from reconsent.kernel.rules.escalation import Gate
+from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronCalendar
 from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
 from reconsent.kernel.waveconfig import WaveConfig
 
@@ -57,6 +60,8 @@ class Person(Protocol):
     def restricted_at(self) -> datetime | None: ...
     @property
     def customer_since(self) -> date | None: ...
+    @property
+    def municipality(self) -> str | None: ...
 
 
 def send_rules(
@@ -86,8 +91,10 @@ def load_gates(
     contacts: Iterable[Person],
     purposes: Sequence[Purpose],
     rules: WaveRules,
+    calendar: PatronCalendar | None = None,
 ) -> dict[int, Gate]:
-    """The gate of each person for a wave whose purposes are ``purposes``."""
+    """The gate of each person for a wave whose purposes are ``purposes``; with
+    ``calendar``, each gate carries the person's local holidays (else none)."""
     people = list(contacts)
     ids = [c.id for c in people]
     states = _states(session, ids, [p.id for p in purposes])
@@ -98,6 +105,7 @@ def load_gates(
     pids = [p.id for p in purposes]
     nothing: dict[int, tuple[ConsentState, bool]] = {}
     every, channels = suppressed.every, suppressed.channels
+    local_days = calendar.local_days if calendar is not None else _no_local_days
     for c in people:
         mine = states.get(c.id, nothing)
         phone = c.phone
@@ -112,6 +120,7 @@ def load_gates(
             c.customer_since is not None,
             bool(phone and phone.startswith(RPO_PREFIX)),
             c.timezone,
+            local_days(c.municipality),
         )
         gate = judged.get(situation)
         if gate is None:
@@ -121,7 +130,7 @@ def load_gates(
 
 
 def _judge(situation: tuple[Any, ...], purposes: Sequence[Purpose], rules: WaveRules) -> Gate:
-    states, addresses, erased, restricted, every, channels, any_record, customer, rpo, tz = (
+    states, addresses, erased, restricted, every, channels, any_record, customer, rpo, tz, local = (
         situation
     )
     facts = PersonFacts(
@@ -140,7 +149,7 @@ def _judge(situation: tuple[Any, ...], purposes: Sequence[Purpose], rules: WaveR
     )
     verdict = evaluate(facts, rules)
     blocked = verdict.reason if verdict.reason in person_wide() else None
-    return Gate(blocked, tz, dict(verdict.blocks))
+    return Gate(blocked, tz, dict(verdict.blocks), local)
 
 
 def person_gate(
@@ -158,6 +167,10 @@ def person_gate(
     if channels is not None:
         rules = replace(rules, channels=tuple(channels))
     return load_gates(session, [person], wave_purposes(session, config), rules)[person.id]
+
+
+def _no_local_days(_municipality: str | None) -> LocalDays:
+    return NO_LOCAL_DAYS
 
 
 _NO_RECORD = (None, False)

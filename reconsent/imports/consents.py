@@ -1,4 +1,16 @@
-"""Importing consent history from a CRM export into the ledger (``append_events``)."""
+"""Importing consent history from a CRM export into the ledger (``append_events``).
+
+A row citing a notice version must cite one that was published and had taken
+effect when the consent was captured (``reconsent.kernel.rules.notice_dates``):
+otherwise the row is **refused** with its line and the rest of the file is
+imported. Storing it (even as unprovable) would put a statement that cannot be
+true in the append-only ledger, and a consent "given under 2026-09" in August
+2026 would count as fresh under that notice. A refused refusal or withdrawal is
+not recorded either until the row is corrected and imported again: fix its
+notice version (or leave it empty). A row that cites no version is imported as
+before; waves then judge its freshness by age alone, unless they require their
+own notice (``old_notice_versions = ["*"]``), which it never matches.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +35,8 @@ from reconsent.imports.rows import (
     ConsentRow,
     parse_consent_row,
 )
-from reconsent.kernel.vocab import CollectionMethod
+from reconsent.kernel.rules.notice_dates import cited_notice_problem
+from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, append_events
 from reconsent.settings import Settings
 
@@ -35,6 +48,7 @@ ACTOR = "import"
 class _Catalog:
     purposes: dict[str, Purpose]
     notices: dict[tuple[str, str], NoticeRef]  # (version, locale) -> published notice
+    effective_from: dict[str, datetime]  # version -> when it took effect
 
 
 def import_consents(
@@ -70,13 +84,14 @@ def import_consents(
 
 def _load_catalog(session: Session) -> _Catalog:
     purposes = {p.code: p for p in session.scalars(select(Purpose))}
-    notices = {
-        (version, locale): NoticeRef(id_, version, digest)
-        for id_, version, locale, digest in session.execute(
-            select(Notice.id, Notice.version, Notice.locale, Notice.digest)
-        )
-    }
-    return _Catalog(purposes, notices)
+    notices: dict[tuple[str, str], NoticeRef] = {}
+    effective_from: dict[str, datetime] = {}
+    for id_, version, locale, digest, effective in session.execute(
+        select(Notice.id, Notice.version, Notice.locale, Notice.digest, Notice.effective_from)
+    ):
+        notices[version, locale] = NoticeRef(id_, version, digest)
+        effective_from[version] = max(effective, effective_from.get(version, effective))
+    return _Catalog(purposes, notices, effective_from)
 
 
 def _events(
@@ -113,6 +128,15 @@ def _events(
         if contact.erased_at is not None:
             report.error(line, ERASED_REASON)
             continue
+        if row.notice_version:
+            problem = cited_notice_problem(
+                row.notice_version, row.captured_at, catalog.effective_from
+            )
+            if problem is not None:
+                if row.state is not ConsentState.GIVEN:
+                    problem += f" (this {row.state.value} is not recorded until then)"
+                report.error(line, problem)
+                continue
         dedupe_key = row.dedupe_key
         if bytes.fromhex(dedupe_key[:32]) in seen:
             report.duplicates += 1

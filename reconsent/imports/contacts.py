@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: The columns an import may change, compared to decide updated / unchanged.
 _FIELDS = (
     "given_name", "family_name", "email", "email_hash", "phone", "phone_hash", "locale", "timezone",
-    "customer_since", "contract_exempt",
+    "customer_since", "contract_exempt", "municipality",
 )  # fmt: skip
 ERASED_REASON = "contact was erased at the person's request: it is never re-identified"
 
@@ -82,6 +82,7 @@ def contact_values(row: ContactRow, key: bytes) -> dict[str, Any]:
         "timezone": row.timezone,
         **({"customer_since": row.customer_since} if row.customer_column else {}),
         **({"contract_exempt": row.contract_exempt} if row.contract_exempt is not None else {}),
+        **({"municipality": row.municipality} if row.municipality_column else {}),
     }
 
 
@@ -113,6 +114,7 @@ def _write(
                     "subject_id": str(uuid.uuid4()),
                     "customer_since": None,
                     "contract_exempt": False,
+                    "municipality": None,
                     **values,
                     "created_at": now,
                     "updated_at": now,

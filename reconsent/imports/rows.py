@@ -22,6 +22,7 @@ from reconsent.kernel.rules.addresses import (
     normalise_phone,
     region_for_locale,
 )
+from reconsent.kernel.rules.patron_days import parse_municipality
 from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 
 #: States a CRM can report; the others are the product's own (requested, expired...).
@@ -33,7 +34,7 @@ CONTACT_COLUMNS = (
 CONSENT_COLUMNS = (
     "external_id", "purpose", "state", "captured_at", "notice_version", "channel", "source",
 )  # fmt: skip
-CONTACT_OPTIONAL_COLUMNS = ("customer_since", "contract_exempt")
+CONTACT_OPTIONAL_COLUMNS = ("customer_since", "contract_exempt", "municipality")
 CONSENT_OPTIONAL_COLUMNS = ("evidence_ref",)
 SUPPRESSION_COLUMNS = ("address", "channel", "reason", "source")
 
@@ -57,6 +58,10 @@ class ContactRow:
     customer_column: bool = False
     #: An active contract (or ended < 30 days ago): the RPO does not revoke their consents.
     contract_exempt: bool | None = None  # None: no such column in the file
+    #: ISTAT municipality code: its patron-saint day is a local holiday for calls.
+    municipality: str | None = None
+    #: The file has a ``municipality`` column (a file without it leaves the stored value).
+    municipality_column: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ def parse_contact_row(values: Mapping[str, str]) -> ContactRow:
             if "contract_exempt" in values
             else None
         ),
+        municipality=parse_municipality(values.get("municipality", "")),
+        municipality_column="municipality" in values,
     )
 
 

@@ -61,6 +61,7 @@ def subject_export(session: Session, contact: Contact, controller: str) -> dict[
             "phone": contact.phone,
             "locale": contact.locale,
             "timezone": contact.timezone,
+            "municipality": contact.municipality,
             "created_at": _iso(contact.created_at),
             "updated_at": _iso(contact.updated_at),
             "restricted_at": _iso(contact.restricted_at),

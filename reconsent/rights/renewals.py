@@ -142,6 +142,7 @@ def _claim(
 ) -> tuple[str, list[OutboundMessage]]:
     claim = uuid.uuid4().hex
     links = Links.issued_at(settings.portal_base_url, settings.link_signing_keys(), now)
+    calendar = settings.patron_calendar()
     rows = session.execute(
         select(RightsRequest, WaveRequest, Wave, Contact)
         .join(WaveRequest, WaveRequest.id == RightsRequest.request_id)
@@ -169,7 +170,8 @@ def _claim(
             continue
         assert renewal.channel is not None and attempt is not None  # _why_not checked both
         config = wave_config(wave)
-        if not is_allowed(now, contact.timezone, config.quiet_hours.preset(renewal.channel)):
+        preset = config.quiet_hours.preset(renewal.channel)
+        if not is_allowed(now, contact.timezone, preset, calendar.local_days(contact.municipality)):
             report.waiting += 1
             continue
         won = session.execute(

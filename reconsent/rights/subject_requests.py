@@ -219,7 +219,8 @@ def erase_contact(
     In order: every given consent is withdrawn and the contact suppressed on
     every channel (reason ``erasure``, as an objection would); each address
     hash gets its own every-channel ``erasure`` suppression row; names,
-    addresses and their hashes are nulled on the contact, ``erased_at`` set;
+    addresses, their hashes and the municipality are nulled on the contact,
+    ``erased_at`` set;
     corrections asked earlier (personal data) are redacted.  Calling it again
     for an erased contact changes nothing.
     """
@@ -258,6 +259,7 @@ def erase_contact(
     contact.given_name = contact.family_name = None
     contact.email = contact.phone = None
     contact.email_hash = contact.phone_hash = None
+    contact.municipality = None
     contact.erased_at = ctx.now
     contact.updated_at = ctx.now
     row.details = {"suppressed_addresses": len(hashes)}

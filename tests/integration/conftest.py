@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkout import with_checkout
+
 
 @pytest.fixture
 def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
@@ -20,4 +22,4 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
             "COLUMNS": "200",
         }
     )
-    return env
+    return with_checkout(env)

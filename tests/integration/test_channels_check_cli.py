@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from reconsent.dev.emulators.sendgrid_events import EventWebhookSigner
+from tests.support.checkout import with_checkout
 
 
 def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -17,7 +18,7 @@ def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "reconsent.cli.main", "channels", "check"],
         capture_output=True,
         text=True,
-        env=clean,
+        env=with_checkout(clean),
         cwd=tmp_path,
         timeout=120,
         check=False,

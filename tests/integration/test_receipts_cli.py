@@ -20,8 +20,8 @@ def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> No
     )
     (tmp_path / "h.csv").write_text(
         "external_id,purpose,state,captured_at,notice_version,channel,source,evidence_ref\n"
-        "R1,marketing_email,given,2026-03-01T10:00:00Z,2026-09,email,crm,form-1\n"
-        "R1,profiling,refused,2026-03-01T10:00:00Z,2026-09,email,crm,form-1\n"
+        "R1,marketing_email,given,2026-10-01T10:00:00Z,2026-09,email,crm,form-1\n"
+        "R1,profiling,refused,2026-10-01T10:00:00Z,2026-09,email,crm,form-1\n"
     )
     assert run(["contacts", "import", str(tmp_path / "c.csv")], env, tmp_path).returncode == 0
     assert run(["consents", "import", str(tmp_path / "h.csv")], env, tmp_path).returncode == 0

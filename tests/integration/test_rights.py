@@ -27,6 +27,7 @@ from reconsent.rights.subject_requests import (
     restrict_contact,
 )
 from tests.support import factories
+from tests.support.checkout import with_checkout
 
 
 def _ctx(clock: FixedClock) -> LedgerContext:
@@ -113,7 +114,7 @@ def _cli(args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[st
         [sys.executable, "-m", "reconsent.cli.main", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=with_checkout(env),
         cwd=cwd,
         timeout=120,
         check=False,

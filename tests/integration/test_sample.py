@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -11,13 +11,16 @@ import pytest
 from sqlalchemy import ColumnElement, Engine, distinct, func, select
 
 from models import ConsentEvent, ConsentStatus, Contact
-from reconsent.campaigns.catalog_file import load_catalog
+from reconsent.campaigns.catalog_file import load_catalog, read_catalog
 from reconsent.db import unit_of_work
-from reconsent.dev.sample import CATEGORIES, write_sample
+from reconsent.dev.sample import CATEGORIES, NOTICES, write_sample
 from reconsent.imports import import_consents, import_contacts
+from reconsent.imports.rows import parse_captured_at
 from reconsent.kernel.clock import FixedClock
+from reconsent.kernel.rules.notice_dates import cited_notice_problem
 from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.settings import Settings
+from tests.conftest import FIXED_NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -68,8 +71,31 @@ def test_sample_is_realistic(tmp_path: Path, clock: FixedClock) -> None:
     purposes = {row["purpose"] for row in consents}
     assert purposes == {"marketing_email", "marketing_sms", "marketing_phone", "marketing_fax"}
     assert {row["state"] for row in consents} == {"given", "refused", "withdrawn", "maybe"}
-    assert {row["notice_version"] for row in consents} == {"2024-01", "2026-09"}
+    # Consents older than every notice cite none; the others cite one in effect by then.
+    assert {row["notice_version"] for row in consents} == {"", "2024-01", "2026-09"}
     assert max(row["captured_at"][:10] for row in consents) <= clock.now().date().isoformat()
+
+
+@pytest.mark.parametrize("when", [FIXED_NOW, datetime(2027, 6, 1, 9, tzinfo=UTC)])
+def test_sample_never_cites_a_notice_before_it_took_effect(tmp_path: Path, when: datetime) -> None:
+    catalog = read_catalog(EXAMPLES / "catalog.toml")
+    published = {n.version: n.effective for n in catalog.notices if n.effective is not None}
+    assert dict(NOTICES) == published  # the sample knows the example catalog's dates
+    files = write_sample(tmp_path, 1000, now=when)
+    rows = read(files.consents_csv)
+    problems = [
+        (line, problem)
+        for line, row in enumerate(rows, start=2)
+        if row["notice_version"]
+        and (
+            problem := cited_notice_problem(
+                row["notice_version"], parse_captured_at(row["captured_at"], when), published
+            )
+        )
+    ]
+    assert problems == []
+    fresh_2026 = [r for r in rows if r["notice_version"] == "2026-09" and r["state"] == "given"]
+    assert len(fresh_2026) > 100  # the current notice is still cited where it can be
 
 
 @pytest.mark.parametrize("n", [150])

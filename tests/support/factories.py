@@ -76,6 +76,7 @@ def add_catalog(
                     body_html=f"<p>Notice {version} {locale}</p>",
                     digest=uuid.uuid5(uuid.NAMESPACE_URL, f"{version}/{locale}").hex * 2,
                     published_at=now,
+                    effective_from=now,
                 )
             )
     # The test base was checked against Italy's RPO today (nobody registered): calls to
@@ -96,6 +97,7 @@ def add_contact(
     timezone: str = "Europe/Rome",
     given_name: str = "Giulia",
     customer_since: date | None = None,
+    municipality: str | None = None,
     flush: bool = True,
 ) -> Contact:
     contact = Contact(
@@ -110,6 +112,7 @@ def add_contact(
         locale=locale,
         timezone=timezone,
         customer_since=customer_since,
+        municipality=municipality,
         created_at=now,
         updated_at=now,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays
 from reconsent.kernel.rules.quiet_hours import next_allowed
 from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis
 
@@ -56,6 +57,9 @@ class Gate:
     #: Per channel, why it cannot reach the person (None: it can); a channel missing
     #: here was not judged (no step of the wave uses it) and is blocked.
     blocks: Mapping[Channel, str | None] = field(default_factory=dict)
+    #: The person's local holidays (their municipality's patron-saint day), for the
+    #: calling hours (:func:`reconsent.kernel.rules.quiet_hours.next_allowed`).
+    local_days: LocalDays = NO_LOCAL_DAYS
 
 
 class Outcome(StrEnum):
@@ -184,7 +188,7 @@ def decide(
             skipped.append((index, step.channel, blocked))
             index, current, resend = index + 1, None, False
             continue
-        opens = next_allowed(now, gate.timezone, step.quiet_preset)
+        opens = next_allowed(now, gate.timezone, step.quiet_preset, gate.local_days)
         if opens > now:
             return at_index(Outcome.WAIT, "quiet_hours", opens)
         return at_index(Outcome.SEND)

@@ -3,7 +3,11 @@
 Presets (see shared/domain.md):
 - ``it-telemarketing``: the Garante-approved Italian telemarketing code (in force
   28 Sept 2024): weekdays 09:00-20:00, Saturdays and pre-holidays 10:00-19:00,
-  never Sundays or Italian public holidays.
+  never Sundays or Italian public holidays. The holidays are the national ones
+  and the person's **local** ones, passed in as ``local_days`` ((month, day)
+  pairs: their municipality's patron-saint day, see
+  :mod:`reconsent.kernel.rules.patron_days`): closed that day, reduced hours the
+  day before. The other presets ignore holidays.
 - ``us-tcpa``: every day 08:00-21:00 at the callee's location.
 - ``daytime``: Monday to Saturday 09:00-20:00 (the default for SMS).
 - ``always``: no restriction (email).
@@ -14,6 +18,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays
 
 Window = tuple[time, time] | None
 
@@ -51,12 +57,13 @@ def italian_holidays(year: int) -> frozenset[date]:
     return frozenset(days)
 
 
-def _is_it_holiday(day: date) -> bool:
-    return day in italian_holidays(day.year)
+def _is_it_holiday(day: date, local_days: LocalDays) -> bool:
+    return day in italian_holidays(day.year) or (day.month, day.day) in local_days
 
 
-def window_for(preset: str, day: date) -> Window:
-    """The allowed local time window on ``day`` for ``preset`` (None: closed all day)."""
+def window_for(preset: str, day: date, local_days: LocalDays = NO_LOCAL_DAYS) -> Window:
+    """The allowed local time window on ``day`` for ``preset`` (None: closed all day);
+    ``local_days``: the person's local holidays (``it-telemarketing`` only)."""
     weekday = day.weekday()  # Monday = 0
     if preset == "always":
         return (time(0), time(23, 59, 59, 999999))
@@ -65,9 +72,9 @@ def window_for(preset: str, day: date) -> Window:
     if preset == "daytime":
         return None if weekday == 6 else _WEEKDAY
     if preset == "it-telemarketing":
-        if weekday == 6 or _is_it_holiday(day):
+        if weekday == 6 or _is_it_holiday(day, local_days):
             return None
-        if weekday == 5 or _is_it_holiday(day + timedelta(days=1)):
+        if weekday == 5 or _is_it_holiday(day + timedelta(days=1), local_days):
             return _REDUCED
         return _WEEKDAY
     raise ValueError(f"unknown quiet-hours preset {preset!r}")
@@ -81,13 +88,16 @@ def zone(name: str) -> ZoneInfo:
 
 
 @lru_cache(maxsize=4096)  # pure: a batch asks the same (now, zone, preset) a thousand times
-def next_allowed(now: datetime, tz_name: str, preset: str) -> datetime:
-    """``now`` if the channel may reach the person now, else the next opening (UTC)."""
+def next_allowed(
+    now: datetime, tz_name: str, preset: str, local_days: LocalDays = NO_LOCAL_DAYS
+) -> datetime:
+    """``now`` if the channel may reach the person now, else the next opening (UTC);
+    ``local_days``: the person's local holidays, as in :func:`window_for`."""
     tz = zone(tz_name)
     local = now.astimezone(tz)
     for offset in range(0, 15):
         day = local.date() + timedelta(days=offset)
-        window = window_for(preset, day)
+        window = window_for(preset, day, local_days)
         if window is None:
             continue
         start = datetime.combine(day, window[0], tzinfo=tz)
@@ -99,5 +109,7 @@ def next_allowed(now: datetime, tz_name: str, preset: str) -> datetime:
     raise ValueError(f"no calling window within two weeks for preset {preset!r}")
 
 
-def is_allowed(now: datetime, tz_name: str, preset: str) -> bool:
-    return next_allowed(now, tz_name, preset) == now
+def is_allowed(
+    now: datetime, tz_name: str, preset: str, local_days: LocalDays = NO_LOCAL_DAYS
+) -> bool:
+    return next_allowed(now, tz_name, preset, local_days) == now
