@@ -1,6 +1,7 @@
 # reconsent: two commands do everything on a fresh machine.
 #   make demo   installs, then runs the whole re-consent loop on SQLite + a file outbox
-#   make test   installs (Python packages, PostgreSQL server binaries), then runs the suite
+#   make test   installs (Python packages, PostgreSQL server binaries, Chromium, espeak-ng,
+#               axe-core from npm), then runs the suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,7 +20,13 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 system-packages:
-	@bash scripts/ensure-system-packages.sh chromium
+	@bash scripts/ensure-system-packages.sh chromium espeak-ng npm
+
+# Checkers the browser tests inject (axe-core), pinned by package-lock.json.
+NODE_STAMP := node_modules/.installed-stamp
+$(NODE_STAMP): package.json package-lock.json | system-packages
+	npm ci --no-audit --no-fund --silent
+	@touch $(NODE_STAMP)
 
 demo: install
 	$(BIN)/reconsent demo
@@ -28,7 +35,7 @@ demo: install
 up: install
 	$(BIN)/reconsent deploy
 
-test: install system-packages
+test: install system-packages $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -47,4 +54,4 @@ bench: install system-packages
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) demo-data var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules demo-data var .pytest_cache .mypy_cache .ruff_cache

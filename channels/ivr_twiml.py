@@ -35,6 +35,7 @@ __all__ = [
     "GATHER_TIMEOUT_SECONDS",
     "Voice",
     "answer_twiml",
+    "call_script",
     "call_twiml",
     "closing_twiml",
     "ended_twiml",
@@ -179,6 +180,16 @@ def spoken_intro(context: MessageContext, voice: Voice) -> str:
     return _phrases(context).intro.format(
         controller=context.controller_name, count=len(context.purposes), portal=voice.portal
     )
+
+
+def call_script(context: MessageContext, voice: Voice, audio_url: str | None) -> str:
+    """Every word the call says before and with its questions, one line each: what the
+    ledger keeps as the spoken notice (``reconsent.campaigns.spoken_notices``)."""
+    phrases = _phrases(context)
+    opening = f"[{audio_url}]" if audio_url else spoken_intro(context, voice)
+    questions = [spoken_question(context, i) for i in range(len(context.purposes))]
+    closing = phrases.closing.format(portal=voice.portal)
+    return "\n".join([opening, *questions, closing])
 
 
 def spoken_question(context: MessageContext, index: int) -> str:

@@ -35,6 +35,7 @@ from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
 from consent_portal.batching import Batcher
 from consent_portal.decision_posts import Outcome, Post, write_posts
+from consent_portal.i18n import local_time
 from consent_portal.rate_limits import RateLimitMiddleware
 from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
@@ -76,6 +77,7 @@ def create_app(
     app_clock: Clock = clock or SystemClock()
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     templates.env.auto_reload = False  # packaged templates: no stat() per render
+    templates.env.filters["local_time"] = local_time
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -17,6 +17,7 @@ from consent_portal.page_render import page, path_for
 from consent_portal.state import Portal, portal_of, run_sync
 from models import Notice
 from reconsent.db import unit_of_work
+from reconsent.kernel.notice_versions import SPOKEN_MARK
 
 __all__ = ["home"]
 
@@ -29,7 +30,10 @@ def _home(portal: Portal, request: Request) -> Response:
     locale = page_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
     with unit_of_work(portal.engine) as session:
         latest = session.scalar(
-            select(Notice.version).order_by(Notice.published_at.desc(), Notice.id.desc()).limit(1)
+            select(Notice.version)
+            .where(Notice.version.not_like(f"%{SPOKEN_MARK}%"))  # not a call's spoken notice
+            .order_by(Notice.published_at.desc(), Notice.id.desc())
+            .limit(1)
         )
     notice_url = (
         None if latest is None else path_for(request, "notice", version=latest) + f"?lang={locale}"

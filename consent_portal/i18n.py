@@ -7,12 +7,15 @@ Placeholders use ``str.format`` names (``{name}``, ``{controller}``...).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cache
 from types import MappingProxyType
 
 from consent_portal.i18n_home import HOME_STRINGS
+from consent_portal.i18n_labels import LABEL_STRINGS
 from consent_portal.i18n_rights import RIGHTS_STRINGS
 from reconsent.kernel.locales import DEFAULT_LANGUAGE, supported_language
+from reconsent.kernel.rules.quiet_hours import zone as tz_of
 
 DEFAULT_LOCALE = DEFAULT_LANGUAGE
 
@@ -166,9 +169,11 @@ def _texts(lang: str) -> Mapping[str, str]:
         **STRINGS[DEFAULT_LOCALE],
         **RIGHTS_STRINGS[DEFAULT_LOCALE],
         **HOME_STRINGS[DEFAULT_LOCALE],
+        **LABEL_STRINGS[DEFAULT_LOCALE],
         **STRINGS[lang],
         **RIGHTS_STRINGS.get(lang, {}),
         **HOME_STRINGS.get(lang, {}),
+        **LABEL_STRINGS.get(lang, {}),
     }
     return MappingProxyType(merged)
 
@@ -176,3 +181,16 @@ def _texts(lang: str) -> Mapping[str, str]:
 def other_locale(locale: str) -> str:
     """The language the switch link offers."""
     return "en" if locale == "it" else "it"
+
+
+def local_time(value: str | None, zone: str | None) -> str:
+    """An ISO time as the person's wall-clock time, ``YYYY-MM-DD HH:MM`` ("—" if none)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:16]
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(tz_of(zone or 'Europe/Rome')):%Y-%m-%d %H:%M}"

@@ -1,7 +1,8 @@
 """Rendering the portal's pages and friendly error pages, and reading its small forms.
 
 Every page gets the same base context (locale, texts, controller, the
-stylesheet); error pages name nobody.  An expired link's 410 page carries a
+stylesheet); error pages name nobody (an expired link's page speaks the
+language of the person its valid signature names).  An expired link's 410 page carries a
 form that asks for a fresh link on the same channel (``POST /c/<token>/renew``).
 """
 
@@ -12,13 +13,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from consent_portal.i18n import other_locale, page_locale, texts
+from consent_portal.i18n import choose_locale, other_locale, page_locale, texts
 from consent_portal.state import Portal
+from models import Contact, WaveRequest
 from reconsent.kernel.errors import ExpiredLink, LinkError
 from reconsent.kernel.links import token_id
 
@@ -163,6 +166,16 @@ def error_page(
     )
 
 
+def _contact_locale(portal: Portal, request_id: int) -> str | None:
+    with portal.engine.connect() as conn:
+        found = conn.execute(
+            select(Contact.locale)
+            .join(WaveRequest, WaveRequest.contact_id == Contact.id)
+            .where(WaveRequest.id == request_id)
+        ).scalar()
+    return None if found is None else str(found)
+
+
 def link_error_page(portal: Portal, request: Request, exc: LinkError) -> Response:
     """400 for a tampered link, 410 for an expired one; neither names the person.
 
@@ -172,6 +185,9 @@ def link_error_page(portal: Portal, request: Request, exc: LinkError) -> Respons
     locale = page_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
     if not isinstance(exc, ExpiredLink):
         return error_page(portal, request, locale, "bad_link", 400)
+    if exc.request_id is not None and not request.query_params.get("lang"):
+        # The signature holds (only the age does not): speak the person's language.
+        locale = choose_locale(None, _contact_locale(portal, exc.request_id))
     token = request.path_params.get("token", "")
     grant, csrf = portal.csrf.issue(token_id(token), locale)
     renew = {

@@ -41,6 +41,8 @@ from consent_portal.i18n import choose_locale
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
 from models import ConsentEvent, Contact, WaveRequest
 from reconsent.campaigns.notices import message_context
+from reconsent.campaigns.spoken_notices import spoken_notice
+from reconsent.campaigns.waves import wave_purposes
 from reconsent.db import unit_of_work
 from reconsent.eligibility.send_gate import stopped_on
 from reconsent.feedback.ivr_sms_link import Claim, SmsLinkClaim, claim_sms_link, send_sms_link
@@ -54,7 +56,7 @@ from reconsent.kernel.vocab import (
     RequestStatus,
     SuppressionReason,
 )
-from reconsent.ledger.decisions import record_decision
+from reconsent.ledger.decisions import WaveCatalog, record_decision
 from reconsent.ledger.objections import record_channel_optout
 from reconsent.wiring import call_voice, sms_adapter
 
@@ -271,8 +273,16 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
         asked = context.purposes[question].code
         evidence = _evidence(portal, params, digits, question, asked)
         if digits in (DIGIT_GIVE, DIGIT_REFUSE):
+            # The notice presented is the one read on the phone, kept as its own version.
+            audio = portal.settings.ivr_audio_urls.get(context.locale)
+            script = ivr.call_script(context, voice_, audio)
+            heard = spoken_notice(
+                session, link.wave.notice_version, context.locale, script, portal.clock.now()
+            )
+            evidence["spoken_notice"] = heard.version
             record_decision(
                 session,
+                catalog=WaveCatalog(tuple(wave_purposes(session, link.config)), heard),
                 request_id=link.request_id,
                 choices={asked: digits == DIGIT_GIVE},
                 method=CollectionMethod.IVR,

@@ -14,6 +14,7 @@ fi
 for pkg in "$@"; do
   case "$pkg" in
     chromium) command -v chromium >/dev/null 2>&1 || need+=(chromium) ;;
+    npm) command -v npm >/dev/null 2>&1 || need+=(npm) ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
 from reconsent.db import among_param, is_postgres
+from reconsent.kernel.notice_versions import base_version
 from reconsent.kernel.rules.chain import event_hash
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
 
@@ -272,6 +273,8 @@ def _project(session: Session, conn: Connection, written: list[RecordedEvent]) -
             "contact_id": contact_id,
             "purpose_id": purpose_id,
             **{name: getattr(event, name) for name in _PROJECTED[:-1]},
+            # A spoken notice counts as the web notice it was read from (eligibility).
+            "notice_version": event.notice_version and base_version(event.notice_version),
             "last_event_id": event.id,
         }
         for (contact_id, purpose_id), event in latest.items()

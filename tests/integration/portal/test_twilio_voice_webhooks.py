@@ -3,15 +3,16 @@ answers bound to the call we placed (replays, other calls, closed requests recor
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from consent_portal.app import create_app
-from models import Purpose, SendAttempt, WaveRequest
+from models import ConsentStatus, Notice, Purpose, SendAttempt, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner, LinkUse
@@ -337,3 +338,29 @@ def test_a_recorded_notice_for_the_locale_is_played(
         status, twiml = _post(client, VOICE, token, _call())
     assert status == 200
     assert "<Play>https://cdn.test/it.mp3</Play>" in twiml and "Domanda 1 di 3" in twiml
+
+
+def test_answers_name_the_notice_read_on_the_phone(
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
+) -> None:
+    token = signer.sign(LinkUse.IVR, seeded.request_id, STEP)
+
+    _post(client, GATHER, token, _answer("1"), question=0)
+    _post(client, GATHER, token, _answer("1"), question=1)
+
+    first, second = db.events()
+    assert first.notice_version == second.notice_version
+    version = first.notice_version or ""
+    assert version.startswith("2026-09~call-") and first.evidence["spoken_notice"] == version
+    with unit_of_work(db.engine) as s:
+        heard = s.get_one(Notice, first.notice_id)
+        status = s.scalars(select(ConsentStatus.notice_version)).all()
+    assert (heard.version, heard.locale, heard.digest) == (version, "it", first.notice_digest)
+    assert heard.digest == hashlib.sha256(heard.body_html.encode()).hexdigest()
+    # What was said before the first question: who, why, the rights, where the notice is.
+    assert "Example Contact Centre S.r.l." in heard.body_html and "cancellarli" in heard.body_html
+    assert "Domanda 3 di 3" in heard.body_html
+    assert set(status) == {"2026-09"}  # eligibility counts it under the web notice
+    # The same words later give the same spoken notice; the home page never offers it.
+    assert 'href="/notice/2026-09?lang=en"' in client.get("/?lang=en").text
+    assert client.get(f"/notice/{version}?lang=it").status_code == 200

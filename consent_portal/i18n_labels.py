@@ -1,0 +1,48 @@
+"""Human words for the codes the "your data" page shows (methods, channels, reasons)."""
+
+from __future__ import annotations
+
+LABEL_STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "method_portal": "on our consent page",
+        "method_ivr": "by phone (keypad)",
+        "method_sms": "by text message reply",
+        "method_email": "from an e-mail link",
+        "method_imported": "from our customer records",
+        "method_operator": "told to one of our operators",
+        "channel_ivr": "phone call",
+        "reason_objection": "you objected",
+        "reason_erasure": "your data was erased",
+        "reason_stop": "you replied STOP",
+        "reason_unsubscribe": "you unsubscribed",
+        "reason_bounce": "the address did not work",
+        "reason_spam_report": "you reported a message as spam",
+        "reason_invalid_address": "the address is not valid",
+        "reason_rpo": "the number is in the opt-out register (RPO)",
+        "reason_manual": "recorded by our staff",
+        "reason_refused_all": "you refused every purpose",
+        "times_in": "Times are in your time zone ({zone}).",
+        "table_scroll": "{title} (scrollable table)",
+    },
+    "it": {
+        "method_portal": "sulla nostra pagina dei consensi",
+        "method_ivr": "al telefono (tastiera)",
+        "method_sms": "rispondendo a un SMS",
+        "method_email": "da un link in un'email",
+        "method_imported": "dai nostri archivi clienti",
+        "method_operator": "detto a un nostro operatore",
+        "channel_ivr": "chiamata",
+        "reason_objection": "si è opposto",
+        "reason_erasure": "i suoi dati sono stati cancellati",
+        "reason_stop": "ha risposto STOP",
+        "reason_unsubscribe": "si è disiscritto",
+        "reason_bounce": "l'indirizzo non funzionava",
+        "reason_spam_report": "ha segnalato un messaggio come spam",
+        "reason_invalid_address": "l'indirizzo non è valido",
+        "reason_rpo": "il numero è nel Registro delle Opposizioni",
+        "reason_manual": "registrato dal nostro personale",
+        "reason_refused_all": "ha rifiutato tutte le finalità",
+        "times_in": "Gli orari sono nel suo fuso orario ({zone}).",
+        "table_scroll": "{title} (tabella scorrevole)",
+    },
+}
