@@ -64,6 +64,7 @@ class _Phrases:
     question: str  # {n}, {count}, {title}, {description}
     recorded: dict[str, str]  # "1" / "2" -> a short acknowledgement
     closing: str
+    texted: str  # an SMS with the link to the person's choices is on its way
     no_input: str
     machine: str  # {controller}, {portal}
     answers: dict[str, str]  # "3", "9"
@@ -88,9 +89,10 @@ _PHRASES = {
         recorded={"1": "Registrato: sì.", "2": "Registrato: no."},
         closing=(
             "Grazie: abbiamo registrato le sue scelte. Può cambiarle o revocare il "
-            "consenso in qualsiasi momento su {portal} o dal link nei nostri messaggi. "
-            "Arrivederci."
+            "consenso in qualsiasi momento richiamando questo numero, su {portal} o dal "
+            "link nei nostri messaggi. Arrivederci."
         ),
+        texted="Le invieremo un SMS con il link per vedere e cambiare le sue scelte.",
         no_input="Nessun tasto premuto: per questa domanda non abbiamo registrato nulla. "
         "Arrivederci.",
         machine=(
@@ -124,8 +126,10 @@ _PHRASES = {
         recorded={"1": "Recorded: yes.", "2": "Recorded: no."},
         closing=(
             "Thank you: your choices have been recorded. You can change them or withdraw "
-            "your consent at any time at {portal} or from the link in our messages. Goodbye."
+            "your consent at any time by calling this number back, at {portal} or from the "
+            "link in our messages. Goodbye."
         ),
+        texted="We will text you a link to see and change your choices.",
         no_input="No key pressed: nothing has been recorded for this question. Goodbye.",
         machine=(
             "Hello, we called on behalf of {controller} about your privacy choices: "
@@ -153,7 +157,11 @@ class Voice:
     voices: Mapping[str, str]
 
     def of(self, phrases: _Phrases) -> str | None:
-        return self.voices.get(phrases.language[:2]) or DEFAULT_VOICES.get(phrases.language[:2])
+        return self.of_language(phrases.language[:2])
+
+    def of_language(self, language: str) -> str | None:
+        """The TTS voice for ``language`` ("it", "en"): configured, else the default."""
+        return self.voices.get(language) or DEFAULT_VOICES.get(language)
 
 
 def spoken_portal(portal_base_url: str) -> str:
@@ -271,9 +279,15 @@ def _ending(context: MessageContext, text: str, voice: Voice) -> str:
     return str(response.to_xml())
 
 
-def closing_twiml(context: MessageContext, voice: Voice, *, said: str = "") -> str:
-    """After the last question: thanks, and how to change or withdraw."""
-    closing = _phrases(context).closing.format(portal=voice.portal)
+def closing_twiml(
+    context: MessageContext, voice: Voice, *, said: str = "", texted: bool = False
+) -> str:
+    """After the last question: thanks, and how to change or withdraw (``texted``: an SMS
+    with the link to the person's choices is on its way)."""
+    phrases = _phrases(context)
+    closing = phrases.closing.format(portal=voice.portal)
+    if texted:
+        closing = f"{phrases.texted} {closing}"
     return _ending(context, f"{said} {closing}".strip(), voice)
 
 

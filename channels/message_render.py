@@ -220,7 +220,8 @@ def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENT
         "optout_link": msg.optout_link,
     }
     needed = 0
-    for name in ("sms.txt", "sms_short.txt"):
+    names = ("sms_confirm.txt",) if msg.context.confirmation else ("sms.txt", "sms_short.txt")
+    for name in names:
         text = " ".join(env.get_template(f"{locale}/{name}").render(values).split())
         _, needed = sms_segments(text)
         if needed <= max_segments:

@@ -25,6 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from consent_portal import (
     home_page,
+    inbound_calls,
     pages,
     receipt_pages,
     renewal_pages,
@@ -128,6 +129,8 @@ def create_app(
         Route("/o/{token}", pages.optout, methods=["POST"], name="optout"),
         Route(voice_webhooks.VOICE_PATH, voice_webhooks.voice, methods=["POST"], name="voice"),
         Route(voice_webhooks.GATHER_PATH, voice_webhooks.gather, methods=["POST"], name="gather"),
+        Route(inbound_calls.INBOUND_PATH, inbound_calls.inbound_call, methods=["POST"]),
+        Route(inbound_calls.INBOUND_CHOICE_PATH, inbound_calls.inbound_choice, methods=["POST"]),
         Route(twilio_hooks.SMS_STATUS_PATH, twilio_hooks.sms_status, methods=["POST"]),
         Route(twilio_hooks.CALL_STATUS_PATH, twilio_hooks.call_status, methods=["POST"]),
         Route(twilio_hooks.SMS_INBOUND_PATH, twilio_hooks.sms_inbound, methods=["POST"]),

@@ -23,22 +23,25 @@ step, question): the same answer twice records one event.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from twilio.request_validator import RequestValidator
+from starlette.responses import Response
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels.ivr_twiml import Voice
 from consent_portal.i18n import choose_locale
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
+from consent_portal.twilio_requests import (
+    call_refusal,
+    is_machine,
+    signed_url,
+    verified_form,
+)
 from models import ConsentEvent, Contact, WaveRequest
 from reconsent.campaigns.notices import message_context
 from reconsent.campaigns.spoken_notices import spoken_notice
@@ -53,6 +56,7 @@ from reconsent.kernel.vocab import (
     AddressKind,
     Channel,
     CollectionMethod,
+    ConsentState,
     RequestStatus,
     SuppressionReason,
 )
@@ -65,34 +69,11 @@ if TYPE_CHECKING:
 
 VOICE_PATH = "/webhooks/twilio/voice"
 GATHER_PATH = "/webhooks/twilio/voice/gather"
-SIGNATURE_HEADER = "X-Twilio-Signature"
 TWIML = "text/xml"
-MAX_FIELDS = 200
 
 DIGIT_GIVE, DIGIT_REFUSE, DIGIT_SMS_LINK, DIGIT_OBJECT = "1", "2", "3", "9"
 
 logger = logging.getLogger(__name__)
-
-
-def signed_url(portal: Portal, path: str, request: Request) -> str:
-    """The URL Twilio signed: our public base, the route's path and the raw query."""
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return portal.public_url(path) + (f"?{query}" if query else "")
-
-
-def signature_ok(portal: Portal, path: str, request: Request, form: FormData) -> bool:
-    token = portal.settings.twilio_auth_token
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if token is None or not token.get_secret_value() or not signature:
-        return False
-    validator = RequestValidator(token.get_secret_value())
-    return bool(validator.validate(signed_url(portal, path, request), form, signature))
-
-
-def is_machine(answered_by: str) -> bool:
-    """Twilio's AnsweredBy: machine_start, machine_end_beep, ..., fax, human, unknown."""
-    value = answered_by.strip().lower()
-    return value.startswith("machine") or value == "fax"
 
 
 def _twiml(body: str) -> Response:
@@ -103,53 +84,9 @@ def _hangup() -> Response:
     return _twiml(str(VoiceResponse().hangup()))
 
 
-async def _verified_form(request: Request, path: str) -> tuple[dict[str, str], Response | None]:
-    async with request.form(max_files=0, max_fields=MAX_FIELDS) as form:
-        if not signature_ok(portal_of(request), path, request, form):
-            logger.warning("twilio webhook refused: bad or missing signature on %s", path)
-            return {}, PlainTextResponse("forbidden", status_code=403)
-        params = {key: value for key, value in form.items() if isinstance(value, str)}
-    return params, None
-
-
 def _context(portal: Portal, session: Session, link: OpenLink) -> MessageContext:
     locale = choose_locale(None, link.contact.locale)
     return message_context(session, link.wave, locale, portal.settings)
-
-
-#: Parameters Twilio sends with every voice request: a set without one of them was not
-#: made by Twilio (e.g. a signed body re-cut at another parameter boundary).
-REQUIRED = frozenset(
-    {"AccountSid", "ApiVersion", "CallSid", "CallStatus", "Direction", "From", "To"}
-)
-_CALL_SID = re.compile(r"CA[0-9a-f]{32}")
-
-
-def call_refusal(
-    portal: Portal, params: dict[str, str], placed_sid: str | None, phone_hash: str | None
-) -> str | None:
-    """Why this (signed) request is not about the call we placed, or None.
-
-    The signature alone does not bind a request to our call: Twilio's scheme
-    concatenates names and values with no separator, so a captured body can be
-    re-cut under the same signature. So: every field Twilio always sends, our
-    account, a well-formed CallSid that is the call placed for this attempt (when the
-    dispatcher has recorded it), and the number called is the contact's.
-    """
-    if not {k for k, v in params.items() if v.strip()} >= REQUIRED:
-        return "incomplete"
-    if params["AccountSid"].strip() != (portal.settings.twilio_account_sid or ""):
-        return "account"
-    call_sid = params["CallSid"].strip()
-    if not _CALL_SID.fullmatch(call_sid):
-        return "call_sid"
-    if placed_sid and _CALL_SID.fullmatch(placed_sid) and call_sid != placed_sid:
-        return "other_call"  # (an attempt the file outbox "placed" has no CallSid)
-    callee = params["To"].strip()
-    called = address_hash(portal.address_key, AddressKind.PHONE, callee) if callee else None
-    if phone_hash is None or called != phone_hash:
-        return "callee"
-    return None
 
 
 def _voice_of(portal: Portal) -> Voice:
@@ -160,7 +97,7 @@ def _voice_of(portal: Portal) -> Voice:
 
 
 async def voice(request: Request) -> Response:
-    params, refused = await _verified_form(request, VOICE_PATH)
+    params, refused = await verified_form(request, VOICE_PATH)
     if refused is not None:
         return refused
     return await run_sync(_voice, portal_of(request), request, params)
@@ -195,7 +132,7 @@ def _voice(portal: Portal, request: Request, params: dict[str, str]) -> Response
 
 
 async def gather(request: Request) -> Response:
-    params, refused = await _verified_form(request, GATHER_PATH)
+    params, refused = await verified_form(request, GATHER_PATH)
     if refused is not None:
         return refused
     return await run_sync(_gather, portal_of(request), request, params)
@@ -232,6 +169,21 @@ def _this_call_answered(session: Session, request_id: int, call_sid: str) -> boo
             .where(
                 ConsentEvent.request_id == request_id,
                 ConsentEvent.provider_message_id == call_sid,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _this_call_gave(session: Session, request_id: int, call_sid: str) -> bool:
+    return (
+        session.scalar(
+            select(ConsentEvent.id)
+            .where(
+                ConsentEvent.request_id == request_id,
+                ConsentEvent.provider_message_id == call_sid,
+                ConsentEvent.state == ConsentState.GIVEN,
             )
             .limit(1)
         )
@@ -294,7 +246,23 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 attempt_id=link.attempt_id,
                 provider_message_id=call_sid,
             )
-            return _Answered(context, recorded=True)
+            confirmation: SmsLinkClaim | None = None
+            if question + 1 == len(context.purposes) and _this_call_gave(
+                session, link.request_id, call_sid
+            ):
+                # After a yes by phone: an SMS with the link to see, change or withdraw it.
+                request_row = session.get(WaveRequest, link.request_id)
+                assert request_row is not None  # open_link just read it
+                confirmation = claim_sms_link(
+                    session,
+                    request=request_row,
+                    contact=contact,
+                    wave=link.wave,
+                    ivr_step=link.payload.step_index,
+                    now=portal.clock.now(),
+                    answered=True,
+                )
+            return _Answered(context, confirmation, recorded=True)
         if digits == DIGIT_OBJECT:
             # "Never call me again": calls stop (the phone purposes withdrawn, the number
             # suppressed for calls); e-mail and SMS are the person's to stop as they wish.
@@ -341,12 +309,21 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
         said = ivr.recorded_phrase(context, digits)
         if question + 1 < len(context.purposes):
             return _twiml(ivr.question_twiml(context, question + 1, gather_url, voice_, said=said))
-        return _twiml(ivr.closing_twiml(context, voice_, said=said))
+        texted = claim is not None and claim.attempt_id is not None
+        return _with_sms(
+            portal, _twiml(ivr.closing_twiml(context, voice_, said=said, texted=texted)), claim
+        )
     if digits not in (DIGIT_OBJECT, DIGIT_SMS_LINK):
         said = ivr.invalid_phrase(context)
         return _twiml(ivr.question_twiml(context, question, gather_url, voice_, said=said))
     refused = claim is not None and claim.claim is Claim.REFUSED
-    answer = _twiml(ivr.answer_twiml(context, digits, voice_, sms_unavailable=refused))
+    return _with_sms(
+        portal, _twiml(ivr.answer_twiml(context, digits, voice_, sms_unavailable=refused)), claim
+    )
+
+
+def _with_sms(portal: Portal, answer: Response, claim: SmsLinkClaim | None) -> Response:
+    """Send the claimed link SMS once the TwiML answer has gone (outside any transaction)."""
     if claim is not None and claim.attempt_id is not None:
         settings = portal.settings
         answer.background = BackgroundTask(

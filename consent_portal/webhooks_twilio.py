@@ -28,7 +28,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from channels.sms_reply_twiml import empty_twiml, reply_twiml
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
-from consent_portal.voice_webhooks import MAX_FIELDS, TWIML, signature_ok
+from consent_portal.twilio_requests import MAX_FIELDS, signature_ok
+from consent_portal.voice_webhooks import TWIML
 from reconsent.feedback.delivery_reports import Applied, DeliveryReport, apply_delivery
 from reconsent.feedback.sms_inbound import InboundSms, handle_inbound_sms
 from reconsent.feedback.webhook_keys import event_key

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -75,7 +75,11 @@ def claim_sms_link(
     wave: Wave,
     ivr_step: int,
     now: datetime,
+    answered: bool = False,
 ) -> SmsLinkClaim:
+    """Claim the link SMS of this request's IVR step (key 3), or, ``answered``, the
+    confirmation SMS after the person answered on the call: the same link, to see,
+    change or withdraw what they said (one per request and step either way)."""
     step_index = SMS_LINK_STEP_OFFSET + ivr_step
     existing = session.scalar(
         select(SendAttempt.id).where(
@@ -84,7 +88,7 @@ def claim_sms_link(
     )
     if existing is not None:
         return SmsLinkClaim(Claim.ALREADY)
-    if request.status is not RequestStatus.ACTIVE:
+    if request.status is not RequestStatus.ACTIVE and not answered:
         return SmsLinkClaim(Claim.REFUSED)
     # The person pressed 3 to ask for this very SMS: it needs a number and no refusal,
     # objection or SMS suppression, not an SMS marketing consent.
@@ -139,6 +143,8 @@ def send_sms_link(
         contact = session.get_one(Contact, request.contact_id)
         wave = session.get_one(Wave, request.wave_id)
         context = message_context(session, wave, contact.locale, settings)
+        if request.status is not RequestStatus.ACTIVE:  # answered on the call: confirm it
+            context = replace(context, confirmation=True)
         message = Links.issued_at(
             settings.portal_base_url, settings.link_signing_keys(), now
         ).message(attempt, contact, Channel.SMS, context)

@@ -36,6 +36,9 @@ class MessageContext:
     #: Why the person may be asked: it chooses the wording (confirm a prior consent, or
     #: ask for a new one under soft spam).
     basis: RequestBasis = RequestBasis.PRIOR_CONSENT
+    #: A confirmation of choices made on a call (the link to see, change or withdraw
+    #: them), not a request: a service message, worded as such.
+    confirmation: bool = False
 
 
 @dataclass(frozen=True)

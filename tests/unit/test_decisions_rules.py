@@ -7,7 +7,7 @@ import pytest
 from consent_portal.decision_posts import explicit_choices
 from consent_portal.i18n import STRINGS, choose_locale, texts
 from consent_portal.security import CsrfTokens
-from consent_portal.voice_webhooks import is_machine
+from consent_portal.twilio_requests import is_machine
 from reconsent.campaigns.notices import localized
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.locales import language_of

@@ -168,6 +168,38 @@ class TwilioCallbacksMixin:
             "ApiVersion": API_VERSION,
         }
         voice = self.post_signed(str(created.params["Url"]), base, client=client)
+        return self._press(voice, base, digits, client)
+
+    def call_in(
+        self,
+        url: str,
+        *,
+        from_: str,
+        digits: str | Sequence[str] | None = None,
+        to: str | None = None,
+        client: httpx.Client | None = None,
+    ) -> CallAnswer:
+        """A person calls our number: Twilio posts to the number's Voice ``url``, then the
+        keys pressed go to each ``<Gather>`` action, as for an outbound call."""
+        base = {
+            "CallSid": "CA" + uuid.uuid4().hex,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "To": to or self.default_inbound_to,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+            "ApiVersion": API_VERSION,
+        }
+        voice = self.post_signed(url, base, client=client)
+        return self._press(voice, {**base, "CallStatus": "in-progress"}, digits, client)
+
+    def _press(
+        self,
+        voice: httpx.Response,
+        base: Mapping[str, str],
+        digits: str | Sequence[str] | None,
+        client: httpx.Client | None,
+    ) -> CallAnswer:
         keys = [digits] if isinstance(digits, str) else list(digits or [])
         answers: list[httpx.Response] = []
         last = voice

@@ -75,7 +75,10 @@ def test_the_next_question_follows_the_answer_recorded(
 def test_closing_says_how_to_change_or_withdraw(make_ctx: Callable[..., MessageContext]) -> None:
     say, hangup = _children(closing_twiml(make_ctx("en"), VOICE, said="Recorded: no."))
     assert (say.text or "").startswith("Recorded: no. Thank you")
-    assert "withdraw your consent at any time at portal.test/privacy" in (say.text or "")
+    assert (
+        "withdraw your consent at any time by calling this number back, at portal.test/privacy"
+        in (say.text or "")
+    )
     assert hangup.tag == "Hangup"
 
 
