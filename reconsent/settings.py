@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default="sqlite:///reconsent.db",
         description="SQLAlchemy URL; default a SQLite file in the working directory.",
     )
+    database_owner_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL: the schema owner's URL, used only by `reconsent db upgrade` "
+        "(migrations, then the runtime role of RECONSENT_DATABASE_URL and its grants). Unset: "
+        "migrations run with RECONSENT_DATABASE_URL.",
+    )
     data_dir: Path = Field(
         default=Path("var"), description="Working files: outbox, generated dev keys."
     )

@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import Engine
 
 from reconsent.db import make_engine, upgrade
+from reconsent.db_roles import grant_runtime_role
 from reconsent.kernel.clock import FixedClock
 from reconsent.settings import ChannelMode, Settings
-from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.postgres import RUNTIME_ROLE, PostgresServer, as_runtime, running_postgres
 
 #: A Tuesday, 10:00 UTC (11:00 in Rome): inside every calling window.
 FIXED_NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -50,11 +51,19 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
+    """The server, with a template database migrated by its owner (the superuser) and
+    the runtime role granted there: every PostgreSQL test database is a copy, and the
+    suite connects as the runtime role, as the product runs (reconsent/db_roles.py)."""
     with running_postgres() as server:
         upgrade_url = server.url(PG_TEMPLATE)
         with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {PG_TEMPLATE}")
         upgrade(upgrade_url)
+        owner = make_engine(upgrade_url)
+        try:
+            grant_runtime_role(owner, RUNTIME_ROLE)
+        finally:
+            owner.dispose()
         yield server
 
 
@@ -86,10 +95,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _fresh_pg(server: PostgresServer) -> str:
+    """A fresh copy of the template, reached as the runtime role (trust auth, loopback)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
-    return server.url(name)
+    return as_runtime(server.url(name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

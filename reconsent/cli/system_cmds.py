@@ -6,7 +6,8 @@ import typer
 from rich.table import Table
 
 from reconsent.cli.context import console, engine, errors, print_json, settings
-from reconsent.db import current_revision, upgrade
+from reconsent.db import current_revision, make_engine, upgrade
+from reconsent.db_roles import grant_runtime_role, runtime_role_of
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
 channels_app = typer.Typer(help="Channel adapters and provider settings.", no_args_is_help=True)
@@ -16,9 +17,22 @@ channels_app = typer.Typer(help="Channel adapters and provider settings.", no_ar
 def db_upgrade(
     revision: str = typer.Argument("heads", help="Target revision (default: every head)."),
 ) -> None:
-    """Create or migrate the schema (safe to run again)."""
+    """Create or migrate the schema (safe to run again).
+
+    With RECONSENT_DATABASE_OWNER_URL (PostgreSQL): migrate as that owner, then create
+    the runtime role of RECONSENT_DATABASE_URL if absent and grant it only what the
+    product needs (reconsent/db_roles.py)."""
     cfg = settings()
-    upgrade(cfg.database_url, revision)
+    owner_url = cfg.database_owner_url.get_secret_value() if cfg.database_owner_url else None
+    upgrade(owner_url or cfg.database_url, revision)
+    if owner_url:
+        role, password = runtime_role_of(cfg.database_url)
+        owner = make_engine(owner_url)
+        try:
+            grant_runtime_role(owner, role, password)
+        finally:
+            owner.dispose()
+        console.print(f"runtime role [bold]{role}[/bold]: granted read and append on the ledger")
     eng = engine(cfg)
     console.print(f"database at revision [bold]{current_revision(eng)}[/bold]")
     eng.dispose()

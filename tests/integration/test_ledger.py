@@ -18,6 +18,7 @@ from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.ledger.append import LedgerContext, NewEvent, append_events
 from reconsent.ledger.verify import verify_ledger, verify_ledger_parallel
 from tests.support import factories
+from tests.support.postgres import owner_url
 
 
 def _history(engine: Engine, clock: FixedClock, people: int = 3) -> None:
@@ -45,7 +46,9 @@ def test_intact_ledger_verifies(engine: Engine, clock: FixedClock) -> None:
 
 
 def _tamper(engine: Engine, statement: str) -> None:
-    with engine.begin() as conn:
+    """As the owner (an insider with more than the runtime role's rights)."""
+    insider = make_engine(owner_url(engine.url.render_as_string(hide_password=False)))
+    with insider.begin() as conn:
         if is_postgres(engine):
             conn.execute(text("ALTER TABLE consent_events DISABLE TRIGGER USER"))
             conn.execute(text(statement))
@@ -54,6 +57,7 @@ def _tamper(engine: Engine, statement: str) -> None:
             conn.execute(text("DROP TRIGGER consent_events_no_update"))
             conn.execute(text("DROP TRIGGER consent_events_no_delete"))
             conn.execute(text(statement))
+    insider.dispose()
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The server's superuser (initdb's), who owns the schema the suite migrates.
+SUPERUSER = "postgres"
+#: The role the suite connects as: no ownership, ledger read-and-append (reconsent/db_roles.py).
+RUNTIME_ROLE = "reconsent_app"
+
+
+def as_runtime(url: str) -> str:
+    return url.replace(f"//{SUPERUSER}@", f"//{RUNTIME_ROLE}@", 1)
+
+
+def owner_url(url: str) -> str:
+    """The same database as its owner: for tests that play an insider with more than the
+    runtime role's rights (tampering, DDL). A SQLite URL is returned as it is."""
+    return url.replace(f"//{RUNTIME_ROLE}@", f"//{SUPERUSER}@", 1)
+
 
 @dataclass(frozen=True)
 class PostgresServer:
@@ -107,7 +122,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         env=env,
     )
     try:
-        yield PostgresServer("127.0.0.1", port, "postgres")
+        yield PostgresServer("127.0.0.1", port, SUPERUSER)
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
