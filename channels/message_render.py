@@ -1,8 +1,10 @@
 """Pure rendering of re-consent messages: email (text + HTML), SMS, segment counting.
 
 Templates live in ``channels/templates/<locale>/`` (``it`` and ``en``; any other
-locale falls back to ``en``).  The Jinja environment is built on first use,
-autoescapes ``.html`` templates and refuses undefined variables.
+locale falls back to ``en``); every HTML e-mail shares the markup of
+``channels/templates/email_layout.html`` (fluid, inline styles) and fills in its
+words.  The Jinja environment is built on first use, autoescapes ``.html``
+templates and refuses undefined variables.
 
 Email comes in two shapes that must agree:
 

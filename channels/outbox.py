@@ -66,7 +66,7 @@ class FileOutbox:
         root: Path,
         *,
         from_email: str = "privacy@example.com",
-        from_name: str = "Privacy team",
+        from_name: str | None = None,
         sms_from: str | None = None,
         ivr_audio_urls: Mapping[str, str] | None = None,
         voice: Voice | None = None,
@@ -77,7 +77,7 @@ class FileOutbox:
         self.channel = channel
         self.root = Path(root)
         self.max_batch = max_batch
-        self._from_header = formataddr((from_name, from_email), charset="utf-8")
+        self._from_header = formataddr((from_name or "", from_email), charset="utf-8")
         self._from_domain = from_email.rpartition("@")[2] or "localhost"
         self._sms_from = sms_from
         self._audio_urls = dict(ivr_audio_urls or {})

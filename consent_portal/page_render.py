@@ -128,7 +128,8 @@ def page(
 
 
 def base_context(portal: Portal, request: Request, locale: str) -> dict[str, Any]:
-    """What every page's template gets: the language, its texts, the controller, the CSS."""
+    """What every page's template gets: the language, its texts, the controller, the CSS
+    and the favicon."""
     return {
         "locale": locale,
         "t": texts(locale),
@@ -136,6 +137,7 @@ def base_context(portal: Portal, request: Request, locale: str) -> dict[str, Any
         "controller_name": portal.settings.controller_name,
         "controller_contact": portal.settings.controller_contact,
         "css_url": path_for(request, "static", path="portal.css"),
+        "favicon_url": path_for(request, "static", path="favicon.svg"),
     }
 
 

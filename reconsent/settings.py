@@ -80,7 +80,11 @@ class Settings(BaseSettings):
         description="SendGrid API base URL (emulators, proxies, the EU region host).",
     )
     email_from: str = Field(default="privacy@example.com", description="Verified sender address.")
-    email_from_name: str = Field(default="Privacy team", description="Sender display name.")
+    email_from_name: str | None = Field(
+        default=None,
+        description="Sender display name. Unset: the controller's name (CONTROLLER_NAME), "
+        "so the inbox says who writes.",
+    )
     twilio_account_sid: str | None = Field(
         default=None, description="Twilio account SID (AC...); with the token, enables SMS and IVR."
     )
@@ -249,6 +253,11 @@ class Settings(BaseSettings):
                 for code, days in self.patron_days.items()
             }
         )
+
+    @property
+    def sender_name(self) -> str:
+        """The e-mail sender's display name: ``email_from_name``, else the controller's name."""
+        return (self.email_from_name or "").strip() or self.controller_name
 
     def sendgrid_configured(self) -> bool:
         return self.sendgrid_api_key is not None

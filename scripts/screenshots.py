@@ -1,9 +1,11 @@
-"""Take the README's screenshots of the consent portal (phone width) into docs/screenshots/.
+"""Take the README's screenshots: the consent portal (phone width) into docs/screenshots/,
+the re-consent e-mail (375 and 600 px, it and en) into docs/.
 
     .venv/bin/python scripts/screenshots.py
 
 Serves the real portal on a seeded SQLite database (tests/support/portal_site.py)
 and drives Debian's chromium with Playwright (`make test` installs chromium).
+``RECONSENT_WRITE_SCREENSHOTS=1`` on the browser tests rewrites the e-mail ones too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS
+    from tests.browser.email_screens import DOCS, capture_emails
     from tests.browser.screens import capture
     from tests.support.portal_site import running_site
 
@@ -36,7 +39,7 @@ def main() -> None:
         ):
             browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
-                saved = capture(browser, site, OUT)
+                saved = capture(browser, site, OUT) + capture_emails(browser, DOCS)
             finally:
                 browser.close()
     for path in saved:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconsent.kernel.ports import MessageContext, OutboundMessage, PurposeText
-from reconsent.kernel.vocab import Channel
+from reconsent.kernel.vocab import Channel, RequestBasis
 
 MakeMessage = Callable[..., OutboundMessage]
 
@@ -22,12 +22,22 @@ PURPOSES = {
     ),
 }
 
+CONTROLLER = "Example Contact Centre S.r.l."
+#: What the e-mail asks for, by language and basis: a prior consent is confirmed, a person
+#: asked under soft spam (``DECLARED``) is asked for a new one.
+ASKED_FOR = {
+    ("it", RequestBasis.PRIOR_CONSENT): "se desidera confermare i consensi che ci aveva dato",
+    ("it", RequestBasis.DECLARED): "se desidera ricevere nostre comunicazioni",
+    ("en", RequestBasis.PRIOR_CONSENT): "you would like to confirm the consents you gave us",
+    ("en", RequestBasis.DECLARED): "whether you would like to hear from us",
+}
+
 
 def make_context(locale: str = "it", **overrides: Any) -> MessageContext:
     values: dict[str, Any] = {
         "wave_name": "spring-2027",
         "locale": locale,
-        "controller_name": "Example Contact Centre S.r.l.",
+        "controller_name": CONTROLLER,
         "controller_contact": "privacy@example.com",
         "purposes": PURPOSES.get(locale, PURPOSES["en"]),
         "link_lifetime_days": 14,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,27 @@ def test_settings_additions_have_safe_defaults(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     assert settings.sms_max_segments == 3 and settings.ivr_audio_urls == {}
     assert settings.sendgrid_event_public_key is None and settings.provider_timeout_seconds > 0
+
+
+@pytest.mark.parametrize(
+    ("from_name", "sender"),
+    [
+        (None, "Rossi & Figli S.p.A."),  # unset: the controller writes, by name
+        ("   ", "Rossi & Figli S.p.A."),  # blank counts as unset
+        ("Ufficio privacy Rossi", "Ufficio privacy Rossi"),
+    ],
+)
+def test_the_sender_is_named_after_the_controller_unless_set(
+    tmp_path: Path, from_name: str | None, sender: str
+) -> None:
+    values = {"controller_name": "Rossi & Figli S.p.A.", "email_from_name": from_name}
+    settings = _settings(tmp_path, **values, email_from="privacy@rossi.example")
+    assert settings.sender_name == sender
+    outbox = build_adapters(settings)[Channel.EMAIL]
+    assert isinstance(outbox, FileOutbox)
+    assert parseaddr(outbox._from_header) == (sender, "privacy@rossi.example")
+    sendgrid = build_adapters(_settings(tmp_path, **values, **_all_providers()))[Channel.EMAIL]
+    assert isinstance(sendgrid, SendGridEmail) and sendgrid.from_name == sender
 
 
 @pytest.mark.parametrize(
