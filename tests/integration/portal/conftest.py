@@ -26,6 +26,8 @@ from reconsent.settings import Settings
 from tests.support import factories
 
 BASE_URL = "http://portal.test"
+#: The address of every seeded contact (requests are seeded, never planned, here).
+EMAIL, PHONE = "x@example.com", "+393331234567"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ class Db:
             if wave is None:
                 factories.add_catalog(session, now)
                 wave = factories.add_wave(session, now)
-            contact = factories.add_contact(session, now, external_id, locale=locale)
+            contact = factories.add_contact(
+                session, now, external_id, email=EMAIL, phone=PHONE, locale=locale
+            )
             request = factories.add_request(session, now, wave, contact)
             return Seeded(request.id, contact.id, wave.id, tuple(wave.config["purposes"]))
 
