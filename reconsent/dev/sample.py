@@ -3,8 +3,11 @@
 About 70% Italian and 30% British contacts with realistic names, emails on
 reserved domains (example.com / .it / .org) and valid mobile numbers, and a
 consent history over the marketing purposes of ``examples/catalog.toml`` that
-covers every case a wave must tell apart.  The files also hold a few
-deliberately bad rows, to show how imports report them.
+covers every case a wave must tell apart.  About :data:`TWIN_SHARE` of the
+contacts are a person already in the base under another CRM id (the same name
+and e-mail, or phone, as an earlier contact of their language): a wave asks
+each of those people once.  The files also hold a few deliberately bad rows, to
+show how imports report them.
 
 A consent cites the notice version in effect when it was captured
 (:data:`NOTICES`, as ``examples/catalog.toml`` publishes them): the one its
@@ -50,6 +53,8 @@ PURPOSE_BY_ADDRESS = {"email": "marketing_email", "sms": "marketing_sms", "ivr":
 SOURCES = ("salesforce", "hubspot", "legacy-crm")
 #: Share of the base with a sale on record (``customer_since``): the soft-spam evidence.
 CUSTOMER_SHARE = 0.6
+#: Share of the contacts that are another CRM id of an earlier contact (same address).
+TWIN_SHARE = 0.02
 BAD_CONTACT_ROWS = 3
 BAD_CONSENT_ROWS = 2
 
@@ -110,6 +115,7 @@ def write_sample(dir: Path, n: int = 1000, seed: int = 7, *, now: datetime) -> S
         contacts.append([*contact, customer])
         consents.extend(history)
         counts.update(traits)
+    counts["twins"] = _twins(contacts, random.Random(seed + 2))  # own stream, as sales
     counts["contacts"] = n
     counts["consent_rows"] = len(consents)
     bad_consents = generator.bad_consents(contacts[0][0], contacts[1][0])
@@ -289,6 +295,30 @@ class _Generator:
             [first, "marketing_fax", "given", when, "2026-09", "", "legacy-crm", ""],
             [second, "marketing_email", "maybe", when, "2026-09", "", "legacy-crm", ""],
         ]
+
+
+def _twins(contacts: list[list[str]], rng: random.Random) -> int:
+    """Make about :data:`TWIN_SHARE` of ``contacts`` (rows: external_id, given, family,
+    email, phone, locale, ...) the same person as the contact before them of their
+    language: that person's name and e-mail (else phone), as a second CRM would hold
+    them. Rows keep their own id, history and traits; how many became twins."""
+    made = 0
+    for index in range(1, len(contacts)):
+        if rng.random() >= TWIN_SHARE:
+            continue
+        row = contacts[index]
+        earlier = next(
+            (c for c in reversed(contacts[max(0, index - 5) : index]) if c[5][:2] == row[5][:2]),
+            None,
+        )
+        if earlier is None:
+            continue
+        field = 3 if row[3] and earlier[3] else 4 if row[4] and earlier[4] else None
+        if field is None:
+            continue
+        row[1], row[2], row[field] = earlier[1], earlier[2], earlier[field]
+        made += 1
+    return made
 
 
 def _insert_bad_rows(rows: list[list[str]], bad: Sequence[list[str]], spread: int) -> None:

@@ -78,9 +78,12 @@ def import_rpo(
     seen: set[str] = set()
     for batch in read_batches(path, RPO_COLUMNS):
         rows = parse_batch(batch, lambda raw: _parse(raw, region, key), report)
-        fresh = [(line, entry) for line, entry in rows if entry[0] not in seen]
+        fresh = []
+        for line, entry in rows:  # a number listed twice, even in one batch, counts once
+            if entry[0] not in seen:
+                seen.add(entry[0])
+                fresh.append((line, entry))
         report.duplicates += len(rows) - len(fresh)
-        seen.update(entry[0] for _, entry in fresh)
         if not fresh:
             continue
         with unit_of_work(engine) as session:

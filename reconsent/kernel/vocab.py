@@ -114,7 +114,8 @@ class Exclusion(StrEnum):
     FREQUENCY_CAP = "frequency_cap"
     #: No record at all, and the wave's ``stale.include_missing`` is off.
     MISSING_NOT_INCLUDED = "missing_not_included"
-    #: Shares an address with a person this wave already asks (one person, one request).
+    #: Shares an e-mail or a phone (transitively) with the contact this wave asks instead:
+    #: one person, one request (reconsent.kernel.rules.same_person).
     DUPLICATE_PERSON = "duplicate_person"
 
 

@@ -1,8 +1,10 @@
 """Planning a wave: who is asked, and why everybody else is not (the preflight).
 
 The classification (reconsent.planning.classification) says per contact why they are or
-are not asked; planning counts it into the preflight and, once, creates the
-eligible people's requests (reconsent.planning.request_creation). Idempotent.
+are not asked; contacts sharing an address are then one person, asked once
+(reconsent.planning.person_groups); planning counts that into the preflight and,
+once, creates the eligible people's requests (reconsent.planning.request_creation),
+all from one scratch table (reconsent.planning.scratch). Idempotent.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Wave
 from reconsent.campaigns.waves import wave_config
-from reconsent.db import is_postgres
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, rpo_consulted
 from reconsent.kernel.vocab import Channel, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig
-from reconsent.planning.classification import ELIGIBLE, classify
-from reconsent.planning.request_creation import create_postgres, create_sqlite
+from reconsent.planning.classification import ELIGIBLE
+from reconsent.planning.request_creation import create_requests
+from reconsent.planning.scratch import classified, counts
 
 
 @dataclass
@@ -55,11 +56,8 @@ def preflight(
     session: Session, wave: Wave, now: datetime, *, rpo_validity_days: int = RPO_VALIDITY_DAYS
 ) -> Preflight:
     """Counts only: who would be asked, reachable per channel, and excluded per reason."""
-    classified = classify(session, wave, now, rpo_consulted(session, now, rpo_validity_days))
-    keys = [classified.c.reason, classified.c.basis]
-    keys += [classified.c[f"block_{c.value}"] for c in Channel]
-    rows = session.execute(select(*keys, func.count()).group_by(*keys))
-    return _fold(wave, rows)
+    with classified(session, wave, now, rpo_consulted(session, now, rpo_validity_days)) as rows:
+        return _fold(wave, counts(session, rows))
 
 
 def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
@@ -97,11 +95,9 @@ def plan_wave(
     approved = bool(approval and approval.get("approved"))
     awaiting = wave.status is WaveStatus.DRAFT and config.require_approval and not approved
     if wave.status is WaveStatus.DRAFT and not config.dry_run and not awaiting:
-        create = create_postgres if is_postgres(session) else create_sqlite
-        fresh = rpo_consulted(session, now, rpo_validity_days)
-        grouped, created = create(session, wave, now, fresh)
-        report = _fold(wave, grouped)
-        report.created = created
+        with classified(session, wave, now, rpo_consulted(session, now, rpo_validity_days)) as rows:
+            report = _fold(wave, counts(session, rows))
+            report.created = create_requests(session, wave, now, rows)
         wave.status = WaveStatus.RUNNING
         wave.planned_at = now
     else:

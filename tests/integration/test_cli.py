@@ -81,6 +81,8 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
         "A2,Bad,Row,not-an-email,,it,Europe/Rome,\n"
         "A3,Tom,Smith,tom@example.com,07911 123456,en,Europe/London,2024-10-01\n"
         "A4,Ada,Byron,ada@example.com,07911 123457,en,Europe/London,\n"
+        # Giulia again, from another CRM: one person (the address is compared normalised).
+        "B9,Giulia,Rossi,Giulia@Example.it,,it,Europe/Rome,2025-02-11\n"
     )
     result = run(["contacts", "import", str(contacts)], cli_env, tmp_path)
     assert result.returncode == 1  # some rows were rejected
@@ -88,7 +90,7 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     assert "not-an-email" not in result.stderr  # personal data is not echoed
     again = run(["contacts", "import", str(contacts), "--json"], cli_env, tmp_path)
     report = json.loads(again.stdout)
-    assert report["created"] == 0 and report["unchanged"] == 3
+    assert report["created"] == 0 and report["unchanged"] == 4
     created = run(["wave", "create", str(EXAMPLES / "demo-wave.toml")], cli_env, tmp_path)
     assert created.returncode == 0, created.stderr
     wave_id = created.stdout.strip()
@@ -97,7 +99,7 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     # No consent history: the two customers are reachable only by e-mail (soft spam); the
     # third is no customer, and SMS and calls need a consent nobody gave.
     assert plan["eligible"] == {"declared": 2} and plan["reachable"] == {"email": 2}
-    assert plan["excluded"] == {"no_lawful_basis": 1}
+    assert plan["excluded"] == {"no_lawful_basis": 1, "duplicate_person": 1}
     # Nobody consulted the RPO: no call to the Italian number, whatever else.
     assert plan["channel_skips"] == {
         "sms": {"no_channel_consent": 2},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 
 from models import Contact, Suppression, Wave
@@ -12,6 +13,7 @@ from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.rules.eligibility_cases import CASES, REFERENCE_PURPOSES
 from reconsent.kernel.vocab import Channel, ConsentState
+from reconsent.planning import classification
 from reconsent.planning.classification import classify
 from tests.support import factories
 
@@ -79,9 +81,13 @@ def _write(engine: Engine, clock: FixedClock) -> dict[tuple[bool, bool], tuple[i
     return waves
 
 
+@pytest.mark.parametrize("per_sum", [12, 1], ids=["one-sum", "a-sum-per-purpose"])
 def test_the_planning_sql_agrees_with_the_rule_on_every_case(
-    engine: Engine, clock: FixedClock
+    engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, per_sum: int
 ) -> None:
+    # The consent facts are bits of one sum per 12 purposes: a sum per purpose takes the
+    # path of the waves with more purposes than one sum holds.
+    monkeypatch.setattr(classification, "PURPOSES_PER_SUM", per_sum)
     waves = _write(engine, clock)
     found: dict[int, tuple[str, str, dict[Channel, str | None]]] = {}
     with unit_of_work(engine) as s:

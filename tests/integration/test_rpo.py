@@ -94,6 +94,22 @@ def test_a_registration_revokes_earlier_call_consents_at_once(
     assert blocks[ids["bruno"]]["ivr"] is None and blocks[ids["carla"]]["ivr"] is None
 
 
+def test_a_number_listed_twice_is_one_registration(
+    engine: Engine, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The same number twice in one answer (written two ways, e.g. exported from two CRM
+    ids of one person): one registration, counted once as a duplicate."""
+    ids = _people(engine, clock)
+    answer = tmp_path / "rpo.csv"
+    registered = (clock.now() - timedelta(days=30)).date().isoformat()
+    answer.write_text(f"phone,registered_at\n{ANNA},{registered}\n333 111 0001,{registered}\n")
+    report = import_rpo(
+        engine, answer, settings, consulted_at=clock.now(), source="rpo", now=clock.now()
+    )
+    assert (report.created, report.duplicates, report.errors) == (1, 1, [])
+    assert _blocks(engine, clock.now())[ids["anna"]]["ivr"] == "no_channel_consent"
+
+
 def test_a_stale_consultation_stops_every_call_to_italy(engine: Engine, clock: FixedClock) -> None:
     ids = _people(engine, clock)
     with unit_of_work(engine) as s:  # the only consultation was 20 days ago

@@ -53,6 +53,11 @@ def test_sample_is_realistic(tmp_path: Path, clock: FixedClock) -> None:
     assert all(counts[name] > 0 for name in (*CATEGORIES, "no_email", "no_phone"))
     good = [row for row in contacts if row["external_id"].startswith("CRM-0")]
     assert len(good) == 1000 and len({row["external_id"] for row in good}) == 1000
+    # A few people are in the base twice, under two CRM ids with one address.
+    emails = [row["email"].lower() for row in good if row["email"]]
+    phones = [row["phone"] for row in good if row["phone"]]
+    shared = len(emails) - len(set(emails)) + len(phones) - len(set(phones))
+    assert 10 <= counts["twins"] <= 40 and shared == counts["twins"]
     for row in good:
         italian = row["locale"].startswith("it")
         assert row["timezone"] == ("Europe/Rome" if italian else "Europe/London")

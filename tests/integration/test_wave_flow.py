@@ -66,6 +66,9 @@ def _seed(engine: Engine, clock: FixedClock) -> tuple[int, dict[str, int]]:
                 created_at=now,
             )
         )
+        # stale1 again, under another CRM id: one person, asked once.
+        twin = factories.add_contact(s, now, "stale1-hub", email="stale1@example.com")
+        factories.consent_to_channels(s, now, twin, p, now - timedelta(days=900))
         wave = factories.add_wave(s, now)
         return wave.id, ids
 
@@ -84,7 +87,7 @@ def test_tick_twice_sends_nothing_twice_and_never_reaches_the_excluded(
     assert len(entries) == 2 and {e["channel"] for e in entries} == {"email"}
     eml = "".join(p.read_text() for p in (flow_env / "email").glob("*.eml"))
     assert "refuser@example.com" not in eml and "objector@example.com" not in eml
-    assert first["plan"]["excluded"] == {"refused": 1, "objected": 1}
+    assert first["plan"]["excluded"] == {"refused": 1, "objected": 1, "duplicate_person": 1}
     with unit_of_work(engine) as s:
         contacts = set(s.scalars(select(WaveRequest.contact_id)))
         assert contacts == {ids["stale1"], ids["stale2"]}
@@ -113,10 +116,10 @@ def test_unanswered_wave_ends_expired_and_completed(
         assert set(s.scalars(select(WaveRequest.status))) == {RequestStatus.EXPIRED}
 
 
-async def _artifact_keys(flow_run_name_prefix: str) -> list[str]:
+async def _artifacts() -> dict[str, object]:
     async with get_client() as client:
         artifacts = await client.read_artifacts()
-    return [a.key for a in artifacts if a.key]
+    return {a.key: a.data for a in artifacts if a.key}
 
 
 def test_tick_publishes_aggregate_artifacts(
@@ -128,8 +131,9 @@ def test_tick_publishes_aggregate_artifacts(
 
     wave_id, _ = _seed(engine, clock)
     wave_tick(wave_id, clock.now())
-    keys = asyncio.run(_artifact_keys("wave"))
-    assert f"wave-{wave_id}-funnel" in keys and f"wave-{wave_id}-preflight" in keys
+    artifacts = asyncio.run(_artifacts())
+    assert f"wave-{wave_id}-funnel" in artifacts
+    assert "| duplicate_person | 1 |" in str(artifacts[f"wave-{wave_id}-preflight"])
 
 
 def _resume_when_paused(approve: bool) -> None:

@@ -38,6 +38,10 @@ reason                      when
 ``eligible``                asked, about :attr:`Verdict.ask`, on the open channels
 ==========================  ====================================================
 
+Planning then treats the contacts sharing an e-mail or a phone as one person
+(:mod:`reconsent.kernel.rules.same_person`): one of them is asked, the others
+are ``duplicate_person``, and a "no" of any of them holds for all.
+
 Per channel (:attr:`Verdict.blocks`): ``no_address``, ``suppressed:<reason>``,
 ``no_channel_consent`` (no provable consent bound to that channel and no
 declared basis), ``not_customer`` (soft spam declared, no customer evidence),

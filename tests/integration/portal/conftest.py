@@ -26,6 +26,8 @@ from reconsent.settings import Settings
 from tests.support import factories
 
 BASE_URL = "http://portal.test"
+#: The address of every seeded contact (requests are seeded, never planned, here).
+EMAIL, PHONE = "x@example.com", "+393331234567"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Db:
         self.clock = clock
 
     def seed(
-        self, external_id: str = "c1", *, locale: str = "it", phone: str = "+393331234567"
+        self, external_id: str = "c1", *, locale: str = "it", email: str = EMAIL, phone: str = PHONE
     ) -> Seeded:
         now = self.clock.now()
         with unit_of_work(self.engine) as session:
@@ -52,7 +54,9 @@ class Db:
             if wave is None:
                 factories.add_catalog(session, now)
                 wave = factories.add_wave(session, now)
-            contact = factories.add_contact(session, now, external_id, locale=locale, phone=phone)
+            contact = factories.add_contact(
+                session, now, external_id, email=email, phone=phone, locale=locale
+            )
             request = factories.add_request(session, now, wave, contact)
             return Seeded(request.id, contact.id, wave.id, tuple(wave.config["purposes"]))
 

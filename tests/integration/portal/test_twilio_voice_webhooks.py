@@ -250,7 +250,7 @@ def test_a_closed_request_or_a_later_objection_records_nothing_and_ends_politely
     closed = _post(client, GATHER, token, _answer("1"), question=0)
     assert "non è più attiva" in closed[1] and "<Hangup" in closed[1]
 
-    other = db.seed("c2", phone="+393330000002")
+    other = db.seed("c2", email="c2@example.com", phone="+393330000002")
     token = signer.sign(LinkUse.IVR, other.request_id, STEP)
     with unit_of_work(db.engine) as s:
         record_objection(
