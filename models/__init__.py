@@ -6,6 +6,7 @@ from models.catalog import Purpose as Purpose
 from models.consent import ConsentEvent as ConsentEvent
 from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
+from models.consent import SuppressionLogEntry as SuppressionLogEntry
 from models.contact import Contact as Contact
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
@@ -29,6 +30,7 @@ __all__ = [
     "RpoRegistration",
     "SendAttempt",
     "Suppression",
+    "SuppressionLogEntry",
     "Wave",
     "WaveRequest",
     "WebhookEvent",

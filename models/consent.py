@@ -96,3 +96,23 @@ class Suppression(Base):
         Index("ix_suppressions_contact", "contact_id"),
         Index("ix_suppressions_address_hash", "address_hash"),
     )
+
+
+class SuppressionLogEntry(Base):
+    """The suppression list's own history, written by database triggers (never by the
+    application): a row when a suppression is added, one when it is lifted (an SMS
+    START). Append-only; ``reconsent ledger verify`` checks the list against it."""
+
+    __tablename__ = "suppression_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # "added" / "lifted"
+    suppression_id: Mapped[int]
+    contact_id: Mapped[int | None]
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_suppression_log_suppression", "suppression_id"),)

@@ -9,7 +9,8 @@ proof tables it may only read and append:
 consent_events      SELECT, INSERT (append-only; the triggers refuse the rest)
 notices             SELECT, INSERT (a call's spoken notice is published here)
 consent_status      SELECT, INSERT, UPDATE (the projection; verify re-derives it)
-suppressions        SELECT, INSERT, DELETE (an SMS START lifts a STOP)
+suppressions        SELECT, INSERT, DELETE (an SMS START lifts a STOP; logged)
+suppression_log     SELECT (its triggers write it; UPDATE, TRUNCATE refused)
 alembic_version     SELECT
 every other table   SELECT, INSERT, UPDATE, DELETE
 ==================  ==========================================================
@@ -35,6 +36,7 @@ PRIVILEGES: dict[str, str] = {
     "notices": "SELECT, INSERT",
     "consent_status": "SELECT, INSERT, UPDATE",
     "suppressions": "SELECT, INSERT, DELETE",
+    "suppression_log": "SELECT",  # written by the suppressions' triggers, as the owner
     "alembic_version": "SELECT",
 }
 
