@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from consent_portal.i18n_home import HOME_STRINGS
 from consent_portal.i18n_labels import LABEL_STRINGS
+from consent_portal.i18n_receipts import RECEIPT_STRINGS
 from consent_portal.i18n_rights import RIGHTS_STRINGS
 from reconsent.kernel.locales import DEFAULT_LANGUAGE, supported_language
 from reconsent.kernel.rules.quiet_hours import zone as tz_of
@@ -170,10 +171,12 @@ def _texts(lang: str) -> Mapping[str, str]:
         **RIGHTS_STRINGS[DEFAULT_LOCALE],
         **HOME_STRINGS[DEFAULT_LOCALE],
         **LABEL_STRINGS[DEFAULT_LOCALE],
+        **RECEIPT_STRINGS[DEFAULT_LOCALE],
         **STRINGS[lang],
         **RIGHTS_STRINGS.get(lang, {}),
         **HOME_STRINGS.get(lang, {}),
         **LABEL_STRINGS.get(lang, {}),
+        **RECEIPT_STRINGS.get(lang, {}),
     }
     return MappingProxyType(merged)
 

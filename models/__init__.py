@@ -3,6 +3,7 @@
 from models.base import Base as Base
 from models.catalog import Notice as Notice
 from models.catalog import Purpose as Purpose
+from models.catalog import Retention as Retention
 from models.consent import ConsentEvent as ConsentEvent
 from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
@@ -25,6 +26,7 @@ __all__ = [
     "Contact",
     "Notice",
     "Purpose",
+    "Retention",
     "RightsRequest",
     "RpoConsultation",
     "RpoRegistration",

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import JSON, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
-from reconsent.kernel.vocab import Channel
+from reconsent.kernel.vocab import Channel, ConsentState
+
+__all__ = ["RETENTION_STATES", "Notice", "Purpose", "Retention"]
+
+#: The states after which a purpose's data has a retention period of its own.
+RETENTION_STATES = (ConsentState.REFUSED, ConsentState.WITHDRAWN, ConsentState.EXPIRED)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the personal data used for a purpose is kept once its consent is no
+    longer in force, in months after a refusal, a withdrawal or the expiry (0: not
+    kept). While a consent is in force the data is kept for the purpose. Stored as
+    ``{"refused": 0, "withdrawn": 0, "expired": 6}`` (the catalog's ``retention``)."""
+
+    refused: int
+    withdrawn: int
+    expired: int
+
+    def months_after(self, state: ConsentState) -> int | None:
+        """The months kept after ``state`` (None: a state with no period of its own)."""
+        return getattr(self, state.value) if state in RETENTION_STATES else None
+
+    def as_json(self) -> dict[str, int]:
+        return {state.value: getattr(self, state.value) for state in RETENTION_STATES}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | None) -> Retention | None:
+        if not value:
+            return None
+        return cls(**{state.value: int(value[state.value]) for state in RETENTION_STATES})
 
 
 class Purpose(Base):
@@ -26,6 +57,24 @@ class Purpose(Base):
     titles: Mapped[dict[str, Any]]
     descriptions: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    #: The data goes to recipients outside the controller (receipts: thirdPartyDisclosure).
+    third_party_sharing: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Special categories of data (GDPR art. 9).
+    sensitive: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: The processing concerns children's data.
+    children: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: ["contact details: e-mail address", ...]; empty: the channel's contact details.
+    data_categories: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    #: ["SendGrid (processor)", ...]: who receives the data.
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    #: ``Retention.as_json()``; NULL: not stated in the catalog.
+    retention: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def retention_policy(self) -> Retention | None:
+        return Retention.from_json(self.retention)
 
 
 class Notice(Base):

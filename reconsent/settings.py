@@ -8,6 +8,7 @@ masked, for ``reconsent config``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -62,6 +63,15 @@ class Settings(BaseSettings):
     )
     controller_contact: str = Field(
         default="privacy@example.com", description="How people reach the controller / DPO."
+    )
+    controller_address: str | None = Field(
+        default=None,
+        description="The controller's postal address, on consent receipts (Kantara `address`).",
+    )
+    controller_phone: str | None = Field(
+        default=None,
+        description="The controller's (or DPO's) phone number, on consent receipts "
+        "(Kantara `phone`).",
     )
     jurisdiction: str = Field(
         default="IT", description="ISO country of the controller (consent records, phone parsing)."
@@ -263,7 +273,8 @@ class Settings(BaseSettings):
         return self.sendgrid_api_key is not None
 
     def describe(self) -> dict[str, str]:
-        """Every setting with its value as text; secrets masked."""
+        """Every setting with its value as text; secrets masked, and so is the password
+        of any URL (``postgresql://app:***@db/reconsent``)."""
         out: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -274,8 +285,22 @@ class Settings(BaseSettings):
             elif value is None or value == []:
                 out[name] = "(unset)"
             else:
-                out[name] = str(value)
+                out[name] = mask_url_passwords(str(value))
         return out
+
+
+#: ``scheme://user:password@``: the user name ends at the first ``:`` (as SQLAlchemy reads
+#: it), the password runs to the last ``@`` of the URL, so a raw ``@`` or ``/`` in a
+#: password is masked too (and a URL with a port and an ``@`` later is masked more than
+#: needed, never less).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/\s'\"]*):[^\s'\"]*@")
+MASK = "***"
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``
+    (``postgresql+psycopg://app:secret@db/reconsent`` -> ``...app:***@db/reconsent``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
 
 
 def _dev_key(path: Path) -> str:

@@ -1,8 +1,9 @@
 """The catalog: purposes of processing and privacy notices, loaded from a TOML file.
 
-Purposes are upserted by code.  Notices are rendered from Jinja2 templates
-(sandboxed, autoescaped, strict about undefined names) and published once per
-(version, locale): loading the same catalog again changes nothing, and a
+Purposes are upserted by code (``purpose_specs.py``: what a purpose states; every
+field but the channel may change, reported as "updated").  Notices are rendered
+from Jinja2 templates (sandboxed, autoescaped, strict about undefined names) and
+published once per (version, locale): loading the same catalog again changes nothing, and a
 published notice whose rendering changed is refused with ``ImmutableError``.
 
 Each version has an ``effective_from`` (a TOML date, read as midnight UTC, or a
@@ -30,25 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Notice, Purpose
+from reconsent.campaigns.purpose_specs import Locale, PurposeSpec, Text
 from reconsent.kernel.errors import ConfigError, ImmutableError
 from reconsent.kernel.rules.notice_dates import effective_moment, format_moment
-from reconsent.kernel.vocab import Channel
 from reconsent.settings import Settings
-
-Locale = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-Text = Annotated[str, Field(min_length=1)]
-
-
-class PurposeSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    category: str = Field(default="marketing", min_length=1, max_length=64)
-    channel: Channel | None = Field(default=None, description="Set for channel-bound purposes.")
-    lawful_basis: str = Field(default="consent", min_length=1, max_length=32)
-    lifetime_months: int = Field(default=24, ge=1, le=120)
-    titles: dict[Locale, Text] = Field(min_length=1)
-    descriptions: dict[Locale, Text] = Field(min_length=1)
 
 
 class NoticeSpec(BaseModel):
@@ -230,6 +216,12 @@ def _purpose_context(purpose: PurposeSpec, locale: str) -> dict[str, Any]:
         "channel": purpose.channel.value if purpose.channel else None,
         "lawful_basis": purpose.lawful_basis,
         "lifetime_months": purpose.lifetime_months,
+        "third_party_sharing": purpose.third_party_sharing,
+        "sensitive": purpose.sensitive,
+        "children": purpose.children,
+        "data_categories": list(purpose.data_categories),
+        "recipients": list(purpose.recipients),
+        "retention": purpose.retention.model_dump() if purpose.retention else None,
     }
 
 
@@ -289,14 +281,7 @@ def _upsert_purposes(
         for p in session.scalars(select(Purpose).where(Purpose.code.in_([s.code for s in specs])))
     }
     for spec in specs:
-        values: dict[str, Any] = {
-            "category": spec.category,
-            "channel": spec.channel,
-            "lawful_basis": spec.lawful_basis,
-            "lifetime_months": spec.lifetime_months,
-            "titles": dict(spec.titles),
-            "descriptions": dict(spec.descriptions),
-        }
+        values = spec.stored()
         purpose = existing.get(spec.code)
         if purpose is None:
             session.add(Purpose(code=spec.code, created_at=now, **values))

@@ -44,7 +44,9 @@ def print_proof(data: dict[str, Any]) -> None:
             "yes" if row["provable"] else "no",
         )
     console.print(current)
-    history = Table("when", "purpose", "state", "method", "channel", "notice", "wave", "evidence")
+    history = Table(
+        "when", "purpose", "state", "method", "channel", "controller", "notice", "wave", "evidence"
+    )
     for ev in data["events"]:
         evidence = ", ".join(f"{k}={v}" for k, v in ev["evidence"].items() if k != "ip")
         history.add_row(
@@ -53,6 +55,7 @@ def print_proof(data: dict[str, Any]) -> None:
             ev["state"],
             ev["method"],
             ev["channel"] or "-",
+            ev["controller"],  # as recorded with the event, not today's settings
             ev["notice_version"] or "-",
             str(ev["wave_id"] or "-"),
             evidence[:60],

@@ -22,16 +22,29 @@ def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> No
         "external_id,purpose,state,captured_at,notice_version,channel,source,evidence_ref\n"
         "R1,marketing_email,given,2026-10-01T10:00:00Z,2026-09,email,crm,form-1\n"
         "R1,profiling,refused,2026-10-01T10:00:00Z,2026-09,email,crm,form-1\n"
+        "R1,third_party_sharing,given,2026-10-01T10:00:00Z,2026-09,email,crm,form-1\n"
+        "R1,marketing_email,withdrawn,2026-10-20T10:00:00Z,2026-09,email,crm,form-2\n"
     )
     assert run(["contacts", "import", str(tmp_path / "c.csv")], env, tmp_path).returncode == 0
-    assert run(["consents", "import", str(tmp_path / "h.csv")], env, tmp_path).returncode == 0
+    recorded = {**env, "RECONSENT_CONTROLLER_NAME": "Contact Centre Demo S.r.l."}
+    assert run(["consents", "import", str(tmp_path / "h.csv")], recorded, tmp_path).returncode == 0
 
-    shown = run(["receipts", "show", "R1"], env, tmp_path)
+    shown = run(["receipts", "show", "R1"], env, tmp_path)  # today's settings: another name
     receipt = json.loads(shown.stdout)
     assert receipt["version"] == "KI-CR-v1.1.0" and receipt["publicKey"] == public_key_of(key)
-    assert {
-        p["purposeCode"]: p["consentState"] for s in receipt["services"] for p in s["purposes"]
-    } == {"marketing_email": "given", "profiling": "refused"}
+    purposes = {p["purposeCode"]: p for s in receipt["services"] for p in s["purposes"]}
+    assert {code: p["consentState"] for code, p in purposes.items()} == {
+        "marketing_email": "withdrawn",
+        "profiling": "refused",
+        "third_party_sharing": "given",
+    }
+    assert [h["state"] for h in purposes["marketing_email"]["history"]] == ["given", "withdrawn"]
+    assert purposes["third_party_sharing"]["thirdPartyDisclosure"] is True
+    assert purposes["profiling"]["thirdPartyDisclosure"] is False
+    assert [c["piiController"] for c in receipt["piiControllers"]] == ["Contact Centre Demo S.r.l."]
+    assert receipt["collectionMethod"] == (
+        "imported from the customer records (crm), originally by e-mail"
+    )
     (tmp_path / "r.json").write_text(shown.stdout)
     ok = run(
         ["receipts", "verify", str(tmp_path / "r.json"), "--public-key", public_key_of(key)],
@@ -44,10 +57,17 @@ def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> No
     assert run(["receipts", "verify", str(tmp_path / "t.json")], env, tmp_path).returncode == 1
 
     proof = json.loads(run(["proof", "R1", "--json"], env, tmp_path).stdout)
-    assert [e["method"] for e in proof["events"]] == ["imported", "imported"]
+    assert [e["method"] for e in proof["events"]] == ["imported"] * 4
+    assert {e["controller"] for e in proof["events"]} == {"Contact Centre Demo S.r.l."}
     assert proof["receipt"]["consentReceiptID"] == json.loads(shown.stdout)["consentReceiptID"]
-    per_consent = {r["consentRecords"][0]["purposeCode"]: r for r in proof["receipts"]}
-    assert set(per_consent) == {"marketing_email", "profiling"}
+    per_purpose = {r["consentRecords"][0]["purposeCode"]: r for r in proof["receipts"]}
+    assert set(per_purpose) == {"marketing_email", "profiling", "third_party_sharing"}
+    assert [r["state"] for r in per_purpose["marketing_email"]["consentRecords"]] == [
+        "given",
+        "withdrawn",
+    ]
     assert all(r["publicKey"] == public_key_of(key) and "signature" in r for r in proof["receipts"])
+    table = run(["proof", "R1"], env, tmp_path)
+    assert table.stdout.count("Contact Centre Demo S.r.l.") == 4  # one per event, as recorded
     verified = json.loads(run(["ledger", "verify", "--json"], env, tmp_path).stdout)
-    assert verified["ok"] and verified["events"] == 2
+    assert verified["ok"] and verified["events"] == 4

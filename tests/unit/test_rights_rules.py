@@ -1,19 +1,17 @@
-"""Pure pieces of the rights centre: due dates, IP truncation, token buckets, receipts, CSV."""
+"""Pure pieces of the rights centre: due dates, IP truncation, token buckets, CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from consent_portal.rate_limits import RateLimiter
 from consent_portal.security import truncate_ip
-from reconsent.kernel.vocab import Channel, ConsentState, RightsKind
+from reconsent.kernel.vocab import RightsKind
 from reconsent.ledger.portability import export_csv
-from reconsent.ledger.receipts import ReceiptData, ReceiptItem, build_receipt
 from reconsent.rights.subject_requests import due_date, rights_dedupe_key
 
 
@@ -90,83 +88,6 @@ def test_the_least_recently_used_keys_are_forgotten_first() -> None:
     assert limiter.hit("b") == 0.0  # forgotten: a full bucket again
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)
-
-
-NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-
-
-def _item(code: str, state: ConsentState, event: str, days: int = 0) -> ReceiptItem:
-    return ReceiptItem(
-        purpose_code=code,
-        purpose_title=code.replace("_", " ").title(),
-        category="marketing",
-        purpose_channel=Channel.EMAIL if code.endswith("email") else None,
-        state=state,
-        occurred_at=NOW + timedelta(days=days),
-        expires_at=NOW + timedelta(days=730) if state is ConsentState.GIVEN else None,
-        method="portal",
-        channel="email",
-        notice_version="2026-09",
-        notice_digest="d" * 64,
-        event_id=event,
-        hash=event * 8,
-        prev_hash=None,
-    )
-
-
-DATA = ReceiptData(
-    controller_name="Example S.r.l.",
-    controller_contact="privacy@example.com",
-    jurisdiction="IT",
-    language="en",
-    subject_id="subject-1",
-    policy_url="https://consent.example/notice/2026-09?lang=en",
-    items=(
-        _item("marketing_email", ConsentState.GIVEN, "e1"),
-        _item("profiling", ConsentState.REFUSED, "e2", days=1),
-    ),
-)
-
-
-def test_the_receipt_has_the_kantara_fields_and_one_purpose_per_state() -> None:
-    receipt = build_receipt(DATA)
-
-    assert list(receipt)[:11] == [
-        "version",
-        "jurisdiction",
-        "consentTimestamp",
-        "collectionMethod",
-        "consentReceiptID",
-        "language",
-        "piiPrincipalId",
-        "piiControllers",
-        "policyUrl",
-        "services",
-        "sensitive",
-    ]
-    assert receipt["consentTimestamp"] == int((NOW + timedelta(days=1)).timestamp())
-    assert receipt["collectionMethod"] == "portal via email"
-    [service] = receipt["services"]
-    given, refused = service["purposes"]
-    assert given["purposeCode"] == "marketing_email" and given["consentState"] == "given"
-    assert given["piiCategory"] == ["contact details: e-mail address"]
-    assert given["termination"] == (
-        "Until withdrawn or until 2028-11-30; withdraw at any time from the consent portal."
-    )
-    assert refused["termination"] == "Not in force: refused on 2026-12-02."
-    assert [r["hash"] for r in receipt["consentRecords"]] == ["e1" * 8, "e2" * 8]
-
-
-def test_the_receipt_id_is_stable_for_one_ledger_state_and_changes_with_it() -> None:
-    first = build_receipt(DATA)["consentReceiptID"]
-    reordered = build_receipt(replace(DATA, items=DATA.items[::-1]))["consentReceiptID"]
-    changed = build_receipt(
-        replace(DATA, items=(*DATA.items[:1], _item("profiling", ConsentState.GIVEN, "e3")))
-    )["consentReceiptID"]
-
-    assert first == reordered and first != changed
-    with pytest.raises(ValueError, match="at least one"):
-        build_receipt(replace(DATA, items=()))
 
 
 def test_the_csv_export_is_one_row_per_field_and_defuses_formulas() -> None:

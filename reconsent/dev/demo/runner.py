@@ -126,14 +126,14 @@ def _run_demo(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
     from reconsent.db import unit_of_work, upgrade
-    from reconsent.settings import load_settings
+    from reconsent.settings import load_settings, mask_url_passwords
     from reconsent.wiring import command_engine
 
     settings = load_settings()
     clock = FixedClock(virtual_start(datetime.now(UTC)))
     upgrade(settings.database_url)
     engine = command_engine(settings)
-    say(f"[1/6] database ready: {settings.database_url}")
+    say(f"[1/6] database ready: {mask_url_passwords(settings.database_url)}")
 
     from reconsent.campaigns.catalog_file import load_catalog
     from reconsent.dev.sample import write_rpo_answer, write_sample

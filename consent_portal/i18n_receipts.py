@@ -1,0 +1,56 @@
+"""The receipt page's words for what each purpose states (Italian, English)."""
+
+from __future__ import annotations
+
+RECEIPT_STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "receipt_address": "Address",
+        "receipt_phone": "Phone",
+        "receipt_now": "Your choice now",
+        "receipt_basis": "Lawful basis",
+        "receipt_recipients": "Who receives the data",
+        "receipt_nobody": "None stated",
+        "receipt_shared": "Shared with other companies for their own use",
+        "receipt_retention": "How long the data is kept",
+        "receipt_categories": "Data used",
+        "receipt_special": "Special categories of data (GDPR art. 9)",
+        "receipt_children": "Children's data",
+        "receipt_history": "History of this choice ({title})",
+        "col_controller": "Data controller (as recorded)",
+        "basis_consent": "your consent (GDPR art. 6(1)(a))",
+        "basis_contract": "a contract with you (GDPR art. 6(1)(b))",
+        "basis_legal_obligation": "a legal obligation (GDPR art. 6(1)(c))",
+        "basis_legitimate_interest": "our legitimate interest (GDPR art. 6(1)(f))",
+        "retention_none": "Not stated",
+        "retention_text": "Kept while your consent is in force; after a refusal: {refused}; "
+        "after a withdrawal: {withdrawn}; after it expires: {expired}.",
+        "months_0": "not kept",
+        "months_1": "1 month",
+        "months_n": "{n} months",
+    },
+    "it": {
+        "receipt_address": "Indirizzo",
+        "receipt_phone": "Telefono",
+        "receipt_now": "La sua scelta attuale",
+        "receipt_basis": "Base giuridica",
+        "receipt_recipients": "Chi riceve i dati",
+        "receipt_nobody": "Nessuno indicato",
+        "receipt_shared": "Comunicati ad altre società per loro fini",
+        "receipt_retention": "Per quanto tempo sono conservati i dati",
+        "receipt_categories": "Dati trattati",
+        "receipt_special": "Categorie particolari di dati (art. 9 GDPR)",
+        "receipt_children": "Dati di minori",
+        "receipt_history": "Storia di questa scelta ({title})",
+        "col_controller": "Titolare del trattamento (come registrato)",
+        "basis_consent": "il suo consenso (art. 6(1)(a) GDPR)",
+        "basis_contract": "un contratto con lei (art. 6(1)(b) GDPR)",
+        "basis_legal_obligation": "un obbligo di legge (art. 6(1)(c) GDPR)",
+        "basis_legitimate_interest": "un nostro legittimo interesse (art. 6(1)(f) GDPR)",
+        "retention_none": "Non indicato",
+        "retention_text": "Conservati finché il consenso è valido; dopo un rifiuto: {refused}; "
+        "dopo una revoca: {withdrawn}; dopo la scadenza: {expired}.",
+        "months_0": "non conservati",
+        "months_1": "1 mese",
+        "months_n": "{n} mesi",
+    },
+}
