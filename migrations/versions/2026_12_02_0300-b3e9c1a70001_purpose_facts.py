@@ -10,7 +10,7 @@ the consent events, so on SQLite the columns are added in place (ALTER TABLE ...
 ADD COLUMN), never by rebuilding the table.
 
 Revision ID: b3e9c1a70001
-Revises: a1d5e7f20001
+Revises: c4f0a2b80001
 Create Date: 2026-12-02 03:00:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b3e9c1a70001"
-down_revision: str | None = "a1d5e7f20001"
+down_revision: str | None = "c4f0a2b80001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,7 @@ from reconsent.db import alembic_config, make_engine, unit_of_work, upgrade
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.errors import ConfigError
 from reconsent.settings import Settings
+from tests.support.postgres import owner_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SHARING = 'code = "third_party_sharing"\n'
@@ -160,9 +161,10 @@ def test_invalid_facts_name_the_purpose_and_the_field(
 
 
 def test_the_migration_gives_existing_purposes_safe_defaults(db_url: str) -> None:
-    before = "a1d5e7f20001"
-    command.downgrade(alembic_config(db_url), before)
-    engine = make_engine(db_url)
+    owner = owner_url(db_url)  # migrations run as the schema's owner
+    before = "c4f0a2b80001"
+    command.downgrade(alembic_config(owner), before)
+    engine = make_engine(owner)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -172,7 +174,7 @@ def test_the_migration_gives_existing_purposes_safe_defaults(db_url: str) -> Non
                     "24, '{}', '{}', '2026-01-01 00:00:00')"
                 )
             )
-        upgrade(db_url)
+        upgrade(owner)
         with unit_of_work(engine) as session:
             old = session.scalars(select(Purpose)).one()
             assert (old.third_party_sharing, old.sensitive, old.children) == (False, False, False)
