@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         description="Base64 Ed25519 key that signs consent receipts (`reconsent receipts "
         "keygen`); unset: receipts are unsigned.",
     )
+    checkpoint_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 Ed25519 key that signs ledger checkpoints (`reconsent ledger "
+        "checkpoint-keygen`); keep it apart from the database credentials. Unset: "
+        "`ledger checkpoint` refuses (an unsigned checkpoint proves nothing).",
+    )
     approval_timeout_seconds: int = Field(
         default=86_400,
         ge=60,

@@ -111,8 +111,10 @@ def append_events(
     conn = session.connection()
     subjects = sorted({e.subject_id for e in events})
     if is_postgres(session):
-        # Serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
+        # First the writers' lock (shared; a checkpoint waits out every holder), then
+        # serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
         # decisions never fork a chain, and a double post sees the first one's dedupe key.
+        conn.execute(_WRITING)
         conn.execute(_LOCKS, {"subjects": subjects})
     events = _drop_duplicates(conn, events)
     if not events:
@@ -139,6 +141,12 @@ def append_events(
     return written
 
 
+#: The writers' lock, in the two-key advisory space (apart from the subjects' one-key
+#: locks): every writer holds it shared until it commits; ``ledger checkpoint`` takes it
+#: exclusively for a moment, so no event below the checkpoint's mark is still uncommitted
+#: (a sequence hands out ids before the inserts commit, in any order).
+WRITERS_LOCK = "1818584167, 1"  # "ledg", 1
+_WRITING = text("SELECT pg_advisory_xact_lock_shared(" + WRITERS_LOCK + ")")
 #: One advisory lock per subject, taken one after the other in the order given.
 _LOCKS = text(
     "SELECT count(pg_advisory_xact_lock(hashtext(s))) FROM"
