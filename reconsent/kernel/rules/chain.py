@@ -102,25 +102,35 @@ def _canonical_v2(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("a naive datetime cannot be hashed (v2 times are UTC)")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"  # ...+00:00 -> ...Z
     if hasattr(value, "value"):  # enums
         return value.value
     return value
 
 
-def _digest(body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+#: Values JSON writes as they are: no canonical form to look up (the hot path of verify).
+_PLAIN = frozenset({str, int, bool, float, type(None), dict, list})
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _body(fields: Mapping[str, Any], names: tuple[str, ...], canonical: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name in names:
+        value = fields.get(name)
+        body[name] = value if type(value) in _PLAIN else canonical(value)
+    return body
 
 
 def event_hash(fields: Mapping[str, Any], prev_hash: str | None, version: int = 1) -> str:
     """The hash of one event under scheme ``version`` (1 or 2)."""
     if version == 2:
-        body = {name: _canonical_v2(fields.get(name)) for name in HASHED_FIELDS_V2}
+        body = _body(fields, HASHED_FIELDS_V2, _canonical_v2)
         body["hash_version"] = 2
     elif version == 1:
-        body = {name: _canonical_v1(fields.get(name)) for name in HASHED_FIELDS_V1}
+        body = _body(fields, HASHED_FIELDS_V1, _canonical_v1)
     else:
         raise ValueError(f"unknown hash version {version!r}")
     body["prev_hash"] = prev_hash
-    return _digest(body)
+    return hashlib.sha256(_JSON.encode(body).encode()).hexdigest()
