@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         "checkpoint-keygen`); keep it apart from the database credentials. Unset: "
         "`ledger checkpoint` refuses (an unsigned checkpoint proves nothing).",
     )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where the scheduled sweep writes the day's signed ledger checkpoint, "
+        "once per UTC day (WORM storage, a mailbox drop; with CHECKPOINT_SIGNING_KEY). "
+        "Unset: the sweep takes none.",
+    )
     approval_timeout_seconds: int = Field(
         default=86_400,
         ge=60,

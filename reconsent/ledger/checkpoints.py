@@ -154,6 +154,15 @@ def take_checkpoint(
     return Checkpoint(directory / f"{stem}.json", statement)
 
 
+def take_daily_checkpoint(
+    engine: Engine, directory: Path, key_b64: str, now: datetime, controller: str
+) -> Checkpoint | None:
+    """Today's checkpoint (UTC day), unless the folder has one already (the sweep's)."""
+    if directory.exists() and any(directory.glob(f"{PREFIX}{now.astimezone(UTC):%Y%m%d}T*.json")):
+        return None
+    return take_checkpoint(engine, directory, key_b64, now, controller)
+
+
 def _write_new(path: Path, data: bytes) -> None:
     """Write a file that must not exist yet, whole or not at all (rename into place)."""
     if path.exists():
