@@ -42,8 +42,10 @@ from reconsent.ledger.verify import Break, VerifyReport, verify_ledger_parallel
 STATEMENT = "reconsent ledger checkpoint"
 TREE = "RFC 6962 Merkle tree, SHA-256; leaves: the heads file's lines, sorted, without newline"
 PREFIX = "checkpoint-"
-#: How long a checkpoint waits for the writers in flight (PostgreSQL) before giving up.
-LOCK_TIMEOUT = "30s"
+#: How long a checkpoint waits for the writers in flight (PostgreSQL) before giving up:
+#: new writers queue behind it meanwhile, so a moment only (a long import holding the
+#: ledger makes it give up; the sweep tries again at its next run).
+LOCK_TIMEOUT = "5s"
 
 
 @dataclass(frozen=True)
