@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, func, select, type_coerce
 
 from models import ConsentEvent, Purpose
 from reconsent.kernel.rules.chain import VERSIONS, event_hash
@@ -108,7 +108,8 @@ CHAIN_COLUMNS = (
     ConsentEvent.subject_id,
     ConsentEvent.contact_id,
     ConsentEvent.purpose_id,
-    ConsentEvent.state,
+    # Enumerations as the stored text (what a hash covers): no lookup of the enum member.
+    type_coerce(ConsentEvent.state, String).label("state"),
     ConsentEvent.occurred_at,
     ConsentEvent.recorded_at,
     ConsentEvent.expires_at,
@@ -118,8 +119,8 @@ CHAIN_COLUMNS = (
     ConsentEvent.notice_id,
     ConsentEvent.notice_version,
     ConsentEvent.notice_digest,
-    ConsentEvent.method,
-    ConsentEvent.channel,
+    type_coerce(ConsentEvent.method, String).label("method"),
+    type_coerce(ConsentEvent.channel, String).label("channel"),
     ConsentEvent.actor,
     ConsentEvent.wave_id,
     ConsentEvent.request_id,
