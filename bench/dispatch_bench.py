@@ -103,8 +103,8 @@ def _prepare(url: str, n: int) -> int:
             text(
                 "INSERT INTO consent_events (id, event_id, contact_id, subject_id, purpose_id,"
                 " state, occurred_at, recorded_at, controller, jurisdiction, method, actor,"
-                " evidence, provable, hash) VALUES (1, 'e1', 1, 's-1', 1, 'given', :at, :at,"
-                " 'C', 'IT', 'imported', 'bench', '{}', true, 'x')"
+                " evidence, provable, hash, hash_version) VALUES (1, 'e1', 1, 's-1', 1, 'given',"
+                " :at, :at, 'C', 'IT', 'imported', 'bench', '{}', true, 'x', 2)"
             ),
             {"at": old},
         )

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from flows.wave_tick import wave_tick
 from models import Wave
 from reconsent.db import unit_of_work
+from reconsent.kernel.errors import CheckpointError
 from reconsent.kernel.vocab import WaveStatus
+from reconsent.ledger.checkpoints import take_daily_checkpoint
 from reconsent.rights.renewals import send_link_renewals
 from reconsent.wiring import get_runtime
 
@@ -41,14 +43,42 @@ def link_renewals_task() -> dict[str, Any]:
     }
 
 
+@task(name="daily-ledger-checkpoint")
+def ledger_checkpoint_task() -> str | None:
+    """Once per UTC day, a signed checkpoint of the ledger into RECONSENT_CHECKPOINT_DIR
+    (when it and RECONSENT_CHECKPOINT_SIGNING_KEY are set). Returns the statement's name."""
+    runtime = get_runtime()
+    cfg = runtime.settings
+    if cfg.checkpoint_dir is None or cfg.checkpoint_signing_key is None:
+        return None
+    try:
+        taken = take_daily_checkpoint(
+            runtime.engine,
+            cfg.checkpoint_dir,
+            cfg.checkpoint_signing_key.get_secret_value(),
+            datetime.now(UTC),
+            cfg.controller_name,
+        )
+    except CheckpointError as exc:  # writers busy: the next sweep tries again
+        get_run_logger().warning("no ledger checkpoint this time: %s", exc)
+        return None
+    return None if taken is None else taken.name
+
+
 @flow(name="tick-active-waves", log_prints=False)
 def tick_active_waves() -> dict[str, Any]:
-    """Advance every draft or running wave (each wave's tick is its own flow run), then
-    send the fresh links people asked for."""
+    """Advance every draft or running wave (each wave's tick is its own flow run), send
+    the fresh links people asked for, and take the day's ledger checkpoint."""
     results: dict[str, Any] = {}
     for wave_id in active_waves_task():
         with tags(f"wave-{wave_id}"):
             results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
     renewals = link_renewals_task()
-    get_run_logger().info("ticked %d wave(s); link renewals %s", len(results), renewals)
-    return {"waves": results, "renewals": renewals}
+    checkpoint = ledger_checkpoint_task()
+    get_run_logger().info(
+        "ticked %d wave(s); link renewals %s; ledger checkpoint %s",
+        len(results),
+        renewals,
+        checkpoint or "none",
+    )
+    return {"waves": results, "renewals": renewals, "checkpoint": checkpoint}

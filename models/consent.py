@@ -52,6 +52,8 @@ class ConsentEvent(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The hash scheme of this event (``reconsent/kernel/rules/chain.py``): 1 before ledger v2.
+    hash_version: Mapped[int]
 
     __table_args__ = (
         Index("ix_consent_events_subject", "subject_id", "id"),

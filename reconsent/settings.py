@@ -154,6 +154,18 @@ class Settings(BaseSettings):
         description="Base64 Ed25519 key that signs consent receipts (`reconsent receipts "
         "keygen`); unset: receipts are unsigned.",
     )
+    checkpoint_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 Ed25519 key that signs ledger checkpoints (`reconsent ledger "
+        "checkpoint-keygen`); keep it apart from the database credentials. Unset: "
+        "`ledger checkpoint` refuses (an unsigned checkpoint proves nothing).",
+    )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where the scheduled sweep writes the day's signed ledger checkpoint, "
+        "once per UTC day (WORM storage, a mailbox drop; with CHECKPOINT_SIGNING_KEY). "
+        "Unset: the sweep takes none.",
+    )
     approval_timeout_seconds: int = Field(
         default=86_400,
         ge=60,

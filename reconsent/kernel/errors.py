@@ -18,6 +18,7 @@ __all__ = [
     "AddressError",
     "BadLink",
     "ChannelConfigError",
+    "CheckpointError",
     "ConfigError",
     "DecisionError",
     "ExpiredLink",
@@ -82,6 +83,10 @@ class ExpiredLink(LinkError):
     def __init__(self, message: str, request_id: int | None = None) -> None:
         super().__init__(message)
         self.request_id = request_id
+
+
+class CheckpointError(ReconsentError):
+    """A ledger checkpoint cannot be written (writers still busy, a file of that name exists)."""
 
 
 class DecisionError(ReconsentError):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from models import ConsentEvent, ConsentStatus, Purpose
 from reconsent.db import among_param, is_postgres
 from reconsent.kernel.notice_versions import base_version
-from reconsent.kernel.rules.chain import event_hash
+from reconsent.kernel.rules.chain import CURRENT_VERSION, event_hash
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
 
 
@@ -111,8 +111,10 @@ def append_events(
     conn = session.connection()
     subjects = sorted({e.subject_id for e in events})
     if is_postgres(session):
-        # Serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
+        # First the writers' lock (shared; a checkpoint waits out every holder), then
+        # serialise writers per subject (in a fixed order: no deadlocks) so two concurrent
         # decisions never fork a chain, and a double post sees the first one's dedupe key.
+        conn.execute(_WRITING)
         conn.execute(_LOCKS, {"subjects": subjects})
     events = _drop_duplicates(conn, events)
     if not events:
@@ -139,6 +141,12 @@ def append_events(
     return written
 
 
+#: The writers' lock, in the two-key advisory space (apart from the subjects' one-key
+#: locks): every writer holds it shared until it commits; ``ledger checkpoint`` takes it
+#: exclusively for a moment, so no event below the checkpoint's mark is still uncommitted
+#: (a sequence hands out ids before the inserts commit, in any order).
+WRITERS_LOCK = "1818584167, 1"  # "ledg", 1
+_WRITING = text("SELECT pg_advisory_xact_lock_shared(" + WRITERS_LOCK + ")")
 #: One advisory lock per subject, taken one after the other in the order given.
 _LOCKS = text(
     "SELECT count(pg_advisory_xact_lock(hashtext(s))) FROM"
@@ -222,17 +230,21 @@ def _chain_heads(conn: Connection, subjects: list[str]) -> dict[str, str]:
 
 
 def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str, Any]:
-    """The row of one event, its hash chained to ``prev_hash``."""
+    """The row of one event, hashed with the current scheme and chained to ``prev_hash``."""
     fields: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "subject_id": new.subject_id,
+        "contact_id": new.contact_id,
         "purpose": new.purpose.code,
+        "purpose_id": new.purpose.id,
         "state": new.state,
         "occurred_at": new.occurred_at,
+        "recorded_at": ctx.now,
         "expires_at": expiry_for(new.purpose, new.state, new.occurred_at),
         "controller": ctx.controller,
         "jurisdiction": ctx.jurisdiction,
         "language": new.language,
+        "notice_id": new.notice.id if new.notice else None,
         "notice_version": new.notice.version if new.notice else None,
         "notice_digest": new.notice.digest if new.notice else None,
         "method": new.method,
@@ -245,18 +257,11 @@ def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str
         "evidence": new.evidence,
         "provable": new.provable,
         "source": new.source,
+        "dedupe_key": new.dedupe_key,
     }
-    digest = event_hash(fields, prev_hash)
+    digest = event_hash(fields, prev_hash, CURRENT_VERSION)
     del fields["purpose"]
-    fields.update(
-        contact_id=new.contact_id,
-        purpose_id=new.purpose.id,
-        notice_id=new.notice.id if new.notice else None,
-        recorded_at=ctx.now,
-        dedupe_key=new.dedupe_key,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
+    fields.update(prev_hash=prev_hash, hash=digest, hash_version=CURRENT_VERSION)
     return fields
 
 

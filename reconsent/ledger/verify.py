@@ -1,35 +1,48 @@
 """Verifying the consent ledger: every subject's hash chain, and the projection.
 
 ``verify_ledger`` streams every event in (subject, id) order, recomputes each
-hash from the stored fields and the previous event's hash, and reports every
-break with the subject and the event.  It also checks that the current-state
-projection points at the latest event of each (contact, purpose).  Nothing is
-loaded whole: memory stays flat at a million events.
+hash from the stored fields and the previous event's hash, under the scheme
+version the event names (v1 or v2, ``reconsent/kernel/rules/chain.py``), and
+reports every break with the subject and the event. It then checks that the
+current-state projection equals the latest event of each (contact, purpose)
+(``reconsent/ledger/projection_check.py``). Nothing is loaded whole: memory
+stays flat at a million events.
+
+Given checkpoint marks (the highest event id of each signed checkpoint), the
+same walk also records, per subject, the head of its chain at each mark: what
+``reconsent/ledger/checkpoints.py`` compares with the signed heads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from bisect import bisect_left
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, func, select, type_coerce
 
-from models import ConsentEvent, ConsentStatus, Purpose
-from reconsent.kernel.rules.chain import event_hash
+from models import ConsentEvent, Purpose
+from reconsent.kernel.rules.chain import VERSIONS, event_hash
 
 BATCH = 5000
+
+#: Per subject, the heads its chain had at the checkpoint marks: ``(first mark index,
+#: stored hash)``, in order; the head at mark ``k`` is the last entry with index <= k.
+Heads = dict[str, list[tuple[int, str]]]
 
 
 @dataclass(frozen=True)
 class Break:
     subject_id: str
     event_id: str
-    kind: str  # hash_mismatch | prev_mismatch | projection_mismatch
+    #: hash_mismatch | prev_mismatch | unknown_version | projection_mismatch |
+    #: checkpoint_mismatch | checkpoint_invalid
+    kind: str
     detail: str
 
     def as_dict(self) -> dict[str, str]:
@@ -46,35 +59,68 @@ class VerifyReport:
     events: int = 0
     subjects: int = 0
     breaks: list[Break] = field(default_factory=list)
+    #: Events per hash scheme version.
+    versions: dict[int, int] = field(default_factory=dict)
+    #: Filled when the walk was given checkpoint marks (see ``Heads``).
+    heads: Heads = field(default_factory=dict)
+    #: Events with id <= each mark.
+    mark_counts: list[int] = field(default_factory=list)
+    #: The walk stopped at ``max_breaks``: heads and counts are incomplete.
+    truncated: bool = False
+    #: What was checked against which checkpoint (file name, highest id, ok).
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.breaks
+
+    def merge(self, part: VerifyReport) -> None:
+        """Fold in the report of a disjoint range of subjects."""
+        self.events += part.events
+        self.subjects += part.subjects
+        self.breaks.extend(part.breaks)
+        for version, n in part.versions.items():
+            self.versions[version] = self.versions.get(version, 0) + n
+        self.heads.update(part.heads)
+        if part.mark_counts:
+            if not self.mark_counts:
+                self.mark_counts = [0] * len(part.mark_counts)
+            self.mark_counts = [
+                a + b for a, b in zip(self.mark_counts, part.mark_counts, strict=True)
+            ]
+        self.truncated = self.truncated or part.truncated
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "events": self.events,
             "subjects": self.subjects,
+            "hash_versions": {str(v): n for v, n in sorted(self.versions.items())},
+            "checkpoints": self.checkpoints,
             "breaks": [b.as_dict() for b in self.breaks],
         }
 
 
-_COLUMNS = (
+#: Every column a chain check reads (the hash body, the chain links, the version).
+CHAIN_COLUMNS = (
     ConsentEvent.id,
     ConsentEvent.event_id,
     ConsentEvent.subject_id,
+    ConsentEvent.contact_id,
     ConsentEvent.purpose_id,
-    ConsentEvent.state,
+    # Enumerations as the stored text (what a hash covers): no lookup of the enum member.
+    type_coerce(ConsentEvent.state, String).label("state"),
     ConsentEvent.occurred_at,
+    ConsentEvent.recorded_at,
     ConsentEvent.expires_at,
     ConsentEvent.controller,
     ConsentEvent.jurisdiction,
     ConsentEvent.language,
+    ConsentEvent.notice_id,
     ConsentEvent.notice_version,
     ConsentEvent.notice_digest,
-    ConsentEvent.method,
-    ConsentEvent.channel,
+    type_coerce(ConsentEvent.method, String).label("method"),
+    type_coerce(ConsentEvent.channel, String).label("channel"),
     ConsentEvent.actor,
     ConsentEvent.wave_id,
     ConsentEvent.request_id,
@@ -83,8 +129,10 @@ _COLUMNS = (
     ConsentEvent.evidence,
     ConsentEvent.provable,
     ConsentEvent.source,
+    ConsentEvent.dedupe_key,
     ConsentEvent.prev_hash,
     ConsentEvent.hash,
+    ConsentEvent.hash_version,
 )
 
 
@@ -95,7 +143,9 @@ def _events(engine: Engine, lo: str | None = None, hi: str | None = None) -> Gen
     with engine.connect() as conn:
         while True:
             query = (
-                select(*_COLUMNS).order_by(ConsentEvent.subject_id, ConsentEvent.id).limit(BATCH)
+                select(*CHAIN_COLUMNS)
+                .order_by(ConsentEvent.subject_id, ConsentEvent.id)
+                .limit(BATCH)
             )
             if lo is not None:
                 query = query.where(ConsentEvent.subject_id >= lo)
@@ -120,71 +170,114 @@ def verify_ledger(
     lo: str | None = None,
     hi: str | None = None,
     projection: bool = True,
+    marks: Sequence[int] = (),
 ) -> VerifyReport:
-    """Verify every chain of subjects in ``[lo, hi)`` (default: all) and the projection."""
+    """Verify every chain of subjects in ``[lo, hi)`` (default: all) and the projection;
+    with ``marks`` (ascending event ids), record each chain's head at each mark."""
     report = VerifyReport()
     with engine.connect() as conn:
         codes = {pid: code for pid, code in conn.execute(select(Purpose.id, Purpose.code))}
     events = _events(engine, lo, hi)
     with closing(events):  # an early return (max_breaks) closes its connection at once
-        _walk(events, codes, report, max_breaks)
+        _walk(events, codes, report, max_breaks, list(marks))
     if projection and len(report.breaks) < max_breaks:
-        _check_projection(engine, report)
+        from reconsent.ledger.projection_check import check_projection
+
+        check_projection(engine, report, max_breaks)
     return report
 
 
 def _walk(
-    events: Iterator[Any], codes: dict[int, str], report: VerifyReport, max_breaks: int
+    events: Iterator[Any],
+    codes: dict[int, str],
+    report: VerifyReport,
+    max_breaks: int,
+    marks: list[int],
 ) -> None:
-    subject: str | None = None
+    subject = ""  # no subject id is empty (the column is a UUID)
     prev: str | None = None
+    versions: dict[int, int] = {}
+    heads = report.heads
+    n_marks = len(marks)
+    counts = [0] * (n_marks + 1)  # events by the first mark at or above their id
+    pending: tuple[int, str] | None = None  # (first mark index, hash) of the previous event
     for row in events:
         report.events += 1
         if row.subject_id != subject:
-            subject, prev = row.subject_id, None
+            if pending is not None and pending[0] < n_marks:
+                heads.setdefault(subject, []).append(pending)
+            subject, prev, pending = row.subject_id, None, None
             report.subjects += 1
-        fields = row._asdict()
-        fields["purpose"] = codes.get(row.purpose_id)
-        if row.prev_hash != prev:
-            report.breaks.append(
-                Break(
-                    row.subject_id,
-                    row.event_id,
-                    "prev_mismatch",
-                    "the previous event of this subject is missing or changed",
-                )
-            )
-        elif event_hash(fields, prev) != row.hash:
-            report.breaks.append(
-                Break(
-                    row.subject_id,
-                    row.event_id,
-                    "hash_mismatch",
-                    "a stored field of this event was changed",
-                )
-            )
+        version = row.hash_version
+        versions[version] = versions.get(version, 0) + 1
+        if n_marks:
+            first = bisect_left(marks, row.id)
+            counts[first] += 1
+            if pending is not None and pending[0] < first:
+                heads.setdefault(subject, []).append(pending)
+            pending = (first, row.hash)
+        broken = _check(row, codes, prev, version)
+        if broken is not None:
+            report.breaks.append(broken)
         prev = row.hash  # keep walking from what is stored, so each edit is reported once
         if len(report.breaks) >= max_breaks:
-            return
+            report.truncated = True
+            break
+    if pending is not None and pending[0] < n_marks:
+        heads.setdefault(subject, []).append(pending)
+    report.versions = versions
+    running = 0
+    for k in range(n_marks):
+        running += counts[k]
+        report.mark_counts.append(running)
 
 
-def _verify_range(url: str, lo: str | None, hi: str | None) -> VerifyReport:
+def _check(row: Any, codes: dict[int, str], prev: str | None, version: int) -> Break | None:
+    if row.prev_hash != prev:
+        return Break(
+            row.subject_id,
+            row.event_id,
+            "prev_mismatch",
+            "the previous event of this subject is missing or changed",
+        )
+    if version not in VERSIONS:
+        return Break(
+            row.subject_id, row.event_id, "unknown_version", f"unknown hash version {version!r}"
+        )
+    fields = row._asdict()
+    fields["purpose"] = codes.get(row.purpose_id)
+    if event_hash(fields, prev, version) != row.hash:
+        return Break(
+            row.subject_id,
+            row.event_id,
+            "hash_mismatch",
+            f"a stored field of this event was changed (hash v{version})",
+        )
+    return None
+
+
+def _verify_range(url: str, lo: str | None, hi: str | None, marks: list[int]) -> VerifyReport:
     from reconsent.db import make_engine
 
     engine = make_engine(url)
     try:
-        return verify_ledger(engine, lo=lo, hi=hi, projection=False)
+        return verify_ledger(engine, lo=lo, hi=hi, projection=False, marks=marks)
     finally:
         engine.dispose()
 
 
 def verify_ledger_parallel(
-    url: str, workers: int | None = None, *, min_events: int = 50_000
+    url: str,
+    workers: int | None = None,
+    *,
+    min_events: int = 50_000,
+    marks: Sequence[int] = (),
 ) -> VerifyReport:
     """The same verification split by subject ranges over processes (hashing is
     CPU-bound: one process per core). Chains never cross subjects, so ranges are
     independent."""
     from reconsent.db import make_engine
+    from reconsent.ledger.projection_check import check_projection
 
     workers = max(1, workers or os.cpu_count() or 1)
     engine = make_engine(url)
@@ -192,7 +285,7 @@ def verify_ledger_parallel(
         with engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(ConsentEvent)).scalar_one()
         if workers == 1 or total < min_events:
-            return verify_ledger(engine)
+            return verify_ledger(engine, marks=marks)
         bounds: list[str | None] = [None]
         with engine.connect() as conn:
             for k in range(1, workers):
@@ -207,62 +300,18 @@ def verify_ledger_parallel(
         bounds.append(None)
         ranges = [(bounds[i], bounds[i + 1]) for i in range(workers)]
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_verify_range, [url] * workers, *zip(*ranges, strict=True)))
+            parts = list(
+                pool.map(
+                    _verify_range,
+                    [url] * workers,
+                    *zip(*ranges, strict=True),
+                    [list(marks)] * workers,
+                )
+            )
         report = VerifyReport()
         for part in parts:
-            report.events += part.events
-            report.subjects += part.subjects
-            report.breaks.extend(part.breaks)
-        _check_projection(engine, report)
+            report.merge(part)
+        check_projection(engine, report)
         return report
     finally:
         engine.dispose()
-
-
-def _check_projection(engine: Engine, report: VerifyReport) -> None:
-    """Each (contact, purpose) status must point at the latest event that decides it."""
-    latest = (
-        select(
-            ConsentEvent.contact_id, ConsentEvent.purpose_id, func.max(ConsentEvent.id).label("n")
-        )
-        .group_by(ConsentEvent.contact_id, ConsentEvent.purpose_id)
-        .subquery()
-    )
-    with engine.connect() as conn:
-        orphans = conn.execute(
-            select(ConsentStatus.contact_id, ConsentStatus.purpose_id, ConsentStatus.last_event_id)
-            .outerjoin(
-                latest,
-                (latest.c.contact_id == ConsentStatus.contact_id)
-                & (latest.c.purpose_id == ConsentStatus.purpose_id),
-            )
-            .where(latest.c.n.is_(None))
-        ).all()
-        for contact_id, purpose_id, event in orphans:
-            report.breaks.append(
-                Break(
-                    "-",
-                    str(event),
-                    "projection_mismatch",
-                    f"status of contact {contact_id} purpose {purpose_id} has no event",
-                )
-            )
-        mismatched = conn.execute(
-            select(
-                ConsentEvent.subject_id,
-                ConsentEvent.event_id,
-                ConsentStatus.state,
-                ConsentEvent.state,
-            )
-            .join(ConsentEvent, ConsentEvent.id == ConsentStatus.last_event_id)
-            .where(ConsentEvent.state != ConsentStatus.state)
-        ).all()
-        for subject_id, event_id, status_state, event_state in mismatched:
-            report.breaks.append(
-                Break(
-                    subject_id,
-                    event_id,
-                    "projection_mismatch",
-                    f"current state {status_state} but event says {event_state}",
-                )
-            )
