@@ -5,20 +5,19 @@ the database and writes its answer into a plan's classified rows (the scratch
 table of :mod:`reconsent.planning.scratch`): the members it changes get
 ``duplicate_person``, or the "no" or frequency cap of another member.
 
-Only contacts that hold an address hash some other contact also holds are read
-(two GROUP BYs over the contacts' hash indexes find those hashes; the contacts
-behind them are then looked up through the same indexes), so a base without
-duplicates pays for those two index scans only (~0.4 s each per million
-contacts on SQLite, ~0.6 s on PostgreSQL). The union-find over the few
-contacts found runs in Python; so does the choice within each group, from one
-row per member.
+Only contacts that hold an address hash some other contact also holds are read:
+two GROUP BYs find those hashes (over the hash indexes on SQLite, over 32-bit
+hashes of them on PostgreSQL), about 0.3-0.5 s each per million contacts, and
+the contacts behind them are then looked up. The union-find over the few
+contacts found runs in Python; so does the choice within each group, from a few
+set-based reads over the members.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, case, func, or_, select, text, union, update
+from sqlalchemy import Integer, Table, case, func, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
 from models import ConsentStatus, Contact, Purpose, Suppression, Wave, WaveRequest
@@ -35,14 +34,13 @@ __all__ = ["apply_person_groups", "shared_identities"]
 
 
 def shared_identities(session: Session) -> list[Identity]:
-    """The contacts holding an e-mail or phone hash that another contact holds too.
-
-    Joins, not ``IN (subquery) OR IN (subquery)``: PostgreSQL runs that OR as a
-    subplan per contact unless both subqueries fit in ``work_mem``.
-    """
+    """The contacts holding an e-mail or phone hash that another contact holds too (on
+    PostgreSQL, a few more: see :func:`_shared_postgres`)."""
+    if is_postgres(session):
+        return _shared_postgres(session)
     found = []
     for column in (Contact.email_hash, Contact.phone_hash):
-        shared = (
+        shared = (  # a walk of the hash index in order, counting runs of equal hashes
             select(column.label("digest"))
             .where(column.is_not(None))
             .group_by(column)
@@ -54,20 +52,41 @@ def shared_identities(session: Session) -> list[Identity]:
                 shared, column == shared.c.digest
             )
         )
-    postgres = is_postgres(session)
-    if postgres:
-        # With the planning pass's work_mem PostgreSQL hashes every address (~200 MB and
-        # ~1 s per column at a million contacts); walking the hash index in order and
-        # counting runs of equal hashes is 3-4x faster and needs no memory.
-        session.execute(text("SET LOCAL enable_hashagg = off"))
-    rows = session.execute(union(*found)).all()
-    if postgres:
-        session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+    rows = session.execute(union(*found))
+    return [Identity(cid, email, phone) for cid, email, phone in rows]
+
+
+def _shared_postgres(session: Session) -> list[Identity]:
+    """PostgreSQL groups a million 64-character hashes slowly whichever way it can (a
+    hash table of ~200 MB, or a sort in the database's collation: 2-5 s per column
+    at a million contacts; its index is only walked in order once vacuum has marked
+    the table all-visible). A 32-bit ``hashtext`` of each sorts in a fraction of
+    that. The few different addresses with equal 32-bit hashes only add candidates:
+    groups are made from the full hashes."""
+    keys = []
+    for column in (Contact.email_hash, Contact.phone_hash):
+        key = func.hashtext(column, type_=Integer)
+        keys.append(
+            (key, select(key).where(column.is_not(None)).group_by(key).having(func.count() > 1))
+        )
+    session.execute(text("SET LOCAL enable_hashagg = off"))  # sort the 32-bit keys
+    shared = [(key, list(session.scalars(query))) for key, query in keys]
+    session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+    wanted = [among(session, key, values) for key, values in shared if values]
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(Contact.id, Contact.email_hash, Contact.phone_hash).where(or_(*wanted))
+    )
     return [Identity(cid, email, phone) for cid, email, phone in rows]
 
 
 def _members(
-    session: Session, scratch: Table, wave: Wave, purposes: Sequence[Purpose], ids: list[int]
+    session: Session,
+    scratch: Table,
+    wave: Wave,
+    purposes: Sequence[Purpose],
+    identities: dict[int, Identity],
 ) -> dict[int, Member]:
     """One :class:`Member` per group member: its verdict, and what the choice reads.
 
@@ -75,12 +94,13 @@ def _members(
     there are; a correlated lookup per member scanned the suppressions each time on
     SQLite, whose statistics cannot tell that most suppressions have no contact).
     """
+    ids = sorted(identities)
     verdicts = session.execute(
-        select(scratch.c.contact_id, scratch.c.reason, Contact.email_hash, Contact.phone_hash)
-        .join(Contact, Contact.id == scratch.c.contact_id)
-        .where(among(session, scratch.c.contact_id, ids))
+        select(scratch.c.contact_id, scratch.c.reason).where(
+            among(session, scratch.c.contact_id, ids)
+        )
     ).all()
-    hashes = sorted({h for _, _, *pair in verdicts for h in pair if h})
+    hashes = sorted({h for i in identities.values() for h in (i.email_hash, i.phone_hash) if h})
     s = Suppression
     said_no = session.execute(
         select(s.contact_id, s.address_hash).where(
@@ -115,12 +135,13 @@ def _members(
         )
     }
     members = {}
-    for cid, reason, email_hash, phone_hash in verdicts:
+    for cid, reason in verdicts:
         provable_at, at = consents.get(cid, (None, None))
+        mine = identities[cid]
         members[cid] = Member(
             cid,
             reason,
-            every_suppressed=cid in no_ids or bool({email_hash, phone_hash} & no_hashes),
+            every_suppressed=cid in no_ids or bool({mine.email_hash, mine.phone_hash} & no_hashes),
             asked=cid in asked,
             provable_consent_at=provable_at,
             consent_at=at,
@@ -132,10 +153,12 @@ def apply_person_groups(
     session: Session, scratch: Table, wave: Wave, purposes: Sequence[Purpose]
 ) -> dict[str, int]:
     """Rewrite the reasons of the group members the rule changes; how many per reason."""
-    groups = same_person_groups(shared_identities(session))
+    identities = {i.contact_id: i for i in shared_identities(session)}
+    groups = same_person_groups(identities.values())
     if not groups:
         return {}
-    members = _members(session, scratch, wave, purposes, [i for g in groups for i in g])
+    in_groups = {i: identities[i] for group in groups for i in group}
+    members = _members(session, scratch, wave, purposes, in_groups)
     changed: dict[str, list[int]] = {}
     for group in groups:
         found = [members[i] for i in group if i in members]
