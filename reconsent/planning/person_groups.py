@@ -15,14 +15,29 @@ set-based reads over the members.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
-from sqlalchemy import Integer, Table, case, func, or_, select, text, union, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Contact, Purpose, Suppression, Wave, WaveRequest
+from models import ConsentStatus, Contact, Purpose, Wave, WaveRequest
 from reconsent.db import among, is_postgres
-from reconsent.kernel.rules.eligibility import PRIOR_STATES
+from reconsent.kernel.rules.eligibility import ELIGIBLE, PRIOR_STATES
 from reconsent.kernel.rules.same_person import (
     Identity,
     Member,
@@ -81,35 +96,22 @@ def _shared_postgres(session: Session) -> list[Identity]:
     return [Identity(cid, email, phone) for cid, email, phone in rows]
 
 
-def _members(
-    session: Session,
-    scratch: Table,
-    wave: Wave,
-    purposes: Sequence[Purpose],
-    identities: dict[int, Identity],
-) -> dict[int, Member]:
-    """One :class:`Member` per group member: its verdict, and what the choice reads.
-
-    Four set-based reads over the members' ids (one pass each, however many members
-    there are; a correlated lookup per member scanned the suppressions each time on
-    SQLite, whose statistics cannot tell that most suppressions have no contact).
-    """
-    ids = sorted(identities)
-    verdicts = session.execute(
-        select(scratch.c.contact_id, scratch.c.reason).where(
+def _verdicts(session: Session, scratch: Table, ids: list[int]) -> dict[int, Member]:
+    """The members' own verdicts, from the classification (one pass over it)."""
+    rows = session.execute(
+        select(scratch.c.contact_id, scratch.c.reason, scratch.c.every_suppressed).where(
             among(session, scratch.c.contact_id, ids)
         )
-    ).all()
-    hashes = sorted({h for i in identities.values() for h in (i.email_hash, i.phone_hash) if h})
-    s = Suppression
-    said_no = session.execute(
-        select(s.contact_id, s.address_hash).where(
-            s.channel.is_(None),
-            or_(among(session, s.contact_id, ids), among(session, s.address_hash, hashes)),
-        )
-    ).all()
-    no_ids = {cid for cid, _ in said_no if cid is not None}
-    no_hashes = {h for _, h in said_no if h is not None}
+    )
+    return {cid: Member(cid, reason, bool(every)) for cid, reason, every in rows}
+
+
+def _with_history(
+    session: Session, wave: Wave, purposes: Sequence[Purpose], members: list[Member]
+) -> list[Member]:
+    """``members`` with what the choice among them reads: whether this wave asks them
+    already, and their latest consents (two set-based reads over their ids)."""
+    ids = [m.contact_id for m in members]
     asked = set(
         session.scalars(
             select(WaveRequest.contact_id).where(
@@ -134,38 +136,56 @@ def _members(
             .group_by(cs.contact_id)
         )
     }
-    members = {}
-    for cid, reason in verdicts:
-        provable_at, at = consents.get(cid, (None, None))
-        mine = identities[cid]
-        members[cid] = Member(
-            cid,
-            reason,
-            every_suppressed=cid in no_ids or bool({mine.email_hash, mine.phone_hash} & no_hashes),
-            asked=cid in asked,
-            provable_consent_at=provable_at,
-            consent_at=at,
+    return [
+        replace(
+            m,
+            asked=m.contact_id in asked,
+            provable_consent_at=consents.get(m.contact_id, (None, None))[0],
+            consent_at=consents.get(m.contact_id, (None, None))[1],
         )
-    return members
+        for m in members
+    ]
 
 
 def apply_person_groups(
     session: Session, scratch: Table, wave: Wave, purposes: Sequence[Purpose]
 ) -> dict[str, int]:
     """Rewrite the reasons of the group members the rule changes; how many per reason."""
-    identities = {i.contact_id: i for i in shared_identities(session)}
-    groups = same_person_groups(identities.values())
+    groups = same_person_groups(shared_identities(session))
     if not groups:
         return {}
-    in_groups = {i: identities[i] for group in groups for i in group}
-    members = _members(session, scratch, wave, purposes, in_groups)
-    changed: dict[str, list[int]] = {}
-    for group in groups:
-        found = [members[i] for i in group if i in members]
-        for contact_id, reason in resolve_group(found).items():
-            changed.setdefault(reason, []).append(contact_id)
-    for reason, ids in changed.items():
+    verdicts = _verdicts(session, scratch, [i for group in groups for i in group])
+    members = [[verdicts[i] for i in group if i in verdicts] for group in groups]
+    # A group nobody in which is eligible changes nothing: its history is not read.
+    open_groups = [g for g in members if any(m.reason == ELIGIBLE for m in g)]
+    if not open_groups:
+        return {}
+    read = iter(_with_history(session, wave, purposes, [m for g in open_groups for m in g]))
+    changed: dict[int, str] = {}
+    for group in open_groups:
+        changed.update(resolve_group([next(read) for _ in group]))
+    _rewrite(session, scratch, changed)
+    return dict(Counter(changed.values()))
+
+
+def _rewrite(session: Session, scratch: Table, changed: dict[int, str]) -> None:
+    """Set the new reasons: one UPDATE per reason (SQLite: by rowid), one UPDATE from
+    the pairs on PostgreSQL (a single pass over the unindexed scratch table)."""
+    if not changed:
+        return
+    if is_postgres(session):
+        pairs = select(  # two arrays unnested side by side: (id, reason) rows
+            func.unnest(literal(list(changed), ARRAY(Integer))).label("id"),
+            func.unnest(literal(list(changed.values()), ARRAY(String))).label("reason"),
+        ).subquery("pairs")
+        session.execute(
+            update(scratch).where(scratch.c.contact_id == pairs.c.id).values(reason=pairs.c.reason)
+        )
+        return
+    by_reason: dict[str, list[int]] = {}
+    for contact_id, reason in changed.items():
+        by_reason.setdefault(reason, []).append(contact_id)
+    for reason, ids in by_reason.items():
         session.execute(
             update(scratch).where(among(session, scratch.c.contact_id, ids)).values(reason=reason)
         )
-    return {reason: len(ids) for reason, ids in changed.items()}
