@@ -8,10 +8,23 @@ creates requests from it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -80,6 +93,24 @@ def _suppression_facts() -> Any:
         )
         .group_by(rows.c.contact_id)
         .subquery("suppressed")
+    )
+
+
+def _suppression_pivot(key: Any, name: str) -> Any:
+    """Suppressions grouped by ``key`` (contact id or address hash), the smallest reason
+    of each scope: ``every`` (channel NULL) and one per channel (PostgreSQL: hashed and
+    probed by the contacts' scan itself, where :func:`_suppression_facts` would scan
+    the contacts twice more to find each hash's holders)."""
+    scopes: dict[str, ColumnElement[bool]] = {"every": Suppression.channel.is_(None)}
+    scopes.update({c.value: Suppression.channel == c for c in Channel})
+    return (
+        select(
+            key.label("k"),
+            *[func.min(case((cond, Suppression.reason))).label(n) for n, cond in scopes.items()],
+        )
+        .where(key.is_not(None))
+        .group_by(key)
+        .subquery(name)
     )
 
 
@@ -199,10 +230,40 @@ class _ConsentBits:
         return or_(*[row[f"bits_{n}"].op("&")(m) != 0 for n, m in masks])
 
 
+def _suppressions_of(
+    p: Any, postgres: bool
+) -> tuple[Any, dict[Channel, Any], Callable[[Select[Any]], Select[Any]]]:
+    """The person's every-channel suppression reason, the reason per channel, and how
+    to join them to a select from ``person`` (its columns ``p``)."""
+    if not postgres:
+        sup = _suppression_facts()
+        reason_of = {c: sup.c[c.value] for c in Channel}
+        return sup.c.every, reason_of, lambda q: q.outerjoin(sup, sup.c.contact_id == p.contact_id)
+    pivots = [
+        (_suppression_pivot(Suppression.contact_id, "sup_contact"), p.contact_id),
+        (_suppression_pivot(Suppression.address_hash, "sup_email"), p.email_hash),
+        (_suppression_pivot(Suppression.address_hash, "sup_phone"), p.phone_hash),
+    ]
+    own, email, phone = (pivot.c for pivot, _ in pivots)
+    reason_of = {
+        Channel.EMAIL: func.least(own.email, email.email),  # LEAST skips NULLs
+        Channel.SMS: func.least(own.sms, phone.sms),
+        Channel.IVR: func.least(own.ivr, phone.ivr),
+    }
+
+    def join(query: Select[Any]) -> Select[Any]:
+        for pivot, key in pivots:
+            query = query.outerjoin(pivot, pivot.c.k == key)
+        return query
+
+    return func.least(own.every, email.every, phone.every), reason_of, join
+
+
 def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None = None) -> Any:
     """A subquery: one row per contact with ``reason`` (exclusion or 'eligible'),
-    ``basis``, and per channel ``block_<channel>``: why that channel cannot reach
-    the person (NULL when it can, or when the wave has no step on it).
+    ``basis``, per channel ``block_<channel>``: why that channel cannot reach the
+    person (NULL when it can, or when the wave has no step on it), and
+    ``every_suppressed`` (an every-channel suppression, by contact or address).
 
     The same rule as :func:`reconsent.kernel.rules.eligibility.evaluate`, as SQL (the
     case table in ``tests/integration/test_eligibility_cases.py`` holds them equal).
@@ -217,6 +278,8 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
     if rpo_fresh is None:
         rpo_fresh = rpo_consulted(session, now)
     bits = _ConsentBits(config, purposes, now)
+    postgres = is_postgres(session)
+    hashes = [Contact.email_hash, Contact.phone_hash] if postgres else []
     person = (
         select(
             Contact.id.label("contact_id"),
@@ -224,6 +287,7 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
             Contact.restricted_at,
             Contact.email,
             Contact.phone,
+            *hashes,
             Contact.customer_since,
             func.count(ConsentStatus.contact_id).label("n_any"),
             *bits.sums(),
@@ -234,8 +298,7 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
         .subquery("person")
     )
     p = person.c
-    sup = _suppression_facts()
-    reason_of = {c: sup.c[c.value] for c in Channel}
+    every, reason_of, join_suppressions = _suppressions_of(p, postgres)
     has_address = {
         Channel.EMAIL: p.email.is_not(None),
         Channel.SMS: p.phone.is_not(None),
@@ -277,7 +340,7 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
         p.contact_id,
         p.erased_at.is_not(None).label("erased"),
         p.restricted_at.is_not(None).label("restricted"),
-        sup.c.every.label("every"),
+        every.label("every"),
         p.n_any,
         bits.every(p, bits.NO).label("all_no"),
         bits.some(p, bits.WITHDRAWN).label("withdrawn"),
@@ -285,16 +348,14 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
         bits.some(p, bits.PRIOR).label("prior"),
         *[block(c).label(f"block_{c.value}") for c in Channel],
     ]
-    facts_query = (
-        select(*columns).select_from(person).outerjoin(sup, sup.c.contact_id == p.contact_id)
-    )
+    facts_query = join_suppressions(select(*columns).select_from(person))
     cap = config.frequency_cap
     if cap is not None:
         asked = _asked_recently(wave, now - timedelta(days=cap.days))
         facts_query = facts_query.add_columns(
             func.coalesce(asked.c.asked, 0).label("asked")
         ).outerjoin(asked, asked.c.contact_id == p.contact_id)
-    if not is_postgres(session):
+    if not postgres:
         # An OFFSET keeps SQLite from flattening ``facts`` into the outer select, which
         # would compute each channel block once per reference to it (four times).
         facts_query = facts_query.offset(0)
@@ -329,6 +390,9 @@ def classify(session: Session, wave: Wave, now: datetime, rpo_fresh: bool | None
         (f.prior, literal(RequestBasis.PRIOR_CONSENT.value)),
         else_=literal(RequestBasis.DECLARED.value),
     )
+    # Whether the person has an every-channel suppression: their "suppressed" is then a
+    # "no" (reconsent.kernel.rules.same_person), not every step's channel suppressed.
+    said_no = f.every.is_not(None).label("every_suppressed")
     return select(
-        f.contact_id, reason.label("reason"), basis.label("basis"), *blocks.values()
+        f.contact_id, reason.label("reason"), basis.label("basis"), *blocks.values(), said_no
     ).subquery("classified")

@@ -5,25 +5,39 @@ the database and writes its answer into a plan's classified rows (the scratch
 table of :mod:`reconsent.planning.scratch`): the members it changes get
 ``duplicate_person``, or the "no" or frequency cap of another member.
 
-Only contacts that hold an address hash some other contact also holds are read
-(two GROUP BYs over the contacts' hash indexes find those hashes; the contacts
-behind them are then looked up through the same indexes), so a base without
-duplicates pays for those two index scans only (~0.4 s each per million
-contacts on SQLite, ~0.6 s on PostgreSQL). The union-find over the few
-contacts found runs in Python; so does the choice within each group, from one
-row per member.
+Only contacts that hold an address hash some other contact also holds are read:
+two GROUP BYs find those hashes (over the hash indexes on SQLite, over 32-bit
+hashes of them on PostgreSQL), about 0.3-0.5 s each per million contacts, and
+the contacts behind them are then looked up. The union-find over the few
+contacts found runs in Python; so does the choice within each group, from a few
+set-based reads over the members.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
-from sqlalchemy import Table, case, func, or_, select, text, union, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Contact, Purpose, Suppression, Wave, WaveRequest
+from models import ConsentStatus, Contact, Purpose, Wave, WaveRequest
 from reconsent.db import among, is_postgres
-from reconsent.kernel.rules.eligibility import PRIOR_STATES
+from reconsent.kernel.rules.eligibility import ELIGIBLE, PRIOR_STATES
 from reconsent.kernel.rules.same_person import (
     Identity,
     Member,
@@ -35,14 +49,13 @@ __all__ = ["apply_person_groups", "shared_identities"]
 
 
 def shared_identities(session: Session) -> list[Identity]:
-    """The contacts holding an e-mail or phone hash that another contact holds too.
-
-    Joins, not ``IN (subquery) OR IN (subquery)``: PostgreSQL runs that OR as a
-    subplan per contact unless both subqueries fit in ``work_mem``.
-    """
+    """The contacts holding an e-mail or phone hash that another contact holds too (on
+    PostgreSQL, a few more: see :func:`_shared_postgres`)."""
+    if is_postgres(session):
+        return _shared_postgres(session)
     found = []
     for column in (Contact.email_hash, Contact.phone_hash):
-        shared = (
+        shared = (  # a walk of the hash index in order, counting runs of equal hashes
             select(column.label("digest"))
             .where(column.is_not(None))
             .group_by(column)
@@ -54,42 +67,51 @@ def shared_identities(session: Session) -> list[Identity]:
                 shared, column == shared.c.digest
             )
         )
-    postgres = is_postgres(session)
-    if postgres:
-        # With the planning pass's work_mem PostgreSQL hashes every address (~200 MB and
-        # ~1 s per column at a million contacts); walking the hash index in order and
-        # counting runs of equal hashes is 3-4x faster and needs no memory.
-        session.execute(text("SET LOCAL enable_hashagg = off"))
-    rows = session.execute(union(*found)).all()
-    if postgres:
-        session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+    rows = session.execute(union(*found))
     return [Identity(cid, email, phone) for cid, email, phone in rows]
 
 
-def _members(
-    session: Session, scratch: Table, wave: Wave, purposes: Sequence[Purpose], ids: list[int]
-) -> dict[int, Member]:
-    """One :class:`Member` per group member: its verdict, and what the choice reads.
-
-    Four set-based reads over the members' ids (one pass each, however many members
-    there are; a correlated lookup per member scanned the suppressions each time on
-    SQLite, whose statistics cannot tell that most suppressions have no contact).
-    """
-    verdicts = session.execute(
-        select(scratch.c.contact_id, scratch.c.reason, Contact.email_hash, Contact.phone_hash)
-        .join(Contact, Contact.id == scratch.c.contact_id)
-        .where(among(session, scratch.c.contact_id, ids))
-    ).all()
-    hashes = sorted({h for _, _, *pair in verdicts for h in pair if h})
-    s = Suppression
-    said_no = session.execute(
-        select(s.contact_id, s.address_hash).where(
-            s.channel.is_(None),
-            or_(among(session, s.contact_id, ids), among(session, s.address_hash, hashes)),
+def _shared_postgres(session: Session) -> list[Identity]:
+    """PostgreSQL groups a million 64-character hashes slowly whichever way it can (a
+    hash table of ~200 MB, or a sort in the database's collation: 2-5 s per column
+    at a million contacts; its index is only walked in order once vacuum has marked
+    the table all-visible). A 32-bit ``hashtext`` of each sorts in a fraction of
+    that. The few different addresses with equal 32-bit hashes only add candidates:
+    groups are made from the full hashes."""
+    keys = []
+    for column in (Contact.email_hash, Contact.phone_hash):
+        key = func.hashtext(column, type_=Integer)
+        keys.append(
+            (key, select(key).where(column.is_not(None)).group_by(key).having(func.count() > 1))
         )
-    ).all()
-    no_ids = {cid for cid, _ in said_no if cid is not None}
-    no_hashes = {h for _, h in said_no if h is not None}
+    session.execute(text("SET LOCAL enable_hashagg = off"))  # sort the 32-bit keys
+    shared = [(key, list(session.scalars(query))) for key, query in keys]
+    session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+    wanted = [among(session, key, values) for key, values in shared if values]
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(Contact.id, Contact.email_hash, Contact.phone_hash).where(or_(*wanted))
+    )
+    return [Identity(cid, email, phone) for cid, email, phone in rows]
+
+
+def _verdicts(session: Session, scratch: Table, ids: list[int]) -> dict[int, Member]:
+    """The members' own verdicts, from the classification (one pass over it)."""
+    rows = session.execute(
+        select(scratch.c.contact_id, scratch.c.reason, scratch.c.every_suppressed).where(
+            among(session, scratch.c.contact_id, ids)
+        )
+    )
+    return {cid: Member(cid, reason, bool(every)) for cid, reason, every in rows}
+
+
+def _with_history(
+    session: Session, wave: Wave, purposes: Sequence[Purpose], members: list[Member]
+) -> list[Member]:
+    """``members`` with what the choice among them reads: whether this wave asks them
+    already, and their latest consents (two set-based reads over their ids)."""
+    ids = [m.contact_id for m in members]
     asked = set(
         session.scalars(
             select(WaveRequest.contact_id).where(
@@ -114,18 +136,15 @@ def _members(
             .group_by(cs.contact_id)
         )
     }
-    members = {}
-    for cid, reason, email_hash, phone_hash in verdicts:
-        provable_at, at = consents.get(cid, (None, None))
-        members[cid] = Member(
-            cid,
-            reason,
-            every_suppressed=cid in no_ids or bool({email_hash, phone_hash} & no_hashes),
-            asked=cid in asked,
-            provable_consent_at=provable_at,
-            consent_at=at,
+    return [
+        replace(
+            m,
+            asked=m.contact_id in asked,
+            provable_consent_at=consents.get(m.contact_id, (None, None))[0],
+            consent_at=consents.get(m.contact_id, (None, None))[1],
         )
-    return members
+        for m in members
+    ]
 
 
 def apply_person_groups(
@@ -135,14 +154,38 @@ def apply_person_groups(
     groups = same_person_groups(shared_identities(session))
     if not groups:
         return {}
-    members = _members(session, scratch, wave, purposes, [i for g in groups for i in g])
-    changed: dict[str, list[int]] = {}
-    for group in groups:
-        found = [members[i] for i in group if i in members]
-        for contact_id, reason in resolve_group(found).items():
-            changed.setdefault(reason, []).append(contact_id)
-    for reason, ids in changed.items():
+    verdicts = _verdicts(session, scratch, [i for group in groups for i in group])
+    members = [[verdicts[i] for i in group if i in verdicts] for group in groups]
+    # A group nobody in which is eligible changes nothing: its history is not read.
+    open_groups = [g for g in members if any(m.reason == ELIGIBLE for m in g)]
+    if not open_groups:
+        return {}
+    read = iter(_with_history(session, wave, purposes, [m for g in open_groups for m in g]))
+    changed: dict[int, str] = {}
+    for group in open_groups:
+        changed.update(resolve_group([next(read) for _ in group]))
+    _rewrite(session, scratch, changed)
+    return dict(Counter(changed.values()))
+
+
+def _rewrite(session: Session, scratch: Table, changed: dict[int, str]) -> None:
+    """Set the new reasons: one UPDATE per reason (SQLite: by rowid), one UPDATE from
+    the pairs on PostgreSQL (a single pass over the unindexed scratch table)."""
+    if not changed:
+        return
+    if is_postgres(session):
+        pairs = select(  # two arrays unnested side by side: (id, reason) rows
+            func.unnest(literal(list(changed), ARRAY(Integer))).label("id"),
+            func.unnest(literal(list(changed.values()), ARRAY(String))).label("reason"),
+        ).subquery("pairs")
+        session.execute(
+            update(scratch).where(scratch.c.contact_id == pairs.c.id).values(reason=pairs.c.reason)
+        )
+        return
+    by_reason: dict[str, list[int]] = {}
+    for contact_id, reason in changed.items():
+        by_reason.setdefault(reason, []).append(contact_id)
+    for reason, ids in by_reason.items():
         session.execute(
             update(scratch).where(among(session, scratch.c.contact_id, ids)).values(reason=reason)
         )
-    return {reason: len(ids) for reason, ids in changed.items()}

@@ -51,6 +51,10 @@ def _request_rows(wave: Wave, now: datetime, rows: Any, planned_before: bool) ->
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
     ).where(rows.c.reason == ELIGIBLE)
+    # In contact order: the requests' indexes and foreign-key checks then walk their
+    # b-trees in order (PostgreSQL's classification comes out in hash order: the
+    # insert took ~1.8x as long). SQLite's scratch table is already in that order.
+    source = source.order_by(rows.c.contact_id)
     if planned_before:  # a retried task: never the same person twice
         source = source.where(
             ~exists().where(

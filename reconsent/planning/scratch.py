@@ -24,7 +24,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Select, String, Table, func, insert, select, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -53,12 +65,13 @@ def classified(session: Session, wave: Wave, now: datetime, rpo_fresh: bool) -> 
     else:
         session.execute(text("PRAGMA cache_size=-65536"))  # temp_store=MEMORY: see reconsent.db
     scratch = _table(postgres)
-    query = select(classify(session, wave, now, rpo_fresh))
+    rows = classify(session, wave, now, rpo_fresh)
+    names = [c.name for c in scratch.columns]
+    query = select(*[rows.c[name] for name in names])
     if postgres:
         session.execute(_CreateTempAs(scratch.name, query))
     else:
         scratch.create(session.connection())
-        names = [c.name for c in scratch.columns]
         session.execute(insert(scratch).from_select(names, query))
     apply_person_groups(session, scratch, wave, wave_purposes(session, wave_config(wave)))
     yield scratch  # on an error the rollback takes the table with it
@@ -101,6 +114,7 @@ def _table(postgres: bool) -> Table:
         Column("basis", String(20)),
     ]
     columns += [Column(f"block_{c.value}", String(60)) for c in Channel]
+    columns.append(Column("every_suppressed", Boolean))
     return Table(
         f"plan_scratch_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"]
     )

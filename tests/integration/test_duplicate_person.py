@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from models import Contact, Wave, WaveRequest
+from models import Contact, Suppression, Wave, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import Channel, CollectionMethod, SuppressionReason, WaveStatus
@@ -224,3 +224,38 @@ def test_a_stop_stays_a_channel_no_for_the_person(engine: Engine, clock: FixedCl
     assert report.excluded == {"duplicate_person": 1}
     assert report.channel_skips == {"sms": {"suppressed:stop": 1}}
     assert report.reachable == {"email": 1, "ivr": 1}
+
+
+@pytest.mark.parametrize(
+    ("channel", "reason", "asked_other"),
+    [
+        (None, SuppressionReason.MANUAL, False),  # "never contact": a no for the person
+        (Channel.EMAIL, SuppressionReason.BOUNCE, True),  # the address failed: not a no
+    ],
+    ids=["every-channel", "bounce"],
+)
+def test_only_an_every_channel_suppression_is_the_persons_no(
+    engine: Engine,
+    clock: FixedClock,
+    channel: Channel | None,
+    reason: SuppressionReason,
+    asked_other: bool,
+) -> None:
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        # Suppressed, and by e-mail only: excluded as "suppressed" either way.
+        crm = factories.add_contact(s, now, "CRM-1", email=SHARED_EMAIL, phone=None)
+        hub = factories.add_contact(s, now, "HUB-7", email=SHARED_EMAIL, phone=SHARED_PHONE)
+        for c in (crm, hub):
+            factories.consent_to_channels(s, now, c, p, now - 2 * YEAR)
+        s.add(
+            Suppression(
+                contact_id=crm.id, channel=channel, reason=reason, source="test", created_at=now
+            )
+        )
+        wave_id = factories.add_wave(s, now).id
+        other = hub.id
+    _, report, asked = _plan(engine, clock, wave_id)
+    assert asked == ({other} if asked_other else set())
+    assert report.excluded == ({"suppressed": 1} if asked_other else {"suppressed": 2})
