@@ -18,7 +18,7 @@ Downgrade drops the column, and refuses while v2 events exist (the code of
 the revision before would read them as v1, and every one would fail to verify).
 
 Revision ID: b4c8e2f60001
-Revises: a1d5e7f20001
+Revises: b3e9c1a70001
 Create Date: 2026-12-03 01:00:00.000000
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b4c8e2f60001"
-down_revision: str | None = "a1d5e7f20001"
+down_revision: str | None = "b3e9c1a70001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

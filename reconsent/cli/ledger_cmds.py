@@ -36,10 +36,13 @@ def verify(
         "RECONSENT_CHECKPOINT_SIGNING_KEY, else the key each checkpoint names.",
     ),
 ) -> None:
-    """Walk every subject's hash chain and the current-state projection (and, with
-    --checkpoints, every signed prefix); exit 1 and list each break if anything changed."""
+    """Walk every subject's hash chain, the current-state projection and the suppression
+    list against its log (and, with --checkpoints, every signed prefix); exit 1 and list
+    each break if anything changed."""
+    from reconsent.db import make_engine
     from reconsent.ledger.checkpoints import verify_with_checkpoints
-    from reconsent.ledger.verify import verify_ledger_parallel
+    from reconsent.ledger.suppression_check import verify_suppressions
+    from reconsent.ledger.verify import Break, verify_ledger_parallel
 
     cfg = settings()
     started = time.perf_counter()
@@ -54,6 +57,13 @@ def verify(
                 highlight=False,
             )
         report = verify_with_checkpoints(cfg.database_url, checkpoints, key)
+    # The suppression list the gate trusts, against its trigger-written log.
+    listed = make_engine(cfg.database_url)
+    try:
+        for line in verify_suppressions(listed):
+            report.breaks.append(Break("-", "-", "suppression_mismatch", line))
+    finally:
+        listed.dispose()
     seconds = time.perf_counter() - started
     if as_json:
         print_json({**report.as_dict(), "seconds": round(seconds, 3)})

@@ -41,7 +41,7 @@ class Break:
     subject_id: str
     event_id: str
     #: hash_mismatch | prev_mismatch | unknown_version | projection_mismatch |
-    #: checkpoint_mismatch | checkpoint_invalid
+    #: checkpoint_mismatch | checkpoint_invalid | suppression_mismatch
     kind: str
     detail: str
 

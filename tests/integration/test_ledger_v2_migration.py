@@ -23,7 +23,7 @@ from reconsent.ledger.verify import verify_ledger
 from tests.support import factories
 from tests.support.postgres import PostgresServer
 
-BEFORE = "a1d5e7f20001"
+BEFORE = "b3e9c1a70001"  # the revision before ledger v2
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -3,6 +3,9 @@ rewrites are refused, and verify catches a list changed behind the triggers."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -75,3 +78,30 @@ def test_a_list_changed_behind_the_triggers_is_caught(engine: Engine, clock: Fix
     assert len(breaks) == 2
     assert any("removed from the list without a lift" in b for b in breaks)
     assert any("differs from what the log recorded" in b for b in breaks)
+
+
+def test_ledger_verify_names_a_suppression_removed_behind_the_triggers(
+    engine: Engine, clock: FixedClock, cli_env: dict[str, str]
+) -> None:
+    with unit_of_work(engine) as s:
+        _add(s, "h-1", Channel.SMS, SuppressionReason.STOP, clock)
+    env = {**cli_env, "RECONSENT_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    command = [sys.executable, "-m", "reconsent.cli.main", "ledger", "verify", "--json"]
+    intact = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert intact.returncode == 0, intact.stderr
+    insider = make_engine(owner_url(engine.url.render_as_string(hide_password=False)))
+    try:
+        with insider.begin() as conn:
+            if is_postgres(engine):
+                conn.execute(text("ALTER TABLE suppressions DISABLE TRIGGER USER"))
+                conn.execute(text("DELETE FROM suppressions"))
+                conn.execute(text("ALTER TABLE suppressions ENABLE TRIGGER USER"))
+            else:
+                conn.execute(text("DROP TRIGGER suppressions_log_lifted"))
+                conn.execute(text("DELETE FROM suppressions"))
+    finally:
+        insider.dispose()
+    broken = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert broken.returncode == 1
+    kinds = [b["kind"] for b in json.loads(broken.stdout)["breaks"]]
+    assert kinds == ["suppression_mismatch"]
