@@ -1,8 +1,9 @@
 """What an insider with the database's credentials can do to the ledger, for tests.
 
-* PostgreSQL: the role that owns the tables runs ``ALTER TABLE consent_events
-  DISABLE TRIGGER USER``, edits, and enables them again (as the issue measured;
-  a superuser could also ``SET session_replication_role = replica``).
+* PostgreSQL: the role that owns the tables (not the runtime role the suite and
+  the product connect as: it may not) runs ``ALTER TABLE consent_events DISABLE
+  TRIGGER USER``, edits, and enables them again (as the issue measured; a
+  superuser could also ``SET session_replication_role = replica``).
 * SQLite: the append-only triggers are schema entries of the file, so whoever
   can write the file drops them, edits, and creates them again (or edits the
   file's pages directly: nothing in the format can stop a writer).
@@ -22,9 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, text, update
 
 from models import ConsentEvent, ConsentStatus, Purpose
+from reconsent.db import make_engine
 from reconsent.kernel.notice_versions import base_version
 from reconsent.kernel.rules.chain import event_hash
 from reconsent.ledger.verify import CHAIN_COLUMNS
+from tests.support.postgres import owner_url
 
 _EVENTS = ConsentEvent.metadata.tables[ConsentEvent.__tablename__]
 _STATUS = ConsentStatus.metadata.tables[ConsentStatus.__tablename__]
@@ -32,24 +35,33 @@ _STATUS = ConsentStatus.metadata.tables[ConsentStatus.__tablename__]
 
 @contextmanager
 def unprotected(engine: Engine) -> Iterator[Connection]:
-    """A transaction on ``consent_events`` with its append-only triggers out of the way."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE consent_events DISABLE TRIGGER USER"))
-            yield conn
-            conn.execute(text("ALTER TABLE consent_events ENABLE TRIGGER USER"))
-        else:
-            conn.execute(text("DROP TRIGGER consent_events_no_update"))
-            conn.execute(text("DROP TRIGGER consent_events_no_delete"))
-            yield conn
-            for action in ("UPDATE", "DELETE"):
-                conn.execute(
-                    text(
-                        f"CREATE TRIGGER consent_events_no_{action.lower()} BEFORE {action} "
-                        "ON consent_events BEGIN SELECT RAISE(ABORT, "
-                        "'consent_events is append-only'); END"
-                    )
+    """A transaction on ``consent_events`` with its append-only triggers out of the way,
+    as the schema's owner."""
+    owner = make_engine(owner_url(engine.url.render_as_string(hide_password=False)))
+    try:
+        with owner.begin() as conn:
+            yield from _unprotected(conn)
+    finally:
+        owner.dispose()
+
+
+def _unprotected(conn: Connection) -> Iterator[Connection]:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE consent_events DISABLE TRIGGER USER"))
+        yield conn
+        conn.execute(text("ALTER TABLE consent_events ENABLE TRIGGER USER"))
+    else:
+        conn.execute(text("DROP TRIGGER consent_events_no_update"))
+        conn.execute(text("DROP TRIGGER consent_events_no_delete"))
+        yield conn
+        for action in ("UPDATE", "DELETE"):
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER consent_events_no_{action.lower()} BEFORE {action} "
+                    "ON consent_events BEGIN SELECT RAISE(ABORT, "
+                    "'consent_events is append-only'); END"
                 )
+            )
 
 
 def rewrite(
