@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2  # both cores (each worker starts its own PostgreSQL)
 
 .PHONY: install system-packages demo test test-fast lint typecheck bench up clean
 
