@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
-from consent_portal.twilio_requests import CALL_SID, REQUIRED, verified_form
+from consent_portal.twilio_requests import twilio_call_refusal, verified_form
 from models import Contact, Purpose
 from reconsent.campaigns.notices import localized
 from reconsent.db import unit_of_work
@@ -83,12 +83,9 @@ _WORDS = {
 
 
 def _refusal(portal: Portal, params: dict[str, str]) -> str | None:
-    if not {k for k, v in params.items() if v.strip()} >= REQUIRED:
-        return "incomplete"
-    if params["AccountSid"].strip() != (portal.settings.twilio_account_sid or ""):
-        return "account"
-    if not CALL_SID.fullmatch(params["CallSid"].strip()):
-        return "call_sid"
+    why = twilio_call_refusal(portal, params)
+    if why is not None:
+        return why
     if params["Direction"].strip().lower() != "inbound":
         return "direction"
     return None
@@ -106,12 +103,12 @@ def _callers(session: Session, portal: Portal, number: str) -> list[Contact]:
     )
 
 
-def _say(response: VoiceResponse, text: str, lang: str, portal: Portal) -> None:
+def _say(node: VoiceResponse | Gather, text: str, lang: str, portal: Portal) -> None:
     voice = call_voice(portal.settings).of_language(lang)
     if voice:
-        response.say(text, language=_WORDS[lang]["language"], voice=voice)
+        node.say(text, language=_WORDS[lang]["language"], voice=voice)
     else:
-        response.say(text, language=_WORDS[lang]["language"])
+        node.say(text, language=_WORDS[lang]["language"])
 
 
 def _menu(portal: Portal, lang: str, held: list[Purpose], said: str) -> Response:
@@ -135,11 +132,7 @@ def _menu(portal: Portal, lang: str, held: list[Purpose], said: str) -> Response
     gather = response.gather(
         input="dtmf", num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_SECONDS
     )
-    voice = call_voice(portal.settings).of_language(lang)
-    if voice:
-        gather.say(text, language=words["language"], voice=voice)
-    else:
-        gather.say(text, language=words["language"])
+    _say(gather, text, lang, portal)
     _say(response, words["bye"], lang, portal)
     response.hangup()
     return Response(str(response.to_xml()), media_type=TWIML)

@@ -25,6 +25,7 @@ __all__ = [
     "is_machine",
     "signature_ok",
     "signed_url",
+    "twilio_call_refusal",
     "verified_form",
 ]
 
@@ -72,6 +73,18 @@ REQUIRED = frozenset(
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 
+def twilio_call_refusal(portal: Portal, params: dict[str, str]) -> str | None:
+    """Why a signed voice request was not made by Twilio for our account, or None: every
+    field Twilio always sends, our AccountSid, a well-formed CallSid."""
+    if not {k for k, v in params.items() if v.strip()} >= REQUIRED:
+        return "incomplete"
+    if params["AccountSid"].strip() != (portal.settings.twilio_account_sid or ""):
+        return "account"
+    if not CALL_SID.fullmatch(params["CallSid"].strip()):
+        return "call_sid"
+    return None
+
+
 def call_refusal(
     portal: Portal, params: dict[str, str], placed_sid: str | None, phone_hash: str | None
 ) -> str | None:
@@ -83,13 +96,10 @@ def call_refusal(
     account, a well-formed CallSid that is the call placed for this attempt (when the
     dispatcher has recorded it), and the number called is the contact's.
     """
-    if not {k for k, v in params.items() if v.strip()} >= REQUIRED:
-        return "incomplete"
-    if params["AccountSid"].strip() != (portal.settings.twilio_account_sid or ""):
-        return "account"
+    why = twilio_call_refusal(portal, params)
+    if why is not None:
+        return why
     call_sid = params["CallSid"].strip()
-    if not CALL_SID.fullmatch(call_sid):
-        return "call_sid"
     if placed_sid and CALL_SID.fullmatch(placed_sid) and call_sid != placed_sid:
         return "other_call"  # (an attempt the file outbox "placed" has no CallSid)
     callee = params["To"].strip()

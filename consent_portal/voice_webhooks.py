@@ -207,6 +207,21 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
     call_sid = params.get("CallSid", "").strip()
     voice_ = _voice_of(portal)
 
+    def claim_link(
+        session: Session, link: OpenLink, contact: Contact, *, answered: bool
+    ) -> SmsLinkClaim:
+        request_row = session.get(WaveRequest, link.request_id)
+        assert request_row is not None  # open_link just read it
+        return claim_sms_link(
+            session,
+            request=request_row,
+            contact=contact,
+            wave=link.wave,
+            ivr_step=link.payload.step_index,
+            now=portal.clock.now(),
+            answered=answered,
+        )
+
     def record(session: Session) -> _Answered:
         link = open_link(session, portal, LinkUse.IVR, token)
         contact = session.get(Contact, link.contact.id)
@@ -251,17 +266,7 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 session, link.request_id, call_sid
             ):
                 # After a yes by phone: an SMS with the link to see, change or withdraw it.
-                request_row = session.get(WaveRequest, link.request_id)
-                assert request_row is not None  # open_link just read it
-                confirmation = claim_sms_link(
-                    session,
-                    request=request_row,
-                    contact=contact,
-                    wave=link.wave,
-                    ivr_step=link.payload.step_index,
-                    now=portal.clock.now(),
-                    answered=True,
-                )
+                confirmation = claim_link(session, link, contact, answered=True)
             return _Answered(context, confirmation, recorded=True)
         if digits == DIGIT_OBJECT:
             # "Never call me again": calls stop (the phone purposes withdrawn, the number
@@ -277,17 +282,7 @@ def _gather(portal: Portal, request: Request, params: dict[str, str]) -> Respons
                 reason=SuppressionReason.OBJECTION,
             )
         elif digits == DIGIT_SMS_LINK:
-            request_row = session.get(WaveRequest, link.request_id)
-            assert request_row is not None  # open_link just read it
-            claim = claim_sms_link(
-                session,
-                request=request_row,
-                contact=contact,
-                wave=link.wave,
-                ivr_step=link.payload.step_index,
-                now=portal.clock.now(),
-            )
-            return _Answered(context, claim)
+            return _Answered(context, claim_link(session, link, contact, answered=False))
         return _Answered(context)
 
     try:
