@@ -115,6 +115,7 @@ RIGHTS_STRINGS: dict[str, dict[str, str]] = {
         "state_expired": "Expired",
         "state_invalidated": "No longer valid",
         "all_channels": "every channel",
+        "suppression_lifted": "lifted at your request",
         "title_receipt": "Your consent receipt",
         "receipt_intro": "A record of your consent choices in the Kantara Consent Receipt "
         "format: what you decided, when, and under which privacy notice. Keep it.",
@@ -236,6 +237,7 @@ RIGHTS_STRINGS: dict[str, dict[str, str]] = {
         "state_expired": "Scaduto",
         "state_invalidated": "Non più valido",
         "all_channels": "tutti i canali",
+        "suppression_lifted": "tolto su tua richiesta",
         "title_receipt": "La ricevuta del suo consenso",
         "receipt_intro": "Una registrazione delle sue scelte nel formato Kantara Consent "
         "Receipt: cosa ha deciso, quando e con quale informativa. La conservi.",

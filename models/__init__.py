@@ -7,7 +7,9 @@ from models.catalog import Retention as Retention
 from models.consent import ConsentEvent as ConsentEvent
 from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
+from models.consent import SuppressionLift as SuppressionLift
 from models.consent import SuppressionLogEntry as SuppressionLogEntry
+from models.consent import suppression_in_force as suppression_in_force
 from models.contact import Contact as Contact
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
@@ -32,9 +34,11 @@ __all__ = [
     "RpoRegistration",
     "SendAttempt",
     "Suppression",
+    "SuppressionLift",
     "SuppressionLogEntry",
     "Wave",
     "WaveRequest",
     "WebhookEvent",
     "metadata",
+    "suppression_in_force",
 ]

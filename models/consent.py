@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
@@ -98,6 +98,28 @@ class Suppression(Base):
         Index("ix_suppressions_contact", "contact_id"),
         Index("ix_suppressions_address_hash", "address_hash"),
     )
+
+
+class SuppressionLift(Base):
+    """A suppression lifted (an SMS START after a STOP): a new row, never a delete.
+
+    The suppression stays in ``suppressions`` as history; it is in force while no
+    lift names it (:func:`suppression_in_force`). Append-only, logged by trigger.
+    Lifts recorded before revision d5a1f3c90001 (when a lift deleted the row) were
+    rebuilt from the suppression log: their ``source`` is the one the log kept.
+    """
+
+    __tablename__ = "suppression_lifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suppression_id: Mapped[int] = mapped_column(ForeignKey("suppressions.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(128))
+    lifted_at: Mapped[datetime]
+
+
+def suppression_in_force() -> ColumnElement[bool]:
+    """True for a ``suppressions`` row no lift names (correlated to the enclosing query)."""
+    return ~exists().where(SuppressionLift.suppression_id == Suppression.id)
 
 
 class SuppressionLogEntry(Base):

@@ -9,8 +9,9 @@ proof tables it may only read and append:
 consent_events      SELECT, INSERT (append-only; the triggers refuse the rest)
 notices             SELECT, INSERT (a call's spoken notice is published here)
 consent_status      SELECT, INSERT, UPDATE (the projection; verify re-derives it)
-suppressions        SELECT, INSERT, DELETE (an SMS START lifts a STOP; logged)
-suppression_log     SELECT (its triggers write it; UPDATE, TRUNCATE refused)
+suppressions        SELECT, INSERT (append-only: the triggers refuse the rest)
+suppression_lifts   SELECT, INSERT (an SMS START lifts a STOP: a new row; append-only)
+suppression_log     SELECT (the triggers write it, as the owner; append-only)
 alembic_version     SELECT
 every other table   SELECT, INSERT, UPDATE, DELETE
 ==================  ==========================================================
@@ -35,7 +36,8 @@ PRIVILEGES: dict[str, str] = {
     "consent_events": "SELECT, INSERT",
     "notices": "SELECT, INSERT",
     "consent_status": "SELECT, INSERT, UPDATE",
-    "suppressions": "SELECT, INSERT, DELETE",
+    "suppressions": "SELECT, INSERT",
+    "suppression_lifts": "SELECT, INSERT",
     "suppression_log": "SELECT",  # written by the suppressions' triggers, as the owner
     "alembic_version": "SELECT",
 }

@@ -66,6 +66,7 @@ def print_proof(data: dict[str, Any]) -> None:
             "suppressed: "
             + "; ".join(
                 f"{s['reason']} on {s['channel'] or 'every channel'} since {s['created_at']}"
+                + (f" (lifted {s['lifted_at']})" if s["lifted_at"] else "")
                 for s in data["suppressions"]
             )
         )

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Purpose, Suppression, Wave
+from models import ConsentStatus, Purpose, Suppression, Wave, suppression_in_force
 from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.db import among
 from reconsent.kernel.rules.eligibility import (
@@ -242,7 +242,8 @@ def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
             or_(
                 among(session, Suppression.contact_id, ids),
                 among(session, Suppression.address_hash, list(by_hash)),
-            )
+            ),
+            suppression_in_force(),
         )
         .order_by(Suppression.reason)  # the smallest reason wins, as in planning
     )

@@ -103,6 +103,8 @@ def handle_inbound_sms(
             address_hash=digest,
             channel=Channel.SMS,
             reason=SuppressionReason.STOP,
+            source="sms:start",
+            now=ctx.now,
             contact_ids=[c.id for c in contacts],
         )
     link = None

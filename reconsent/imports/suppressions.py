@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from models import Suppression
+from models import Suppression, suppression_in_force
 from reconsent.db import SessionSource, unit_of_work
 from reconsent.imports.batches import parse_batch
 from reconsent.imports.csvfile import read_batches
@@ -57,7 +57,7 @@ def import_suppressions(
                 (found_hash, channel, reason)
                 for found_hash, channel, reason in session.execute(
                     select(Suppression.address_hash, Suppression.channel, Suppression.reason).where(
-                        Suppression.address_hash.in_(hashes)
+                        Suppression.address_hash.in_(hashes), suppression_in_force()
                     )
                 )
                 if found_hash is not None

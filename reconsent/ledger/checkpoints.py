@@ -6,10 +6,13 @@ database cannot reach (WORM storage, the DPO's mailbox):
 
 * ``<stem>.heads``: one line ``<subject_id> TAB <head hash>`` per subject, the
   hash of its last event with an id at or below the mark, lines sorted;
+* ``<stem>.suppressions``: the suppression log up to its highest id, one digest
+  per entry (:mod:`reconsent.ledger.checkpoint_log`);
 * ``<stem>.json``: the statement (canonical JSON): the mark (highest event id),
   how many events and subjects it covers, the time, the RFC 6962 Merkle root
   of the heads file's lines and that file's SHA-256, the public key, and the
-  previous checkpoint in the folder (its file and SHA-256);
+  previous checkpoint in the folder (its file and SHA-256); from format 2 the
+  suppression log's highest id, its entry count and that file's SHA-256;
 * ``<stem>.sig``: the base64 Ed25519 signature of the statement file's bytes.
 
 ``verify_with_checkpoints`` checks each statement's signature, its heads file
@@ -36,6 +39,7 @@ from models import ConsentEvent
 from reconsent.kernel.errors import CheckpointError, ConfigError
 from reconsent.kernel.rules.merkle import head_lines, merkle_root, parse_head_line
 from reconsent.ledger.append import WRITERS_LOCK
+from reconsent.ledger.checkpoint_log import compare_log, log_lines, log_mark
 from reconsent.ledger.checkpoint_signing import public_key_of, sign, signature_holds
 from reconsent.ledger.verify import Break, VerifyReport, verify_ledger_parallel
 
@@ -76,8 +80,9 @@ def _canonical(statement: dict[str, Any]) -> bytes:
     return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _mark(engine: Engine) -> int:
-    """The highest event id below which nothing is still being written."""
+def _mark(engine: Engine) -> tuple[int, int]:
+    """The highest event id and suppression log id below which nothing is still being
+    written (the log's triggers take the writers' lock too)."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -90,7 +95,8 @@ def _mark(engine: Engine) -> int:
                     f"the ledger's writers did not finish within {LOCK_TIMEOUT}: try again"
                 ) from None
         # SQLite has one writer at a time: every id a reader sees the maximum of is committed.
-        return int(conn.execute(select(func.coalesce(func.max(ConsentEvent.id), 0))).scalar_one())
+        events = conn.execute(select(func.coalesce(func.max(ConsentEvent.id), 0))).scalar_one()
+        return int(events), log_mark(conn)
 
 
 def chain_heads(engine: Engine, mark: int) -> tuple[list[tuple[str, str]], int]:
@@ -124,8 +130,9 @@ def take_checkpoint(
     """Write a signed checkpoint of the ledger as it stands into ``directory``."""
     public = public_key_of(key_b64)  # a bad key fails before anything is read or written
     directory.mkdir(parents=True, exist_ok=True)
-    mark = _mark(engine)
+    mark, log_id = _mark(engine)
     heads, events = chain_heads(engine, mark)
+    log_body = log_lines(engine, log_id)
     lines = head_lines(heads)
     body = b"".join(line + b"\n" for line in lines)
     stem = f"{PREFIX}{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{mark}"
@@ -135,7 +142,7 @@ def take_checkpoint(
     )
     statement: dict[str, Any] = {
         "statement": STATEMENT,
-        "format": 1,
+        "format": 2,
         "taken_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "controller": controller,
         "last_event_id": mark,
@@ -147,10 +154,15 @@ def take_checkpoint(
         "tree": TREE,
         "public_key": public,
         "previous": previous,
+        "last_log_id": log_id,
+        "log_entries": log_body.count(b"\n"),
+        "suppressions_file": f"{stem}.suppressions",
+        "suppressions_sha256": _sha256(log_body),
     }
     data = _canonical(statement) + b"\n"
     signature = sign(data, key_b64)
     _write_new(directory / f"{stem}.heads", body)
+    _write_new(directory / f"{stem}.suppressions", log_body)
     _write_new(directory / f"{stem}.sig", signature.encode() + b"\n")
     _write_new(directory / f"{stem}.json", data)  # last: a statement is complete when seen
     return Checkpoint(directory / f"{stem}.json", statement)
@@ -216,6 +228,11 @@ def _read_one(path: Path, public_key: str | None) -> tuple[Checkpoint | None, st
         return None, f"{checkpoint.heads_path.name} is not the heads file it signed"
     if merkle_root(body.splitlines()) != statement["heads_root"]:
         return None, "its heads do not give the Merkle root it signed"
+    log_file = statement.get("suppressions_file")  # format 2 on
+    if log_file is not None:
+        log_body = path.with_name(str(log_file)).read_bytes()
+        if _sha256(log_body) != statement["suppressions_sha256"]:
+            return None, f"{log_file} is not the suppression log file it signed"
     previous = statement.get("previous")
     if previous is not None:
         before = path.with_name(str(previous["file"]))
@@ -247,12 +264,14 @@ def verify_with_checkpoints(
                 break
             found = _compare(checkpoint, marks.index(checkpoint.last_event_id), report)
             report.breaks.extend(_named(engine, found))
+            log_found = _compare_log(engine, checkpoint)
+            report.breaks.extend(Break("-", "-", "checkpoint_mismatch", d) for d in log_found)
             report.checkpoints.append(
                 {
                     "file": checkpoint.name,
                     "last_event_id": checkpoint.last_event_id,
                     "taken_at": checkpoint.statement.get("taken_at"),
-                    "ok": not found,
+                    "ok": not found and not log_found,
                 }
             )
     finally:
@@ -312,6 +331,13 @@ def _compare(checkpoint: Checkpoint, k: int, report: VerifyReport) -> list[_Foun
                 )
             )
     return found
+
+
+def _compare_log(engine: Engine, checkpoint: Checkpoint) -> list[str]:
+    log_file = checkpoint.statement.get("suppressions_file")
+    if log_file is None:  # format 1: the ledger only
+        return []
+    return compare_log(engine, checkpoint.statement, checkpoint.path.with_name(str(log_file)))
 
 
 def _head_at(entries: Iterable[tuple[int, str]], k: int) -> str | None:

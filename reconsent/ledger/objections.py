@@ -26,7 +26,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Contact, Purpose, Suppression, WaveRequest
+from models import (
+    ConsentStatus,
+    Contact,
+    Purpose,
+    Suppression,
+    WaveRequest,
+    suppression_in_force,
+)
 from reconsent.db import hold_contacts
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.locales import language_of
@@ -135,7 +142,12 @@ def _suppress_contact(
     )
     already = session.scalar(
         select(Suppression.id)
-        .where(Suppression.contact_id == contact_id, same_channel, Suppression.reason == reason)
+        .where(
+            Suppression.contact_id == contact_id,
+            same_channel,
+            Suppression.reason == reason,
+            suppression_in_force(),
+        )
         .limit(1)
     )
     if already is None:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression
+from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression, SuppressionLift
 from reconsent.kernel.errors import NotFoundError
 
 
@@ -75,11 +75,13 @@ def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
             "channel": s.channel.value if s.channel else None,
             "created_at": s.created_at.isoformat(),
             "source": s.source,
+            "lifted_at": lifted_at.isoformat() if lifted_at is not None else None,
         }
-        for s in session.scalars(
-            select(Suppression).where(
-                or_(Suppression.contact_id == contact.id, Suppression.address_hash.in_(hashes))
-            )
+        for s, lifted_at in session.execute(
+            select(Suppression, SuppressionLift.lifted_at)
+            .outerjoin(SuppressionLift, SuppressionLift.suppression_id == Suppression.id)
+            .where(or_(Suppression.contact_id == contact.id, Suppression.address_hash.in_(hashes)))
+            .order_by(Suppression.id)
         )
     ]
     return {

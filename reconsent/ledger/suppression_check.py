@@ -1,9 +1,11 @@
 """The suppression list against its own history (``suppression_log``, trigger-written).
 
-The gate trusts ``suppressions``; an insider who removed a row behind the
-triggers (owner rights, triggers disabled) or slipped one in would change who
-is contacted. Each row must be one the log says was added and never lifted,
-with the same fields; each suppression the log says is in force must be there.
+The gate trusts ``suppressions`` and ``suppression_lifts``; an insider who
+removed a suppression behind the triggers (owner rights, triggers disabled),
+slipped a lift in, or rewrote either would change who is contacted. Both are
+append-only, so the check is exact: every suppression is one the log says was
+added, with the same fields; every lift is one the log says was lifted, with the
+same source; nothing the log holds is missing from either.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from models import Suppression, SuppressionLogEntry
+from models import Suppression, SuppressionLift, SuppressionLogEntry
 
 __all__ = ["verify_suppressions"]
 
@@ -24,23 +26,35 @@ def _key(row: Any) -> tuple[Any, ...]:
 
 
 def verify_suppressions(engine: Engine) -> list[str]:
-    """Every difference between the list and its log, naming the suppression."""
+    """Every difference between the list, its lifts and its log, naming the suppression."""
     log = SuppressionLogEntry
-    in_force: dict[int, tuple[Any, ...]] = {}
+    added: dict[int, tuple[Any, ...]] = {}
+    lifted: dict[int, str] = {}
     with engine.connect() as conn:
         for entry in conn.execute(select(log).order_by(log.id)):
             if entry.action == "added":
-                in_force[entry.suppression_id] = _key(entry)
+                added[entry.suppression_id] = _key(entry)
             else:
-                in_force.pop(entry.suppression_id, None)
+                lifted[entry.suppression_id] = entry.source
         listed = {row.id: _key(row) for row in conn.execute(select(Suppression))}
+        lifts = {
+            row.suppression_id: row.source
+            for row in conn.execute(select(SuppressionLift.suppression_id, SuppressionLift.source))
+        }
     breaks: list[str] = []
     for sid, fields in sorted(listed.items()):
-        logged = in_force.get(sid)
+        logged = added.get(sid)
         if logged is None:
-            breaks.append(f"suppression {sid}: in the list but never added (or lifted) per the log")
+            breaks.append(f"suppression {sid}: in the list but never added per the log")
         elif logged != fields:
             breaks.append(f"suppression {sid}: differs from what the log recorded")
-    for sid in sorted(set(in_force) - set(listed)):
-        breaks.append(f"suppression {sid}: removed from the list without a lift in the log")
+    for sid in sorted(set(added) - set(listed)):
+        breaks.append(f"suppression {sid}: removed from the list (the log added it)")
+    for sid, source in sorted(lifts.items()):
+        if sid not in lifted:
+            breaks.append(f"suppression {sid}: lifted, but the log records no lift")
+        elif lifted[sid] != source:
+            breaks.append(f"suppression {sid}: its lift differs from what the log recorded")
+    for sid in sorted(set(lifted) - set(lifts)):
+        breaks.append(f"suppression {sid}: the log records a lift that is gone (back in force)")
     return breaks

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import CursorResult, delete, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from models import Suppression
+from models import Suppression, SuppressionLift, suppression_in_force
 from reconsent.kernel.vocab import Channel, SuppressionReason
 
 __all__ = ["lift_address", "suppress_address"]
@@ -31,13 +30,15 @@ def suppress_address(
     now: datetime,
     contact_id: int | None = None,
 ) -> bool:
-    """Add the suppression unless the same (hash, channel, reason) exists; True when added."""
+    """Add the suppression unless the same (hash, channel, reason) is in force; True when
+    added (after a lift, the same STOP is a new row)."""
     exists = session.scalar(
         select(Suppression.id)
         .where(
             Suppression.address_hash == address_hash,
             Suppression.channel == channel,
             Suppression.reason == reason,
+            suppression_in_force(),
         )
         .limit(1)
     )
@@ -63,20 +64,34 @@ def lift_address(
     address_hash: str,
     channel: Channel,
     reason: SuppressionReason,
+    source: str,
+    now: datetime,
     contact_ids: Sequence[int] = (),
 ) -> int:
-    """Delete the address's suppressions on ``channel`` for ``reason`` (and those of
-    ``contact_ids`` on that channel); how many went.
+    """Lift the address's suppressions in force on ``channel`` for ``reason`` (and those
+    of ``contact_ids`` on that channel); how many were lifted.
 
-    Only for a person's own opt-in again (SMS START): every-channel suppressions
-    (objections, erasure) are never lifted here.
+    A lift is a new row (``suppression_lifts``), never a delete: the suppression stays
+    as history, and verify holds both to the suppression log. Only for a person's own
+    opt-in again (SMS START): every-channel suppressions (objections, erasure) are never
+    lifted here.
     """
     whose = Suppression.address_hash == address_hash
     if contact_ids:
         whose = or_(whose, Suppression.contact_id.in_(list(contact_ids)))
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # DML: a cursor
-        delete(Suppression)
-        .where(whose, Suppression.channel == channel, Suppression.reason == reason)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)
+    ids = session.scalars(
+        select(Suppression.id)
+        .where(
+            whose,
+            Suppression.channel == channel,
+            Suppression.reason == reason,
+            suppression_in_force(),
+        )
+        .order_by(Suppression.id)
+    ).all()
+    if ids:
+        session.execute(
+            insert(SuppressionLift),
+            [{"suppression_id": i, "source": source[:128], "lifted_at": now} for i in ids],
+        )
+    return len(ids)

@@ -28,8 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import ConsentStatus, Contact, Purpose, SendAttempt, Suppression, Wave, WaveRequest
+from models import ConsentStatus, Contact, Purpose, SendAttempt, Wave, WaveRequest
 from models.base import UTCDateTime
+from models.consent import Suppression, suppression_in_force
 from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.db import is_postgres
 from reconsent.eligibility.rpo_register import rpo_consulted
@@ -73,16 +74,17 @@ def _suppression_facts() -> Any:
     """
     s = Suppression
     uses_phone = [Channel.SMS, Channel.IVR]
+    in_force = suppression_in_force()
     rows = union_all(
         select(s.contact_id.label("contact_id"), s.channel, s.reason).where(
-            s.contact_id.is_not(None)
+            s.contact_id.is_not(None), in_force
         ),
         select(Contact.id, s.channel, s.reason)
         .join(Contact, Contact.email_hash == s.address_hash)
-        .where(or_(s.channel.is_(None), s.channel == Channel.EMAIL)),
+        .where(or_(s.channel.is_(None), s.channel == Channel.EMAIL), in_force),
         select(Contact.id, s.channel, s.reason)
         .join(Contact, Contact.phone_hash == s.address_hash)
-        .where(or_(s.channel.is_(None), s.channel.in_(uses_phone))),
+        .where(or_(s.channel.is_(None), s.channel.in_(uses_phone)), in_force),
     ).subquery("suppressed_rows")
     scopes: dict[str, ColumnElement[bool]] = {"every": rows.c.channel.is_(None)}
     scopes.update({c.value: rows.c.channel == c for c in Channel})
@@ -108,7 +110,7 @@ def _suppression_pivot(key: Any, name: str) -> Any:
             key.label("k"),
             *[func.min(case((cond, Suppression.reason))).label(n) for n, cond in scopes.items()],
         )
-        .where(key.is_not(None))
+        .where(key.is_not(None), suppression_in_force())
         .group_by(key)
         .subquery(name)
     )

@@ -34,7 +34,15 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import Contact, RightsRequest, SendAttempt, Suppression, Wave, WaveRequest
+from models import (
+    Contact,
+    RightsRequest,
+    SendAttempt,
+    Suppression,
+    Wave,
+    WaveRequest,
+    suppression_in_force,
+)
 from reconsent.campaigns.notices import message_context
 from reconsent.campaigns.waves import wave_config
 from reconsent.db import unit_of_work
@@ -110,6 +118,7 @@ def _contact_wide_suppression(session: Session, contact: Contact) -> str | None:
         .where(
             Suppression.channel.is_(None),
             or_(Suppression.contact_id == contact.id, Suppression.address_hash.in_(hashes)),
+            suppression_in_force(),
         )
         .limit(1)
     )

@@ -64,8 +64,9 @@ def test_a_checkpoint_states_the_ledger_and_an_auditor_checks_it_with_the_key_al
     said = taken.statement
     assert (said["last_event_id"], said["events"], said["subjects"]) == (top, 6, 3)
     assert said["taken_at"] == "2026-12-01T10:00:00Z" and said["previous"] is None
+    files = ("heads", "json", "sig", "suppressions")
     assert sorted(p.name for p in folder.iterdir()) == [
-        f"checkpoint-20261201T100000Z-{top}.{ext}" for ext in ("heads", "json", "sig")
+        f"checkpoint-20261201T100000Z-{top}.{ext}" for ext in files
     ]
     # The README's recipe: nothing of reconsent, only the public key and the files.
     stem = folder / f"checkpoint-20261201T100000Z-{top}"
@@ -83,6 +84,8 @@ def test_a_checkpoint_states_the_ledger_and_an_auditor_checks_it_with_the_key_al
             for i in range(0, len(level), 2)
         ]
     assert level[0].hex() == json.loads(statement)["heads_root"] == merkle_root(lines)
+    log_file = stem.with_suffix(".suppressions").read_bytes()
+    assert hashlib.sha256(log_file).hexdigest() == json.loads(statement)["suppressions_sha256"]
 
 
 def test_later_checkpoints_chain_to_earlier_ones_and_new_events_are_fine(

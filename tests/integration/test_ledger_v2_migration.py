@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import Engine, select, text
@@ -21,7 +20,7 @@ from reconsent.kernel.rules.chain import event_hash
 from reconsent.kernel.vocab import ConsentState
 from reconsent.ledger.verify import verify_ledger
 from tests.support import factories
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import database_at
 
 BEFORE = "b3e9c1a70001"  # the revision before ledger v2
 
@@ -29,16 +28,7 @@ BEFORE = "b3e9c1a70001"  # the revision before ledger v2
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database migrated to the revision before ledger v2."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"old_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = server.url(name)
-    upgrade(url, BEFORE)
-    engine = make_engine(url)
+    engine = make_engine(database_at(request, tmp_path, BEFORE))
     yield engine
     engine.dispose()
 

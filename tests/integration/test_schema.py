@@ -64,6 +64,11 @@ def test_consent_events_refuse_update_and_delete(engine: Engine, clock: FixedClo
         "UPDATE consent_events SET state = 'given'",
         "UPDATE suppressions SET reason = 'manual'",
         "TRUNCATE suppressions",
+        "DELETE FROM suppressions",
+        "DELETE FROM suppression_lifts",
+        "UPDATE suppression_lifts SET source = 'x'",
+        "INSERT INTO suppression_log (action, suppression_id, reason, source, at) "
+        "VALUES ('added', 1, 'stop', 'x', now())",
         "DELETE FROM notices",
         "ALTER TABLE suppressions DISABLE TRIGGER ALL",
         "DROP TABLE consent_status",

@@ -15,9 +15,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 #: The server's superuser (initdb's), who owns the schema the suite migrates.
 SUPERUSER = "postgres"
@@ -131,3 +135,20 @@ def running_postgres() -> Iterator[PostgresServer]:
             env=env,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def database_at(request: Any, tmp_path: Path, revision: str) -> str:
+    """The URL of a new database migrated to ``revision`` (for migration tests), as its
+    owner: SQLite for the ``sqlite`` param, else a fresh database on ``pg_server``."""
+    from reconsent.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        name = f"old_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        url = server.url(name)
+    upgrade(url, revision)
+    return url

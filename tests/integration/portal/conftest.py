@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from consent_portal.app import create_app
-from models import ConsentEvent, Suppression, Wave, WaveRequest
+from models import ConsentEvent, Suppression, Wave, WaveRequest, suppression_in_force
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner
@@ -65,8 +65,10 @@ class Db:
             return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
 
     def suppressions(self) -> list[Suppression]:
+        """The suppressions in force (a lifted one stays in the table, as history)."""
         with unit_of_work(self.engine) as session:
-            return list(session.scalars(select(Suppression).order_by(Suppression.id)))
+            query = select(Suppression).where(suppression_in_force()).order_by(Suppression.id)
+            return list(session.scalars(query))
 
     def request(self, request_id: int) -> WaveRequest:
         with unit_of_work(self.engine) as session:

@@ -26,7 +26,14 @@ from channels.sendgrid_email import SendGridEmail
 from channels.twilio_calls import TwilioVoice
 from channels.twilio_sms import TwilioSms
 from consent_portal.app import create_app
-from models import ConsentEvent, SendAttempt, Suppression, WaveRequest, WebhookEvent
+from models import (
+    ConsentEvent,
+    SendAttempt,
+    Suppression,
+    WaveRequest,
+    WebhookEvent,
+    suppression_in_force,
+)
 from reconsent.db import unit_of_work
 from reconsent.dev.emulators.sendgrid import SendGridEmulator
 from reconsent.dev.emulators.server import running_server
@@ -188,8 +195,10 @@ class World:
             return session.get_one(WaveRequest, request_id)
 
     def suppressions(self) -> list[Suppression]:
+        """The suppressions in force (a lifted one stays in the table, as history)."""
         with unit_of_work(self.engine) as session:
-            return list(session.scalars(select(Suppression).order_by(Suppression.id)))
+            query = select(Suppression).where(suppression_in_force()).order_by(Suppression.id)
+            return list(session.scalars(query))
 
     def webhook_events(self) -> int:
         with unit_of_work(self.engine) as session:
