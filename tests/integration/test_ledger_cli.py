@@ -16,9 +16,9 @@ from models import Contact, Purpose
 from reconsent.db import make_engine
 from reconsent.kernel.vocab import ConsentState
 from tests.integration.test_cli import EXAMPLES, run
+from tests.support.readme_blocks import readme_block
 from tests.support.tampering import resync_projection, rewrite, unprotected
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _base(env: dict[str, str], tmp_path: Path) -> None:
@@ -98,13 +98,6 @@ def test_checkpoint_then_a_rewrite_is_named_by_verify(
     assert forged.returncode == 1 and "checkpoint_invalid" in forged.stdout
 
 
-def _readme_block(marker: str) -> str:
-    text = README.read_text()
-    found = re.search(rf"<!-- {marker} -->\n```(?:sh|python)\n(.*?)```", text, re.S)
-    assert found, f"README has no {marker} block"
-    return found.group(1)
-
-
 def test_the_readme_recipes_check_a_checkpoint_with_the_public_key_alone(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -115,7 +108,7 @@ def test_the_readme_recipes_check_a_checkpoint_with_the_public_key_alone(
     assert run(["ledger", "checkpoint", "--out", str(folder)], env, tmp_path).returncode == 0
     stem = str(next(folder.glob("checkpoint-*.json")))[: -len(".json")]
     recipe = tmp_path / "audit.py"
-    recipe.write_text(_readme_block("auditor-python"))
+    recipe.write_text(readme_block("auditor-python"))
     python = subprocess.run(
         [sys.executable, str(recipe), stem, public],
         capture_output=True,
@@ -154,7 +147,7 @@ def test_the_readme_openssl_recipe_checks_the_signature(
     assert run(["ledger", "checkpoint", "--out", str(folder)], env, tmp_path).returncode == 0
     (tmp_path / "checkpoint-key.pem").write_text(pem)
     stem = str(next(folder.glob("checkpoint-*.json")))[: -len(".json")]
-    script = _readme_block("auditor-openssl")
+    script = readme_block("auditor-openssl")
     ok = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         capture_output=True,

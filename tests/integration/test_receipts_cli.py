@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from reconsent.ledger.receipt_signing import new_key, public_key_of
 from tests.integration.test_cli import EXAMPLES, run
+from tests.support.readme_blocks import readme_block
 
 
 def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -55,6 +58,18 @@ def test_signed_receipt_and_proof(cli_env: dict[str, str], tmp_path: Path) -> No
     receipt["piiPrincipalId"] = "someone-else"
     (tmp_path / "t.json").write_text(json.dumps(receipt))
     assert run(["receipts", "verify", str(tmp_path / "t.json")], env, tmp_path).returncode == 1
+    # The README's recipe, with the public key alone: the receipt holds, the altered one not.
+    recipe = tmp_path / "check_receipt.py"
+    recipe.write_text(readme_block("auditor-receipt"))
+    for name, holds in (("r.json", True), ("t.json", False)):
+        checked = subprocess.run(
+            [sys.executable, str(recipe), str(tmp_path / name), public_key_of(key)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (checked.returncode == 0) is holds, checked.stderr
+    assert checked.stderr.strip().endswith("InvalidSignature")
 
     proof = json.loads(run(["proof", "R1", "--json"], env, tmp_path).stdout)
     assert [e["method"] for e in proof["events"]] == ["imported"] * 4
