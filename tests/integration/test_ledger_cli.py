@@ -20,7 +20,6 @@ from tests.support.readme_blocks import readme_block
 from tests.support.tampering import resync_projection, rewrite, unprotected
 
 
-
 def _base(env: dict[str, str], tmp_path: Path) -> None:
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     assert run(["catalog", "load", str(EXAMPLES / "catalog.toml")], env, tmp_path).returncode == 0
