@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,13 +57,16 @@ FUTURE_SKEW = timedelta(minutes=1)
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 logger = logging.getLogger(__name__)
+#: Unix seconds as SendGrid sends them (str.isdigit would take "²"; 11 digits reach 5138).
+_TIMESTAMP = re.compile(r"[0-9]{1,11}")
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 def signature_ok(portal: Portal, body: bytes, signature: str, timestamp: str) -> bool:
     public_key = portal.settings.sendgrid_event_public_key
-    if not public_key or not signature or not timestamp.strip().isdigit():
-        return False
-    moment = datetime.fromtimestamp(int(timestamp.strip()), UTC)
+    if not public_key or not signature or not _TIMESTAMP.fullmatch(timestamp):
+        return False  # ASCII digits only, bounded: "²" or 40 digits is a 403, never a 500
+    moment = datetime.fromtimestamp(int(timestamp), UTC)
     now = portal.clock.now()
     if now - moment > REPLAY_WINDOW or moment - now > FUTURE_SKEW:
         return False
@@ -116,7 +120,7 @@ def _apply(portal: Portal, reports: list[DeliveryReport]) -> Counter[str]:
 
 def _int(value: Any) -> int | None:
     text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else None
+    return int(text) if _ID.fullmatch(text) else None
 
 
 def _report(event: dict[str, Any]) -> DeliveryReport | None:

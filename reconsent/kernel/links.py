@@ -27,6 +27,11 @@ from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.kernel.errors import BadLink, ExpiredLink
 
 
+#: How far in the future a link's stamp may be (another server's clock a little ahead);
+#: beyond it the link is refused as forged or mis-stamped.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
 class LinkUse(StrEnum):
     LANDING = "reconsent.landing.v1"  # the consent page
     OPTOUT = "reconsent.optout.v1"  # one-click withdrawal / unsubscribe
@@ -116,14 +121,24 @@ class LinkSigner:
         lifetime from the request (the wave's ``link_lifetime``) check
         ``issued_at`` themselves with :func:`check_age`.
         """
-        fast = self._verify_fast(use, token, max_age)
-        if fast is not None:
-            return fast
+        if not _canonical_mac(token):
+            # A MAC differing only in base64's unused bits decodes to the same bytes: it
+            # would verify with another token id (rate-limit key, CSRF binding). Refused.
+            raise BadLink("this link is not valid")
+        payload = self._verify_fast(use, token, max_age) or self._verify_slow(use, token, max_age)
+        if payload.issued_at > self._clock.now() + CLOCK_SKEW:
+            raise BadLink("this link is not valid")  # stamped in the future: not ours
+        return payload
+
+    def _verify_slow(self, use: LinkUse, token: str, max_age: timedelta | None) -> LinkPayload:
         serializer = self._serializer(use)
         seconds = None if max_age is None else int(max_age.total_seconds())
         try:
             data, issued = serializer.loads(token, max_age=seconds, return_timestamp=True)
         except SignatureExpired as exc:
+            signed_at = exc.date_signed
+            if signed_at is not None and signed_at > self._clock.now() + CLOCK_SKEW:
+                raise BadLink("this link is not valid") from None  # stamped in the future
             raise ExpiredLink(
                 "this link has expired", request_id=_request_id(exc.payload)
             ) from None
@@ -157,7 +172,9 @@ class LinkSigner:
         except (ValueError, BadData):  # not ours to judge: the slow path raises the right error
             return None
         age = int(self._clock.now().timestamp()) - issued
-        if age < 0 or (max_age is not None and age > max_age.total_seconds()):
+        if age < -CLOCK_SKEW.total_seconds() or (
+            max_age is not None and age > max_age.total_seconds()
+        ):
             return None
         request_id = _request_id(data)
         if request_id is None:
@@ -179,6 +196,16 @@ class LinkSigner:
                 for key in reversed(signer.secret_keys)
             ]
         return self._verifier_macs[use]
+
+
+def _canonical_mac(token: str) -> bool:
+    """True when the token's MAC is written as base64 writes those bytes (no stray
+    padding bits); an undecodable one is left to the verifier to refuse."""
+    signature = token.rpartition(".")[2].encode("ascii", "replace")
+    try:
+        return base64_encode(base64_decode(signature)) == signature
+    except BadData:
+        return True
 
 
 def _mac_of(keyed: Any, value: bytes) -> bytes:

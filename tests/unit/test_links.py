@@ -80,3 +80,45 @@ def test_fast_signing_makes_the_tokens_itsdangerous_makes() -> None:
             assert signer.verify(use, token, None).request_id == request_id
         if i % 500 == 0:
             clock.advance(timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("max_age", [None, timedelta(days=14)])
+def test_a_link_stamped_in_the_future_is_refused(max_age: timedelta | None) -> None:
+    """Beyond a small clock skew (another server a little ahead), a future stamp is not
+    a link we made at that time: refused as not valid (not "expired", which offers a
+    fresh one)."""
+    from reconsent.kernel.clock import FixedClock
+    from reconsent.kernel.links import CLOCK_SKEW
+
+    clock = FixedClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
+    ahead = LinkSigner(["k"], clock=FixedClock(clock.now() + timedelta(hours=1)))
+    slightly = LinkSigner(["k"], clock=FixedClock(clock.now() + CLOCK_SKEW / 2))
+    verifier = LinkSigner(["k"], clock=clock)
+    with pytest.raises(BadLink):
+        verifier.verify(LinkUse.LANDING, ahead.sign(LinkUse.LANDING, 9), max_age)
+    token = slightly.sign(LinkUse.LANDING, 9)
+    assert verifier.verify(LinkUse.LANDING, token, max_age).request_id == 9
+
+
+def test_a_mac_differing_only_in_its_padding_bits_is_refused() -> None:
+    """27 base64 characters carry 162 bits for a 160-bit MAC: the last character's two
+    spare bits change the text, not the bytes. Only the canonical form verifies, so a
+    link has one token id (one rate-limit key, one CSRF binding)."""
+    from itsdangerous.encoding import base64_decode, base64_encode
+
+    signer = LinkSigner(["k"])
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for request_id in range(1, 40):
+        token = signer.sign(LinkUse.LANDING, request_id)
+        value, _, mac = token.rpartition(".")
+        same = [
+            c
+            for c in alphabet
+            if c != mac[-1] and base64_decode((mac[:-1] + c).encode()) == base64_decode(mac)
+        ]
+        assert len(same) == 3  # the other values of the two spare bits
+        assert base64_encode(base64_decode(mac)).decode() == mac
+        for c in same:
+            with pytest.raises(BadLink):
+                signer.verify(LinkUse.LANDING, f"{value}.{mac[:-1]}{c}", None)
+        assert signer.verify(LinkUse.LANDING, token, None).request_id == request_id

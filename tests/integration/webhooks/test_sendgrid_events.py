@@ -104,6 +104,11 @@ def test_forged_tampered_stale_future_or_unsigned_batches_are_refused(
         sendgrid.signed_batch(batch, now=now + timedelta(minutes=5)),
         (body, {"Content-Type": "application/json"}),
         (body, {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "soon"}),
+        # Not a timestamp: 40 digits (OverflowError) and a superscript two (str.isdigit)
+        # were 500s; anything but 1-11 ASCII digits is a 403.
+        (body, {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1" * 40}),
+        (body, {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "\u00b2".encode("latin-1")}),
+        (body, {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "-1"}),
     ]
 
     answers = [client.post(EVENTS, content=b, headers=h).status_code for b, h in attempts]
