@@ -23,6 +23,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from reconsent.kernel.errors import ConfigError
@@ -145,13 +146,21 @@ class Layout:
         """A row as {field: text}: a field the file has comes even when empty (a file
         with a column states its value); a default fills an empty or absent field,
         except the ``deferred`` ones, whose parser applies its default itself."""
-        out: dict[str, str] = {}
-        for target, indexes in self.picks.items():
+        out = {target: row[i] for target, i in self._singles}
+        for target, indexes in self._alternatives:
             out[target] = next((row[i] for i in indexes if row[i].strip()), "")
         for target, value in self.defaults.items():
             if target not in deferred and not out.get(target, "").strip():
                 out[target] = value
         return out
+
+    @cached_property
+    def _singles(self) -> tuple[tuple[str, int], ...]:
+        return tuple((t, ix[0]) for t, ix in self.picks.items() if len(ix) == 1)
+
+    @cached_property
+    def _alternatives(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return tuple((t, ix) for t, ix in self.picks.items() if len(ix) > 1)
 
 
 def resolve_header(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
+import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -24,7 +24,6 @@ __all__ = ["DELIMITERS", "choose_encoding", "decoded_lines", "sniff_delimiter"]
 DELIMITERS = ",;\t"
 #: Bytes read at a time, and the sample the delimiter is sniffed from.
 CHUNK = 1 << 16
-_BREAK = re.compile(r"\r\n|\r|\n")
 _NAMES = {"\t": "tab", ",": "comma", ";": "semicolon"}
 
 
@@ -115,13 +114,9 @@ def decoded_lines(
 
 
 def _split(text: str) -> tuple[list[str], str]:
-    """Complete lines (with their breaks) and the rest; a final ``\\r`` waits for a
-    possible ``\\n`` in the next chunk."""
-    lines: list[str] = []
-    start = 0
-    for match in _BREAK.finditer(text):
-        if match.group() == "\r" and match.end() == len(text):
-            break
-        lines.append(text[start : match.end()])
-        start = match.end()
-    return lines, text[start:]
+    """Complete lines (with their breaks, split as a file opened with ``newline=""``
+    is) and the rest; a final ``\r`` waits for a possible ``\n`` in the next chunk."""
+    lines = io.StringIO(text, newline="").readlines()
+    if lines and not lines[-1].endswith("\n"):
+        return lines[:-1], lines[-1]  # unfinished, or a "\r" that may be a "\r\n"
+    return lines, ""

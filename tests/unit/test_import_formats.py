@@ -18,7 +18,7 @@ from reconsent.imports.mapping import (
 )
 from reconsent.imports.redaction import redact, shown
 from reconsent.imports.rows import CONTACT_COLUMNS, CONTACT_OPTIONAL_COLUMNS, parse_contact_row
-from reconsent.imports.textfile import choose_encoding, decoded_lines, sniff_delimiter
+from reconsent.imports.textfile import CHUNK, choose_encoding, decoded_lines, sniff_delimiter
 from reconsent.kernel.errors import ConfigError, ImportStopped, InvalidRowError
 from reconsent.kernel.rules.addresses import phone_timezone
 from reconsent.kernel.vocab import Channel
@@ -130,6 +130,9 @@ def test_lines_keep_their_breaks_across_chunks() -> None:
     text = "h1,h2\r\n" + "x" * 70_000 + ",y\r\n" + "a,b\rc,d\n"
     lines = list(decoded_lines(io.BytesIO(text.encode()), "utf-8-sig", "f.csv"))
     assert lines == ["h1,h2\r\n", "x" * 70_000 + ",y\r\n", "a,b\r", "c,d\n"]
+    straddling = "a" * (CHUNK - 1) + "\r\nb\n"  # the chunk ends between \r and \n
+    lines = list(decoded_lines(io.BytesIO(straddling.encode()), "utf-8-sig", "f.csv"))
+    assert lines == ["a" * (CHUNK - 1) + "\r\n", "b\n"]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
