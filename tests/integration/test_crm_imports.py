@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from models import Contact, Suppression
+from models import ConsentEvent, Contact, Suppression
+from reconsent.campaigns.catalog_file import load_catalog
 from reconsent.db import make_engine, unit_of_work
-from reconsent.imports import ImportReport, import_contacts
+from reconsent.imports import ImportReport, import_consents, import_contacts, import_suppressions
 from reconsent.imports.csvfile import FileFormat
 from reconsent.imports.mapping import load_mapping
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.errors import ImportStopped
 from reconsent.kernel.rules.addresses import address_hash
-from reconsent.kernel.vocab import AddressKind, Channel, SuppressionReason
+from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 from reconsent.settings import Settings
 from tests.support.postgres import owner_url
 
@@ -31,7 +32,7 @@ def mapped(name: str, *columns: str) -> FileFormat:
 
 def stored(engine: Engine) -> dict[str, Contact]:
     with unit_of_work(engine) as session:
-        return {c.external_id: c for c in session.scalars(select(Contact))}
+        return {c.external_id: c for c in session.scalars(select(Contact).order_by(Contact.id))}
 
 
 def suppressions(engine: Engine) -> set[tuple[str | None, Channel | None, SuppressionReason]]:
@@ -265,3 +266,47 @@ def test_database_error_keeps_every_row_before_the_refused_one(
         assert session.scalar(select(func.count()).select_from(Contact)) == 1499
     ids = set(stored(engine))
     assert "C-1499" in ids and "C-1501" not in ids and "BOOM" not in ids
+
+
+def test_consent_history_and_suppression_list_through_a_mapping(
+    engine: Engine, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    now = clock.now()
+    with unit_of_work(engine) as session:
+        load_catalog(session, CRM.parent / "catalog.toml", settings, now)
+    import_contacts(
+        engine, CRM / "hubspot-contacts.csv", settings, now, mapped("hubspot-mapping.toml")
+    )
+    history = tmp_path / "subscriptions.csv"
+    history.write_text(
+        "Record ID;Subscription;Status;Changed;Note\n"
+        "51;marketing_email;given;2025-03-02T10:15:00+01:00;webform\n"
+        "52;marketing_email;withdrawn;2025-04-01;call centre\n"
+    )
+    columns = ['external_id="Record ID"', "purpose=Subscription", "state=Status"]
+    consent_map = tmp_path / "hubspot-consents.toml"
+    consent_map.write_text(
+        '[columns]\ncaptured_at = "Changed"\n[defaults]\nsource = "hubspot"\nchannel = "email"\n'
+        'notice_version = ""\n'
+    )
+    fmt = FileFormat(mapping=load_mapping(consent_map, columns))
+    report = import_consents(engine, history, settings, now, fmt)
+    assert totals(report) == (2, 2, 0, 0) and report.ignored_columns == ["Note"]
+    with unit_of_work(engine) as session:
+        events = session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
+    assert [(e.state, e.channel, e.source) for e in events] == [
+        (ConsentState.GIVEN, Channel.EMAIL, "hubspot"),
+        (ConsentState.WITHDRAWN, Channel.EMAIL, "hubspot"),
+    ]
+    # a provider's suppression export (SendGrid's unsubscribes: email,created)
+    unsubscribes = tmp_path / "unsubscribes.csv"
+    unsubscribes.write_text("email,created\nOliver.Smith@Example.co.uk,1733050000\n")
+    defaults = {"channel": "email", "reason": "unsubscribe", "source": "sendgrid"}
+    fmt = FileFormat(mapping=load_mapping(None, ["address=email"], defaults))
+    report = import_suppressions(engine, unsubscribes, settings, now, fmt)
+    assert totals(report) == (1, 1, 0, 0) and report.ignored_columns == ["created"]
+    assert (
+        email("oliver.smith@example.co.uk"),
+        Channel.EMAIL,
+        SuppressionReason.UNSUBSCRIBE,
+    ) in suppressions(engine)
