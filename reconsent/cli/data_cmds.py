@@ -53,6 +53,8 @@ def _report(report: Any, as_json: bool, what: str, *, exit_on_errors: bool = Tru
         print_json(data)
     else:
         counts = {k: v for k, v in data.items() if isinstance(v, int)}
+        if not counts.get("suppressions"):
+            counts.pop("suppressions", None)  # only a contacts file's opt-outs make some
         console.print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if data.get("ignored_columns"):  # names only, never a value
             console.print(
