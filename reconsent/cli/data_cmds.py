@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -18,7 +20,23 @@ from reconsent.cli.context import (
     session,
     settings,
 )
+from reconsent.cli.import_options import (
+    COLUMN,
+    DEFAULT_LOCALE,
+    DEFAULT_TIMEZONE,
+    DELIMITER,
+    ENCODING,
+    MAP,
+    PROGRESS,
+    TIMEZONE_FROM_PHONE,
+    file_format,
+    progress_bar,
+)
 from reconsent.kernel.clock import SystemClock
+from reconsent.kernel.errors import ImportStopped
+
+if TYPE_CHECKING:
+    from reconsent.imports.csvfile import FileFormat
 
 catalog_app = typer.Typer(help="Purposes and privacy notices.", no_args_is_help=True)
 contacts_app = typer.Typer(help="The contact base.", no_args_is_help=True)
@@ -29,18 +47,26 @@ FILE = typer.Argument(..., exists=False, dir_okay=False, help="Path of the file.
 JSON = typer.Option(False, "--json", help="Machine-readable report.")
 
 
-def _report(report: Any, as_json: bool, what: str) -> None:
+def _report(report: Any, as_json: bool, what: str, *, exit_on_errors: bool = True) -> None:
     data = report.as_dict() if hasattr(report, "as_dict") else dataclasses.asdict(report)
     if as_json:
         print_json(data)
     else:
         counts = {k: v for k, v in data.items() if isinstance(v, int)}
+        if not counts.get("suppressions"):
+            counts.pop("suppressions", None)  # only a contacts file's opt-outs make some
         console.print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if data.get("ignored_columns"):  # names only, never a value
+            console.print(
+                "ignored columns (not imported): " + ", ".join(data["ignored_columns"]),
+                highlight=False,
+                markup=False,
+            )
         for err in data.get("errors", [])[:50]:
-            errors.print(f"  line {err['line']}: {err['reason']}", highlight=False)
+            errors.print(f"  line {err['line']}: {err['reason']}", highlight=False, markup=False)
         if len(data.get("errors", [])) > 50:
             errors.print(f"  ... and {len(data['errors']) - 50} more (use --json)")
-    if data.get("errors"):
+    if data.get("errors") and exit_on_errors:
         raise typer.Exit(1)  # some rows were rejected: say so in the exit status
 
 
@@ -86,46 +112,83 @@ def catalog_list() -> None:
         console.print(notices)
 
 
-def _run_import(importer: Any, path: Path, as_json: bool, what: str) -> None:
-    """One import: settings, an engine for the run, the report (exit 1 if rows were rejected)."""
+def _run_import(
+    importer: Any, path: Path, as_json: bool, what: str, fmt: FileFormat, progress: bool
+) -> None:
+    """One import: settings, an engine for the run, the report (exit 1 if rows were
+    rejected; exit 2 after the report if a fatal error stopped it at a line)."""
     cfg = settings()
     eng = engine(cfg)
     try:
-        report = importer(eng, _require(path), cfg, SystemClock().now())
+        with progress_bar(_require(path), progress) as bar:
+            report = importer(eng, path, cfg, SystemClock().now(), replace(fmt, progress=bar))
+    except ImportStopped as exc:
+        if exc.report is not None:
+            _report(exc.report, as_json, what, exit_on_errors=False)
+        raise
     finally:
         eng.dispose()
     _report(report, as_json, what)
 
 
 @contacts_app.command("import")
-def contacts_import(path: Path = FILE, as_json: bool = JSON) -> None:
+def contacts_import(
+    path: Path = FILE,
+    as_json: bool = JSON,
+    map_file: Path | None = MAP,
+    column: list[str] = COLUMN,
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
+    default_locale: str | None = DEFAULT_LOCALE,
+    default_timezone: str | None = DEFAULT_TIMEZONE,
+    timezone_from_phone: bool = TIMEZONE_FROM_PHONE,
+    progress: bool = PROGRESS,
+) -> None:
     """Import or update contacts.
 
-    CSV header: external_id,given_name,family_name,email,phone,locale,timezone
+    CSV header: external_id,given_name,family_name,email,phone,locale,timezone.
+
+    A CRM's own export: with --map (see examples/crm/) or --column.
     """
     from reconsent.imports import import_contacts
 
-    _run_import(import_contacts, path, as_json, "contacts")
+    fmt = file_format(
+        map_file, column, encoding, delimiter, default_locale=default_locale,
+        default_timezone=default_timezone, timezone_from_phone=timezone_from_phone,
+    )  # fmt: skip
+    _run_import(import_contacts, path, as_json, "contacts", fmt, progress)
 
 
-@consents_app.command("import")
-def consents_import(path: Path = FILE, as_json: bool = JSON) -> None:
-    """Import consent history from a CRM.
+def _file_import(importer: str, what: str) -> Callable[..., None]:
+    """The command of an import whose only options are the file's (mapping, encoding...)."""
 
-    CSV header: external_id,purpose,state,captured_at,notice_version,channel,source
-    (plus an optional evidence_ref column).
-    """
-    from reconsent.imports import import_consents
+    def command(
+        path: Path = FILE,
+        as_json: bool = JSON,
+        map_file: Path | None = MAP,
+        column: list[str] = COLUMN,
+        encoding: str | None = ENCODING,
+        delimiter: str | None = DELIMITER,
+        progress: bool = PROGRESS,
+    ) -> None:
+        from reconsent import imports
 
-    _run_import(import_consents, path, as_json, "consents")
+        fmt = file_format(map_file, column, encoding, delimiter)
+        _run_import(getattr(imports, importer), path, as_json, what, fmt, progress)
+
+    return command
 
 
-@suppressions_app.command("import")
-def suppressions_import(path: Path = FILE, as_json: bool = JSON) -> None:
-    """Import a do-not-contact list (CSV: address,channel,reason,source); only hashes are kept."""
-    from reconsent.imports import import_suppressions
-
-    _run_import(import_suppressions, path, as_json, "suppressions")
+consents_app.command(
+    "import",
+    help="Import consent history from a CRM.\n\n"
+    "CSV header: external_id,purpose,state,captured_at,notice_version,channel,source "
+    "(plus an optional evidence_ref column); other headers with --map or --column.",
+)(_file_import("import_consents", "consents"))
+suppressions_app.command(
+    "import",
+    help="Import a do-not-contact list (CSV: address,channel,reason,source); only hashes are kept.",
+)(_file_import("import_suppressions", "suppressions"))
 
 
 rpo_app = typer.Typer(

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Contact, Notice, Purpose
-from reconsent.db import SessionSource, unit_of_work
-from reconsent.imports.batches import parse_batch
+from reconsent.db import SessionSource
+from reconsent.imports.batches import parse_batch, stopping, write_rows
 from reconsent.imports.contacts import ERASED_REASON
-from reconsent.imports.csvfile import read_batches
+from reconsent.imports.csvfile import FileFormat, read_batches
 from reconsent.imports.report import ImportReport
 from reconsent.imports.rows import (
     CONSENT_COLUMNS,
@@ -52,7 +52,11 @@ class _Catalog:
 
 
 def import_consents(
-    engine: SessionSource, path: Path, settings: Settings, now: datetime
+    engine: SessionSource,
+    path: Path,
+    settings: Settings,
+    now: datetime,
+    fmt: FileFormat | None = None,
 ) -> ImportReport:
     """Append the consent history in ``path`` to the ledger, one event per good row.
 
@@ -64,19 +68,28 @@ def import_consents(
     ``captured_at`` is an ISO 8601 date or date-time; one without a UTC offset
     is read as UTC, and a date alone as midnight UTC.
     """
+    fmt = fmt or FileFormat()
+    if fmt.mapping is not None:
+        fmt.mapping.check((*CONSENT_COLUMNS, *CONSENT_OPTIONAL_COLUMNS), "a consents import")
     report = ImportReport(file=path.name)
     ctx = LedgerContext(settings.controller_name, settings.jurisdiction, now)
     seen: set[bytes] = set()  # 16-byte prefixes of the dedupe keys met in this file
-    for batch in read_batches(path, CONSENT_COLUMNS, CONSENT_OPTIONAL_COLUMNS):
-        rows = parse_batch(batch, lambda raw: parse_consent_row(raw.values, now), report)
-        if not rows:
-            continue
-        with unit_of_work(engine) as session:
-            # Per batch (two small queries): a caller's factory may expire objects on commit.
-            events = _events(session, rows, _load_catalog(session), path.name, seen, report)
-            written = append_events(session, events, ctx)
+    fresh: set[bytes] = set()  # those of the batch being written, until it commits
+
+    def write(session: Session, rows: list[tuple[int, ConsentRow]]) -> None:
+        fresh.clear()
+        # Per batch (two small queries): a caller's factory may expire objects on commit.
+        events = _events(session, rows, _load_catalog(session), path.name, (seen, fresh), report)
+        written = append_events(session, events, ctx)
         report.created += len(written)
         report.unchanged += len(events) - len(written)
+
+    batches = read_batches(path, CONSENT_COLUMNS, CONSENT_OPTIONAL_COLUMNS, fmt=fmt, report=report)
+    with stopping(report):
+        for batch in batches:
+            rows = parse_batch(batch, lambda raw: parse_consent_row(raw.values, now), report)
+            if rows:
+                write_rows(engine, rows, write, report, committed=lambda: seen.update(fresh))
     report.errors.sort(key=lambda error: error.line)
     log.info("consents import %s", report.summary())
     return report
@@ -99,9 +112,12 @@ def _events(
     rows: list[tuple[int, ConsentRow]],
     catalog: _Catalog,
     file_name: str,
-    seen: set[bytes],
+    keys: tuple[set[bytes], set[bytes]],
     report: ImportReport,
 ) -> list[NewEvent]:
+    """The rows' events; ``keys``: the dedupe keys of the batches committed, and those
+    of this batch (added here)."""
+    seen, fresh = keys
     external_ids = sorted({row.external_id for _, row in rows})
     contacts = {
         found.external_id: found
@@ -138,10 +154,11 @@ def _events(
                 report.error(line, problem)
                 continue
         dedupe_key = row.dedupe_key
-        if bytes.fromhex(dedupe_key[:32]) in seen:
+        prefix = bytes.fromhex(dedupe_key[:32])
+        if prefix in seen or prefix in fresh:
             report.duplicates += 1
             continue
-        seen.add(bytes.fromhex(dedupe_key[:32]))
+        fresh.add(prefix)
         notice = None
         if row.notice_version:
             notice = catalog.notices.get(

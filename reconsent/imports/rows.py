@@ -15,11 +15,13 @@ from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import available_timezones
 
+from reconsent.imports.redaction import redact, shown
 from reconsent.kernel.errors import AddressError, InvalidRowError
 from reconsent.kernel.locales import SUPPORTED_LANGUAGES
 from reconsent.kernel.rules.addresses import (
     normalise_email,
     normalise_phone,
+    phone_timezone,
     region_for_locale,
 )
 from reconsent.kernel.rules.patron_days import parse_municipality
@@ -34,7 +36,11 @@ CONTACT_COLUMNS = (
 CONSENT_COLUMNS = (
     "external_id", "purpose", "state", "captured_at", "notice_version", "channel", "source",
 )  # fmt: skip
-CONTACT_OPTIONAL_COLUMNS = ("customer_since", "contract_exempt", "municipality")
+#: A CRM's opt-out flags (yes/no): a "yes" suppresses that channel for the person's address.
+OPT_OUT_CHANNELS = {
+    "email_opt_out": Channel.EMAIL, "sms_opt_out": Channel.SMS, "call_opt_out": Channel.IVR,
+}  # fmt: skip
+CONTACT_OPTIONAL_COLUMNS = ("customer_since", "contract_exempt", "municipality", *OPT_OUT_CHANNELS)
 CONSENT_OPTIONAL_COLUMNS = ("evidence_ref",)
 SUPPRESSION_COLUMNS = ("address", "channel", "reason", "source")
 
@@ -62,6 +68,9 @@ class ContactRow:
     municipality: str | None = None
     #: The file has a ``municipality`` column (a file without it leaves the stored value).
     municipality_column: bool = False
+    #: The channels the CRM says the person opted out of (Salesforce "Email Opt Out",
+    #: "Do Not Call"): recorded as suppressions, never read as a consent either way.
+    opt_outs: tuple[Channel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,21 +111,30 @@ class SuppressionRow:
     source: str
 
 
-def parse_contact_row(values: Mapping[str, str]) -> ContactRow:
+def parse_contact_row(
+    values: Mapping[str, str],
+    *,
+    default_timezone: str | None = None,
+    timezone_from_phone: bool = False,
+) -> ContactRow:
+    """A contact; an empty ``timezone`` is taken from the phone number's area when
+    ``timezone_from_phone`` and it has one clock, else ``default_timezone``."""
     external_id = parse_external_id(values.get("external_id", ""))
     raw_locale = values.get("locale", "").strip()
     locale = parse_locale(raw_locale)
-    timezone = parse_timezone(values.get("timezone", ""))
     email_text = values.get("email", "").strip()
     phone_text = values.get("phone", "").strip()
+    phone = parse_phone(phone_text, region_for_locale(raw_locale)) if phone_text else None
     return ContactRow(
         external_id=external_id,
         given_name=_name(values.get("given_name", ""), "given_name"),
         family_name=_name(values.get("family_name", ""), "family_name"),
         email=parse_email(email_text) if email_text else None,
-        phone=parse_phone(phone_text, region_for_locale(raw_locale)) if phone_text else None,
+        phone=phone,
         locale=locale,
-        timezone=timezone,
+        timezone=_contact_timezone(
+            values.get("timezone", ""), phone if timezone_from_phone else None, default_timezone
+        ),
         customer_since=parse_customer_since(values.get("customer_since", "")),
         customer_column="customer_since" in values,
         contract_exempt=(
@@ -126,7 +144,28 @@ def parse_contact_row(values: Mapping[str, str]) -> ContactRow:
         ),
         municipality=parse_municipality(values.get("municipality", "")),
         municipality_column="municipality" in values,
+        opt_outs=tuple(
+            channel
+            for column, channel in OPT_OUT_CHANNELS.items()
+            if parse_yes_no(values.get(column, ""), column)
+        ),
     )
+
+
+def _contact_timezone(text: str, phone: str | None, default: str | None) -> str:
+    if text.strip():
+        return parse_timezone(text)
+    zone = phone_timezone(phone) if phone else None
+    if zone is not None:
+        return zone
+    if default:
+        return parse_timezone(default)
+    if phone is not None:
+        raise InvalidRowError(
+            "timezone is required: the phone's area has more than one time zone "
+            "(give --default-timezone)"
+        )
+    raise InvalidRowError("timezone is required")
 
 
 def parse_yes_no(text: str, column: str) -> bool:
@@ -136,7 +175,7 @@ def parse_yes_no(text: str, column: str) -> bool:
         return False
     if value in ("yes", "true", "1", "y", "si", "sì"):
         return True
-    raise InvalidRowError(f"{column}: {value[:10]!r} is not yes or no")
+    raise InvalidRowError(f"{column}: {shown(value[:10])} is not yes or no")
 
 
 def parse_customer_since(text: str) -> date | None:
@@ -148,7 +187,7 @@ def parse_customer_since(text: str) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise InvalidRowError(
-            f"invalid customer_since {value[:20]!r}: use an ISO date, e.g. 2024-05-31"
+            f"invalid customer_since {shown(value[:20])}: use an ISO date, e.g. 2024-05-31"
         ) from None
 
 
@@ -185,7 +224,9 @@ def parse_suppression_row(values: Mapping[str, str], default_region: str) -> Sup
         reason = SuppressionReason(reason_text)
     except ValueError:
         allowed = ", ".join(r.value for r in SuppressionReason)
-        raise InvalidRowError(f"unknown reason {reason_text!r} (one of: {allowed})") from None
+        raise InvalidRowError(
+            f"unknown reason {shown(reason_text[:32])} (one of: {allowed})"
+        ) from None
     source = _required(values.get("source", ""), "source", 128)
     return SuppressionRow(kind, address, channel, reason, source)
 
@@ -208,7 +249,7 @@ def parse_locale(text: str) -> str:
     language = match.group(1).lower() if match else ""
     if language not in SUPPORTED_LANGUAGES:
         raise InvalidRowError(
-            f"unsupported locale {value[:20]!r} "
+            f"unsupported locale {shown(value[:20])} "
             f"(supported: {', '.join(sorted(SUPPORTED_LANGUAGES))})"
         )
     return language
@@ -227,7 +268,7 @@ def parse_timezone(text: str) -> str:
     zone = _zones().get(value.lower())
     if zone is None:
         raise InvalidRowError(
-            f"unknown timezone {value[:64]!r} (use an IANA name, e.g. Europe/Rome)"
+            f"unknown timezone {shown(value[:64])} (use an IANA name, e.g. Europe/Rome)"
         )
     return zone
 
@@ -236,7 +277,7 @@ def parse_email(text: str) -> str:
     try:
         return normalise_email(text)
     except AddressError as exc:
-        raise InvalidRowError(_redact(str(exc), text)) from None
+        raise InvalidRowError(redact(str(exc), [text])) from None
 
 
 def parse_phone(text: str, region: str) -> str:
@@ -246,7 +287,7 @@ def parse_phone(text: str, region: str) -> str:
         message = str(exc)
         if text.strip() in message:  # the validator quotes the number: say it without it
             message = f"invalid phone number: not a valid number (read in region {region})"
-        raise InvalidRowError(_redact(message, text)) from None
+        raise InvalidRowError(redact(message, [text])) from None
 
 
 def parse_purpose_code(text: str) -> str:
@@ -254,7 +295,7 @@ def parse_purpose_code(text: str) -> str:
     if not value:
         raise InvalidRowError("purpose is required")
     if not _CODE.match(value):
-        raise InvalidRowError(f"unknown purpose {value[:64]!r}")
+        raise InvalidRowError(f"unknown purpose {shown(value[:64])}")
     return value
 
 
@@ -262,7 +303,7 @@ def parse_state(text: str) -> ConsentState:
     value = text.strip().lower()
     if value not in {s.value for s in IMPORTABLE_STATES}:
         allowed = "/".join(s.value for s in IMPORTABLE_STATES)
-        raise InvalidRowError(f"invalid state {value[:32]!r} (one of {allowed})")
+        raise InvalidRowError(f"invalid state {shown(value[:32])} (one of {allowed})")
     return ConsentState(value)
 
 
@@ -273,7 +314,7 @@ def parse_channel(text: str, *, allow_all: bool = False) -> Channel:
     except ValueError:
         allowed = [c.value for c in Channel] + (["all"] if allow_all else [])
         raise InvalidRowError(
-            f"invalid channel {value[:16]!r} (one of {'/'.join(allowed)})"
+            f"invalid channel {shown(value[:16])} (one of {'/'.join(allowed)})"
         ) from None
 
 
@@ -288,12 +329,12 @@ def parse_captured_at(text: str, now: datetime) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidRowError(
-            f"invalid captured_at {value[:40]!r} "
+            f"invalid captured_at {shown(value[:40])} "
             "(ISO 8601, e.g. 2024-03-01 or 2024-03-01T10:30:00+01:00)"
         ) from None
     moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if moment > now:
-        raise InvalidRowError(f"captured_at {value[:40]!r} is in the future")
+        raise InvalidRowError(f"captured_at {shown(value[:40])} is in the future")
     return moment
 
 
@@ -313,12 +354,3 @@ def _optional(text: str, column: str, max_length: int) -> str | None:
 
 def _name(text: str, column: str) -> str | None:
     return _optional(text, column, 200)
-
-
-def _redact(message: str, raw: str) -> str:
-    """Remove the address (and its parts) from a validator's message."""
-    value = raw.strip()
-    for part in sorted({value, *value.split("@")}, key=len, reverse=True):
-        if len(part) >= 3:
-            message = re.sub(rf"(?<![\w.]){re.escape(part)}(?![\w.])", "...", message)
-    return message

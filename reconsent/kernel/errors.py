@@ -23,6 +23,7 @@ __all__ = [
     "DecisionError",
     "ExpiredLink",
     "ImmutableError",
+    "ImportStopped",
     "InvalidRowError",
     "LinkError",
     "NotFoundError",
@@ -61,6 +62,20 @@ class SmsTooLongError(ChannelConfigError):
         super().__init__(message, provider="render")
         self.segments = segments
         self.max_segments = max_segments
+
+
+class ImportStopped(ConfigError):
+    """An import could not go past a line (undecodable bytes, a broken quote, the
+    database refusing a row): every row before it was imported and committed.
+
+    ``line`` is that physical line of the file (the header is line 1); ``report``
+    is the importer's report of what it did before (an ``ImportReport``).
+    """
+
+    def __init__(self, message: str, *, line: int, report: object = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.report = report
 
 
 class NotFoundError(ReconsentError):

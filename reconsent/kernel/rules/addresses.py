@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -42,3 +44,49 @@ def region_for_locale(locale: str) -> str:
 def address_hash(key: bytes, kind: AddressKind, normalised: str) -> str:
     """HMAC-SHA256 of a normalised address: joinable, not reversible without the key."""
     return hmac.new(key, f"{kind.value}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+_UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers for a prefix it cannot place
+#: Instants (noon UTC, the 1st and 15th of each month of 2025-2027) at which two zones
+#: must show the same UTC offset to be one clock (Europe/Vatican and Europe/Rome).
+_SAMPLES = tuple(
+    datetime(year, month, day, 12, tzinfo=UTC)
+    for year in (2025, 2026, 2027)
+    for month in range(1, 13)
+    for day in (1, 15)
+)
+
+
+def phone_timezone(e164: str) -> str | None:
+    """The IANA zone of a number's area when it has one clock, else ``None``.
+
+    ``phonenumbers`` names every zone a number's prefix may be in: Italian mobiles
+    give Europe/Rome and Europe/Vatican, British ones London, Jersey, Guernsey and
+    the Isle of Man; these keep the same time all year, so they count as one, named
+    after the zone of the country's own fixed lines (Europe/Rome, Europe/London).
+    Russian or Australian mobiles span several clocks: ``None`` (use a default).
+    """
+    from phonenumbers.timezone import time_zones_for_number  # its data: loaded when needed
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = sorted(set(time_zones_for_number(number)) - {_UNKNOWN_ZONE})
+    clocks = {_clock(zone) for zone in zones}
+    if len(clocks) != 1 or None in clocks:
+        return None
+    if len(zones) == 1:
+        return zones[0]
+    region = phonenumbers.region_code_for_number(number)
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
+    home = set(time_zones_for_number(example)) & set(zones) if example else set()
+    return sorted(home)[0] if home else zones[0]
+
+
+def _clock(zone: str) -> tuple[timedelta | None, ...] | None:
+    try:
+        info = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return tuple(moment.astimezone(info).utcoffset() for moment in _SAMPLES)
