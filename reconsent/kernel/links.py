@@ -26,7 +26,6 @@ from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, in
 from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.kernel.errors import BadLink, ExpiredLink
 
-
 #: How far in the future a link's stamp may be (another server's clock a little ahead);
 #: beyond it the link is refused as forged or mis-stamped.
 CLOCK_SKEW = timedelta(minutes=2)
