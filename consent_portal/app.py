@@ -38,7 +38,7 @@ from consent_portal.batching import Batcher
 from consent_portal.decision_posts import Outcome, Post, write_posts
 from consent_portal.i18n import local_time
 from consent_portal.rate_limits import RateLimitMiddleware
-from consent_portal.security import CsrfTokens, SecurityHeadersMiddleware
+from consent_portal.security import CsrfTokens, SecuredStarlette
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
 from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.settings import Settings, load_settings
@@ -146,10 +146,10 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     https = settings.portal_base_url.lower().startswith("https://")
-    return Starlette(
+    return SecuredStarlette(
+        https=https,
         routes=routes,
         middleware=[
-            Middleware(SecurityHeadersMiddleware, https=https),
             Middleware(
                 RateLimitMiddleware,
                 per_ip=settings.portal_rate_per_ip,

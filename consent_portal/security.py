@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,19 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SecuredStarlette(Starlette):
+    """A Starlette app whose security headers wrap its whole stack: Starlette's own
+    outer layers answer 500 (``ServerErrorMiddleware``) and 413 (the body limit)
+    outside every user middleware, so the headers go around them, not among them."""
+
+    def __init__(self, *args: Any, https: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.https = https
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
 
 
 @dataclass(frozen=True)

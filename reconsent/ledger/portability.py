@@ -17,12 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Contact, RightsRequest
+from reconsent.kernel.spreadsheet import spreadsheet_safe
 from reconsent.ledger.proof import proof_of
 
 EXPORT_VERSION = "reconsent.subject-export.v1"
 CSV_HEADER = ("section", "item", "field", "value")
-#: A cell starting with these is a formula to a spreadsheet: it gets a leading quote.
-FORMULA_STARTS = ("=", "@", "\t", "\r")
 
 __all__ = ["CSV_HEADER", "EXPORT_VERSION", "export_csv", "subject_export"]
 
@@ -87,7 +86,7 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
         yield prefix, "true" if value else "false"
     else:
         text = str(value)
-        yield prefix, "'" + text if text.startswith(FORMULA_STARTS) else text
+        yield prefix, spreadsheet_safe(text)
 
 
 def export_csv(data: dict[str, Any]) -> str:

@@ -98,7 +98,18 @@ def test_the_csv_export_is_one_row_per_field_and_defuses_formulas() -> None:
         "consents": [{"purpose": "p", "provable": True}],
         "consent_history": [{"evidence": {"ip": "203.0.113.0", "ua": "=HYPERLINK(1)"}}],
         "suppressions": [],
-        "rights_requests": [{"details": {"corrections": {"note": "@SUM(A1)"}}}],
+        "rights_requests": [
+            {
+                "details": {
+                    "corrections": {
+                        "note": "@SUM(A1)",
+                        "given_name": '+HYPERLINK("http://x")',
+                        "family_name": "-2+3+cmd|' /C calc'!A0",
+                        "city": "\tX",
+                    }
+                }
+            }
+        ],
     }
 
     rows = list(csv.reader(io.StringIO(export_csv(data))))
@@ -108,8 +119,13 @@ def test_the_csv_export_is_one_row_per_field_and_defuses_formulas() -> None:
         ["format", "1", "version", "v1"],
         ["controller", "1", "name", "Example"],
     ]
-    assert ["contact", "1", "phone", "+393331234567"] in rows
+    assert ["contact", "1", "phone", "'+393331234567"] in rows  # text, not a formula
     assert ["contact", "1", "erased_at", ""] in rows
     assert ["consents", "1", "provable", "true"] in rows
     assert ["consent_history", "1", "evidence.ua", "'=HYPERLINK(1)"] in rows
     assert ["rights_requests", "1", "details.corrections.note", "'@SUM(A1)"] in rows
+    # every formula lead, not only = and @ (issue 17)
+    corrections = "rights_requests", "1", "details.corrections"
+    assert [*corrections[:2], f"{corrections[2]}.given_name", '\'+HYPERLINK("http://x")'] in rows
+    assert [*corrections[:2], f"{corrections[2]}.family_name", "'-2+3+cmd|' /C calc'!A0"] in rows
+    assert [*corrections[:2], f"{corrections[2]}.city", "'\tX"] in rows

@@ -310,6 +310,32 @@ def test_security_headers_on_every_response(
     assert "no-store" not in css.headers.get("cache-control", "")
 
 
+def test_security_headers_on_413_and_500_too(
+    settings: Settings, clock: FixedClock, engine: Engine
+) -> None:
+    """Starlette answers these outside the user middleware (its body limit, its server
+    error layer): the headers must wrap them as well."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(settings, clock=clock, engine=engine)
+    app.router.routes.append(Route("/boom", boom))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        too_big = client.post("/c/anything", content=b"x" * (2 * 1024 * 1024))
+        broken = client.get("/boom")
+    assert (too_big.status_code, broken.status_code) == (413, 500)
+    for response in (too_big, broken):
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "a bug" not in response.text
+
+
 def test_hsts_only_when_the_portal_is_served_over_https(
     settings: Settings, clock: FixedClock, engine: Engine
 ) -> None:
