@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         description="Portal requests per minute from one client address (token bucket, "
         "bursts up to the same number); over it: 429 with Retry-After. 0 disables.",
     )
+    portal_forwarded_allow_ips: str = Field(
+        default="",
+        description="The proxies whose X-Forwarded-For / X-Forwarded-Proto the portal "
+        "believes (comma-separated addresses or networks, `*` for any: only behind a proxy "
+        "that overwrites the header). Empty: none, the peer address is the client (rate "
+        "limits, evidence). `reconsent portal --forwarded-allow-ips` overrides it.",
+    )
     portal_rate_per_token: int = Field(
         default=60,
         ge=0,

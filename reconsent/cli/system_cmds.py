@@ -86,11 +86,21 @@ def portal(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, help="uvicorn worker processes."),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        help="Proxies whose X-Forwarded-For to believe (comma-separated; default: "
+        "RECONSENT_PORTAL_FORWARDED_ALLOW_IPS, else none).",
+    ),
 ) -> None:
     """Serve the consent portal and the provider webhooks."""
     import uvicorn
 
-    settings()  # fail fast on bad settings
+    from consent_portal.security import proxy_options
+
+    current = settings()  # fail fast on bad settings
+    trusted = (
+        current.portal_forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
+    )
     uvicorn.run(
         "consent_portal.app:app_from_env",
         factory=True,
@@ -99,4 +109,5 @@ def portal(
         workers=workers,
         log_level="info",
         access_log=False,
+        **proxy_options(trusted),
     )

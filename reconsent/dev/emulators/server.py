@@ -28,8 +28,10 @@ def running_server(
     port: int = 0,
     startup_timeout: float = 10.0,
     shutdown_timeout: int = 2,
+    **options: Any,
 ) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields ``http://host:port``."""
+    """Serve ``app`` until the block ends; yields ``http://host:port`` (``options``: more
+    ``uvicorn.Config`` arguments)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -45,6 +47,7 @@ def running_server(
         ws="none",
         lifespan="auto",
         timeout_graceful_shutdown=shutdown_timeout,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
