@@ -100,16 +100,16 @@ class FileOutbox:
             return [self._send_one(msg, manifest) for msg in messages]
 
     def _send_one(self, msg: OutboundMessage, manifest: _Manifest) -> SendResult:
+        if self.channel is Channel.EMAIL:
+            try:
+                _ascii_address(msg.to)
+            except (ValueError, IndexError, MessageError) as exc:  # an address email rejects
+                return self._failed(msg, SendOutcome.PERMANENT, "invalid_address", exc)
         try:
             content = self._content(msg)
-        except (ValueError, IndexError, MessageError) as exc:  # an address email rejects
-            return SendResult(
-                msg.attempt_id,
-                SendOutcome.PERMANENT,
-                self.provider,
-                error_code="invalid_address",
-                error_detail=type(exc).__name__,
-            )
+        except (ValueError, IndexError, MessageError, UnicodeError) as exc:
+            # The message, not the address: failed and escalated, never a suppression.
+            return self._failed(msg, SendOutcome.UNSENDABLE, "render_error", exc)
         path = self.path_for(msg.attempt_id)
         try:
             created = _write_atomic(path, content, self._dirs)
@@ -128,6 +128,13 @@ class FileOutbox:
             SendOutcome.SENT,
             self.provider,
             provider_message_id=f"outbox-{msg.attempt_id}",
+        )
+
+    def _failed(
+        self, msg: OutboundMessage, outcome: SendOutcome, code: str, exc: Exception
+    ) -> SendResult:
+        return SendResult(
+            msg.attempt_id, outcome, self.provider, error_code=code, error_detail=type(exc).__name__
         )
 
     def _content(self, msg: OutboundMessage) -> bytes:

@@ -19,9 +19,11 @@ Retry policy (explicit and injectable):
   may have been accepted): ``TRANSIENT``.
 * After a ``TRANSIENT`` request the rest of the batch is not attempted
   (``TRANSIENT``, ``error_code="not_attempted"``, same ``retry_after``).
-* A 400 naming specific personalizations fails those messages only
-  (``PERMANENT``) and re-posts the others once; any other 4xx fails the request's
-  messages (``PERMANENT``); 401/403 raise
+* A 400 naming specific personalizations fails those messages only and re-posts
+  the others once: ``PERMANENT`` (the address is suppressed) when the error names
+  the recipient's e-mail, ``UNSENDABLE`` (failed, never suppressed) for anything
+  else; any other 4xx fails the request's messages as ``UNSENDABLE`` (the content
+  was refused, not each address); 401/403 raise
   :class:`reconsent.kernel.errors.ChannelConfigError`.
 """
 
@@ -51,6 +53,7 @@ __all__ = ["MAX_PERSONALIZATIONS", "SendGridEmail", "build_payload"]
 _log = logging.getLogger(__name__)
 MAX_PERSONALIZATIONS = 1000
 _FIELD_INDEX = re.compile(r"^personalizations\.(\d+)\b")
+_EMAIL_FIELD = re.compile(r"^personalizations\.\d+\.(to|cc|bcc)(\.\d+)?\.email$")
 
 
 @dataclass(frozen=True)
@@ -205,14 +208,20 @@ class SendGridEmail:
                 if bad and not split_done and len(bad) < len(pending):
                     split_done = True
                     results += [
-                        self._failed(msg, answer, bad[i])
+                        self._failed(msg, answer, bad[i], _blamed(bad[i]))
                         for i, (msg, _) in enumerate(pending)
                         if i in bad
                     ]
                     pending = [item for i, item in enumerate(pending) if i not in bad]
                     continue
+                # Refused as a whole, or for every message: the request's content, never
+                # proof that each address is bad (no suppression; the wave escalates).
                 detail = _error_text(answer)
-                return results + [self._failed(msg, answer, detail) for msg, _ in pending]
+                blamed = _blamed(detail) if bad and len(bad) == len(pending) else None
+                return results + [
+                    self._failed(msg, answer, bad.get(i, detail), blamed or SendOutcome.UNSENDABLE)
+                    for i, (msg, _) in enumerate(pending)
+                ]
             retry_after = _retry_after(answer)
             wait = retry_after if retry_after is not None else self.backoff * 2**retries
             inline = answer.status is not None and retries < self.max_inline_retries
@@ -251,10 +260,12 @@ class SendGridEmail:
             return _Answer(None, {}, b"", "connection")
         return _Answer(int(response.status_code), response.headers or {}, response.body or b"")
 
-    def _failed(self, msg: OutboundMessage, answer: _Answer, detail: str) -> SendResult:
+    def _failed(
+        self, msg: OutboundMessage, answer: _Answer, detail: str, outcome: SendOutcome
+    ) -> SendResult:
         return SendResult(
             msg.attempt_id,
-            SendOutcome.PERMANENT,
+            outcome,
             self.provider,
             error_code=str(answer.status),
             error_detail=detail,
@@ -299,6 +310,14 @@ def _bad_personalizations(answer: _Answer, count: int) -> dict[int, str]:
         text = f"{error.get('field')}: {error.get('message') or ''}"[:300]
         bad[int(match.group(1))] = text
     return bad
+
+
+def _blamed(detail: str) -> SendOutcome:
+    """A personalization's error on its recipient's e-mail blames the address
+    (``PERMANENT``: suppressed); on anything else (the name, substitutions) the
+    message (``UNSENDABLE``: failed, never suppressed)."""
+    field = detail.partition(":")[0]
+    return SendOutcome.PERMANENT if _EMAIL_FIELD.search(field) else SendOutcome.UNSENDABLE
 
 
 def _retry_after(answer: _Answer) -> float | None:

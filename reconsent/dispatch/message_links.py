@@ -12,6 +12,7 @@ from models import Contact, SendAttempt
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner, LinkUse
 from reconsent.kernel.ports import MessageContext, OutboundMessage
+from reconsent.kernel.rules.names import display_name
 from reconsent.kernel.vocab import Channel
 
 
@@ -76,7 +77,7 @@ class Links:
             context=context,
             link=f"{base}/c/{self.signer.sign(LinkUse.LANDING, rid, step)}",
             optout_link=f"{base}/o/{self.signer.sign(LinkUse.OPTOUT, rid, step)}",
-            to_name=recipient.given_name,
+            to_name=display_name(recipient.given_name),
             voice_url=voice,
             # Our attempt id rides in the callback URL (covered by Twilio's signature): a
             # report reconciles the attempt even when the provider's sid was never recorded.

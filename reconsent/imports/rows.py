@@ -24,6 +24,7 @@ from reconsent.kernel.rules.addresses import (
     phone_timezone,
     region_for_locale,
 )
+from reconsent.kernel.rules.names import control_characters
 from reconsent.kernel.rules.patron_days import parse_municipality
 from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, SuppressionReason
 
@@ -233,6 +234,7 @@ def parse_suppression_row(values: Mapping[str, str], default_region: str) -> Sup
 
 def parse_external_id(text: str) -> str:
     value = text.strip()
+    _no_controls(value, "external_id")
     if not value:
         raise InvalidRowError("external_id is required")
     if len(value) > 128:
@@ -345,8 +347,17 @@ def _required(text: str, column: str, max_length: int) -> str:
     return value
 
 
+def _no_controls(value: str, column: str) -> None:
+    """A line break or other control character in a name or id is refused (it would
+    break the messages that carry it), naming the column and the characters only."""
+    found = control_characters(value)
+    if found:
+        raise InvalidRowError(f"{column} holds control characters ({', '.join(found)})")
+
+
 def _optional(text: str, column: str, max_length: int) -> str | None:
     value = text.strip()
+    _no_controls(value, column)
     if len(value) > max_length:
         raise InvalidRowError(f"{column} is longer than {max_length} characters")
     return value or None

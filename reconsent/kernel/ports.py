@@ -67,6 +67,10 @@ class SendOutcome(StrEnum):
     SENT = "sent"  # accepted by the provider (or written to the outbox)
     TRANSIENT = "transient"  # worth retrying later (429, 5xx, timeout, carrier hiccup)
     PERMANENT = "permanent"  # this address will not work on this channel
+    #: This message could not be built or was refused for its content (a rendering
+    #: error, a name a header cannot carry): the attempt fails and the wave escalates,
+    #: but the address is not blamed (never a suppression).
+    UNSENDABLE = "unsendable"
 
 
 @dataclass(frozen=True)

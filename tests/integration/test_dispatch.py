@@ -25,6 +25,7 @@ from reconsent.settings import Settings
 from tests.conftest import make_settings
 from tests.support import factories
 from tests.support.fakes import RecordingAdapter, adapters
+from tests.support.messages import message_builder
 
 
 def _wave_with(engine: Engine, clock: FixedClock, n: int = 3, **wave_overrides: object) -> int:
@@ -160,6 +161,35 @@ def test_permanent_error_escalates_at_once_and_suppresses_the_address(
         sup = s.scalars(select(Suppression)).one()
         assert (sup.channel, sup.reason) == (Channel.EMAIL, SuppressionReason.BOUNCE)
         assert sup.address_hash is not None
+
+
+def test_a_line_break_in_a_name_never_suppresses_the_address(
+    engine: Engine, clock: FixedClock, dsettings: Settings, tmp_path: Path
+) -> None:
+    """A CR LF in a given name (stored before imports refused it) made the outbox fail
+    the attempt as ``invalid_address`` and suppress the person's valid e-mail. The name
+    is normalised into the message; and a message that cannot be built is a failed
+    attempt (``UNSENDABLE``), never a suppression (issue 17)."""
+    from channels.outbox import FileOutbox
+    from models import Contact
+
+    wave_id = _wave_with(engine, clock, n=2)
+    with unit_of_work(engine) as s:
+        for contact in s.scalars(select(Contact)):
+            contact.given_name = "Anna\r\nBcc: someone@example.net"
+    outbox = FileOutbox(Channel.EMAIL, tmp_path / "outbox", clock=clock)
+    fakes: dict[Channel, object] = {**adapters(), Channel.EMAIL: outbox}
+    _tick(Dispatcher(engine, dsettings, fakes), wave_id, clock)  # type: ignore[arg-type]
+    written = sorted((tmp_path / "outbox" / "email").glob("*.eml"))
+    assert len(written) == 2
+    headers = written[0].read_bytes().split(b"\r\n\r\n", 1)[0]
+    assert b"Bcc:" not in headers.replace(b"Anna Bcc:", b"")  # one To line, no new header
+    assert b"Anna Bcc: someone@example.net" in headers or b"=?utf-8?" in headers
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(Suppression)).all() == []
+    unbuildable = message_builder()(999, to_name="Anna\r\nBcc: x@example.net")  # no cleaning
+    [result] = outbox.send([unbuildable])
+    assert (result.outcome, result.error_code) == (SendOutcome.UNSENDABLE, "render_error")
 
 
 def _claim_only(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:

@@ -172,7 +172,8 @@ def test_a_bad_payload_fails_its_batch(
 ) -> None:
     adapter = SendGridEmail("SG.test-key", sendgrid_url, "not-a-sender", sleep=sleeps.append)
     results = adapter.send(_emails(make_message, 3))
-    assert {(r.outcome, r.error_code) for r in results} == {(SendOutcome.PERMANENT, "400")}
+    # Our sender was refused, not the recipients: failed, never a suppression of theirs.
+    assert {(r.outcome, r.error_code) for r in results} == {(SendOutcome.UNSENDABLE, "400")}
     assert "from.email" in (results[0].error_detail or "")
 
 
