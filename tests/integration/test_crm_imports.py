@@ -162,8 +162,11 @@ def test_cp1252_file_read_as_utf8_stops_at_the_first_accent_after_the_rows_befor
     assert "line 5 is not valid utf-8" in str(info.value) and "Nicc" not in str(info.value)
     report = info.value.report
     assert isinstance(report, ImportReport) and report.stopped is not None
-    assert totals(report) == (2, 2, 0, 0)
-    assert set(stored(engine)) == {"IT-1", "IT-2"}
+    assert totals(report) == (2, 1, 0, 1)  # IT-2's name holds a line break: refused
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "given_name holds control characters (U+000A, U+000D)")
+    ]
+    assert set(stored(engine)) == {"IT-1"}
 
 
 @pytest.mark.parametrize("encoding", [None, "utf-16"])
@@ -198,7 +201,8 @@ def test_tab_file_and_column_override(
 def _many_rows(count: int, boom: int | None = None) -> list[str]:
     rows = []
     for i in range(1, count + 1):
-        given = '"Anna\nMaria"' if i == 3 else f"Name{i}"  # row 3 spans two lines
+        # Row 3 spans two lines (lines 4-5): counted, and refused for its line break.
+        given = '"Anna\nMaria"' if i == 3 else f"Name{i}"
         ident = "BOOM" if i == boom else f"C-{i}"
         rows.append(f"{ident},{given},Rossi,,,it,Europe/Rome\n")
     return rows
@@ -215,7 +219,11 @@ def test_broken_quote_at_the_end_stops_there_after_every_row_before(
     # header + 2,300 rows on 2,301 lines (row 3 has two): the broken row starts on 2,303
     assert info.value.line == 2303
     assert "a quoted field is never closed" in str(info.value) and "Giulia" not in str(info.value)
-    assert len(stored(engine)) == 2300  # two batches committed and the third's 300 rows
+    # two batches committed and the third's 300 rows, but row 3 (its name's line break)
+    assert len(stored(engine)) == 2299
+    assert [(e.line, e.reason) for e in info.value.report.errors if e.line == 4] == [
+        (4, "given_name holds control characters (U+000A)")
+    ]
 
 
 @pytest.fixture
@@ -261,9 +269,9 @@ def test_database_error_keeps_every_row_before_the_refused_one(
     assert "the database refused the row" in str(info.value)
     assert "Name1500" not in str(info.value)
     report = info.value.report
-    assert isinstance(report, ImportReport) and totals(report) == (1499, 1499, 0, 0)
+    assert isinstance(report, ImportReport) and totals(report) == (1499, 1498, 0, 1)
     with unit_of_work(engine) as session:
-        assert session.scalar(select(func.count()).select_from(Contact)) == 1499
+        assert session.scalar(select(func.count()).select_from(Contact)) == 1498  # not row 3
     ids = set(stored(engine))
     assert "C-1499" in ids and "C-1501" not in ids and "BOOM" not in ids
 
