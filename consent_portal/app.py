@@ -41,6 +41,7 @@ from consent_portal.rate_limits import RateLimitMiddleware
 from consent_portal.security import CsrfTokens, SecuredStarlette
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
 from reconsent.kernel.clock import Clock, SystemClock
+from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings, load_settings
 from reconsent.wiring import link_signer, portal_engine
 
@@ -93,7 +94,7 @@ def create_app(
             signer=link_signer(settings, app_clock),
             csrf=CsrfTokens(keys),
             templates=templates,
-            address_key=settings.address_key(),
+            address_key=checked_address_key(app_engine, settings, app_clock.now()),
         )
 
         async def write(posts: list[Post]) -> list[Outcome]:

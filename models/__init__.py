@@ -11,6 +11,7 @@ from models.consent import SuppressionLift as SuppressionLift
 from models.consent import SuppressionLogEntry as SuppressionLogEntry
 from models.consent import suppression_in_force as suppression_in_force
 from models.contact import Contact as Contact
+from models.fingerprints import KeyFingerprint as KeyFingerprint
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
@@ -26,6 +27,7 @@ __all__ = [
     "ConsentEvent",
     "ConsentStatus",
     "Contact",
+    "KeyFingerprint",
     "Notice",
     "Purpose",
     "Retention",

@@ -12,6 +12,7 @@ consent_status      SELECT, INSERT, UPDATE (the projection; verify re-derives it
 suppressions        SELECT, INSERT (append-only: the triggers refuse the rest)
 suppression_lifts   SELECT, INSERT (an SMS START lifts a STOP: a new row; append-only)
 suppression_log     SELECT (the triggers write it, as the owner; append-only)
+key_fingerprints    SELECT, INSERT (a key's fingerprint is recorded once, never changed)
 alembic_version     SELECT
 every other table   SELECT, INSERT, UPDATE, DELETE
 ==================  ==========================================================
@@ -39,6 +40,7 @@ PRIVILEGES: dict[str, str] = {
     "suppressions": "SELECT, INSERT",
     "suppression_lifts": "SELECT, INSERT",
     "suppression_log": "SELECT",  # written by the suppressions' triggers, as the owner
+    "key_fingerprints": "SELECT, INSERT",
     "alembic_version": "SELECT",
 }
 

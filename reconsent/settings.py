@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, parse_municipality
 
 
@@ -42,7 +44,10 @@ class Settings(BaseSettings):
         "migrations run with RECONSENT_DATABASE_URL.",
     )
     data_dir: Path = Field(
-        default=Path("var"), description="Working files: outbox, generated dev keys."
+        default_factory=lambda: Path(sys.prefix) / "var" / "reconsent",
+        description="Working files: the outbox, development keys. Default: `var/reconsent` "
+        "under the installation (the virtualenv's prefix), the same from every working "
+        "directory; a relative value is made absolute at start.",
     )
     portal_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public base URL of the consent portal."
@@ -50,12 +55,21 @@ class Settings(BaseSettings):
     signing_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Link-signing keys, comma separated, oldest first (the last signs). "
-        "Unset: a key is generated once into DATA_DIR/signing.key.",
+        "Unset: refused, unless RECONSENT_DEV_KEYS (then generated once into "
+        "DATA_DIR/signing.key).",
     )
     address_hash_key: SecretStr | None = Field(
         default=None,
         description="Key of the HMAC that hashes addresses for suppression. "
-        "Unset: generated once into DATA_DIR/address-hash.key. Never change it in production.",
+        "Unset: refused, unless RECONSENT_DEV_KEYS (then generated once into "
+        "DATA_DIR/address-hash.key). Never change it: the database records its fingerprint "
+        "and refuses another.",
+    )
+    dev_keys: bool = Field(
+        default=False,
+        description="Development only: generate the link-signing and address-hash keys into "
+        "DATA_DIR when they are unset (`reconsent demo` sets it for its own folder). Off: a "
+        "command that signs links or hashes addresses refuses to start without them.",
     )
     controller_name: str = Field(
         default="Example Contact Centre S.r.l.",
@@ -233,6 +247,12 @@ class Settings(BaseSettings):
         "empty list removes it). No calls there that day under it-telemarketing.",
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """One place whatever the working directory: made absolute at start."""
+        return value.expanduser().resolve()
+
     @field_validator("signing_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
@@ -267,12 +287,21 @@ class Settings(BaseSettings):
     def link_signing_keys(self) -> list[str]:
         if self.signing_keys:
             return [key.get_secret_value() for key in self.signing_keys]
-        return [_dev_key(self.data_dir / "signing.key")]
+        return [self._dev_key("RECONSENT_SIGNING_KEYS", "signing.key")]
 
     def address_key(self) -> bytes:
         if self.address_hash_key is not None:
             return self.address_hash_key.get_secret_value().encode()
-        return _dev_key(self.data_dir / "address-hash.key").encode()
+        return self._dev_key("RECONSENT_ADDRESS_HASH_KEY", "address-hash.key").encode()
+
+    def _dev_key(self, variable: str, file_name: str) -> str:
+        if not self.dev_keys:
+            raise ConfigError(
+                f"{variable} is not set: production needs it (see the README, Running for "
+                "real); for development set RECONSENT_DEV_KEYS=true to generate one into "
+                f"{self.data_dir}"
+            )
+        return _dev_key(self.data_dir / file_name)
 
     def patron_calendar(self) -> PatronCalendar:
         """The local holidays per municipality: built-in, with ``patron_days`` applied."""

@@ -68,7 +68,12 @@ def demo(
             + ", ".join(f"{k} {v}" for k, v in result["callbacks"].items()),
             soft_wrap=True,
         )
-    env = f"RECONSENT_DATABASE_URL=sqlite:///{db}"
+    # The demo's data directory holds the keys its hashes and links were made with: a
+    # command run without it would generate other keys (and be refused by the database).
+    env = (
+        f"RECONSENT_DATABASE_URL=sqlite:///{db} "
+        f"RECONSENT_DATA_DIR={(directory / 'var').resolve()} RECONSENT_DEV_KEYS=true"
+    )
     console.print(
         f"  the funnel again:   {env} reconsent wave status {result['wave_id']}", soft_wrap=True
     )

@@ -26,6 +26,7 @@ from reconsent.imports.suppressions import store_suppressions
 from reconsent.kernel.errors import InvalidRowError
 from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import AddressKind, Channel, SuppressionReason
+from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def import_contacts(
     every row before it.
     """
     fmt = fmt or FileFormat()
-    key = settings.address_key()
+    key = checked_address_key(session_factory_or_engine, settings, now)
     report = ImportReport(file=path.name)
     first_line: dict[str, int] = {}
     mapping = fmt.mapping

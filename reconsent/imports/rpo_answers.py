@@ -32,6 +32,7 @@ from reconsent.kernel.errors import InvalidRowError
 from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import AddressKind, Channel, CollectionMethod, ConsentState
 from reconsent.ledger.append import LedgerContext, NewEvent, append_events
+from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings
 
 __all__ = ["RPO_COLUMNS", "import_rpo"]
@@ -63,7 +64,7 @@ def import_rpo(
     now: datetime,
 ) -> ImportReport:
     """Record one consultation and its registrations; invalidate what they revoke."""
-    key, region = settings.address_key(), settings.jurisdiction
+    key, region = checked_address_key(engine, settings, now), settings.jurisdiction
     report = ImportReport(file=path.name)
     ctx = LedgerContext(
         controller=settings.controller_name, jurisdiction=settings.jurisdiction, now=now

@@ -21,6 +21,7 @@ from reconsent.imports.report import ImportReport
 from reconsent.imports.rows import SUPPRESSION_COLUMNS, parse_suppression_row
 from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import Channel, SuppressionReason
+from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def import_suppressions(
     fmt = fmt or FileFormat()
     if fmt.mapping is not None:
         fmt.mapping.check(SUPPRESSION_COLUMNS, "a suppressions import")
-    key = settings.address_key()
+    key = checked_address_key(engine, settings, now)
     region = settings.jurisdiction
     report = ImportReport(file=path.name)
     seen: set[_Entry] = set()

@@ -252,8 +252,12 @@ def record_objection(
         ctx=ctx,
     )
     _suppress_contact(session, contact_id, None, reason, method.value, ctx)
-    if reason is not SuppressionReason.ERASURE:  # erasure writes its own address rows
-        suppress_person_addresses(session, contact, reason, f"{method.value}:{reason.value}", ctx)
+    # Each address on the channels it serves, not every channel: a housemate who shares
+    # the e-mail keeps their own phone (an erasure too: its rows outlive the identity).
+    source = "rights:erasure" if reason is SuppressionReason.ERASURE else None
+    suppress_person_addresses(
+        session, contact, reason, source or f"{method.value}:{reason.value}", ctx
+    )
     if request is not None:
         close_requests(
             session, [Closing(request.id, RequestStatus.REFUSED, channel, reason.value)], ctx.now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -70,13 +71,7 @@ def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
     ]
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
     suppressions = [
-        {
-            "reason": s.reason.value,
-            "channel": s.channel.value if s.channel else None,
-            "created_at": s.created_at.isoformat(),
-            "source": s.source,
-            "lifted_at": lifted_at.isoformat() if lifted_at is not None else None,
-        }
+        _suppression_row(s, lifted_at, contact.id)
         for s, lifted_at in session.execute(
             select(Suppression, SuppressionLift.lifted_at)
             .outerjoin(SuppressionLift, SuppressionLift.suppression_id == Suppression.id)
@@ -92,4 +87,20 @@ def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
         "current": current,
         "events": events,
         "suppressions": suppressions,
+    }
+
+
+#: What a person is shown of a suppression another person's request put on an address
+#: they share (a family e-mail): that it is there, never whose or why.
+SHARED_ADDRESS = "shared_address"
+
+
+def _suppression_row(s: Suppression, lifted_at: datetime | None, contact_id: int) -> dict[str, Any]:
+    theirs = s.contact_id is not None and s.contact_id != contact_id
+    return {
+        "reason": SHARED_ADDRESS if theirs else s.reason.value,
+        "channel": s.channel.value if s.channel else None,
+        "created_at": s.created_at.isoformat(),
+        "source": SHARED_ADDRESS if theirs else s.source,
+        "lifted_at": lifted_at.isoformat() if lifted_at is not None else None,
     }

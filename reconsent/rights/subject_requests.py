@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Contact, RightsRequest, Suppression
+from models import Contact, RightsRequest
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import (
     Channel,
@@ -243,19 +243,11 @@ def erase_contact(
     )
     if replay or contact.erased_at is not None:
         return row, True
+    # Every given consent withdrawn, the contact suppressed on every channel, and each
+    # of its addresses on the channels that address serves (the hashes outlive the
+    # identity: a re-import of the same addresses is never contacted on them).
     _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.ERASURE)
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
-    for digest in hashes:
-        session.add(
-            Suppression(
-                contact_id=contact.id,
-                address_hash=digest,
-                channel=None,
-                reason=SuppressionReason.ERASURE,
-                source="rights:erasure",
-                created_at=ctx.now,
-            )
-        )
     contact.given_name = contact.family_name = None
     contact.email = contact.phone = None
     contact.email_hash = contact.phone_hash = None

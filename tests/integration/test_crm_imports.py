@@ -221,7 +221,9 @@ def test_broken_quote_at_the_end_stops_there_after_every_row_before(
     assert "a quoted field is never closed" in str(info.value) and "Giulia" not in str(info.value)
     # two batches committed and the third's 300 rows, but row 3 (its name's line break)
     assert len(stored(engine)) == 2299
-    assert [(e.line, e.reason) for e in info.value.report.errors if e.line == 4] == [
+    report = info.value.report
+    assert isinstance(report, ImportReport)
+    assert [(e.line, e.reason) for e in report.errors if e.line == 4] == [
         (4, "given_name holds control characters (U+000A)")
     ]
 

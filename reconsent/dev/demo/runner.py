@@ -88,6 +88,8 @@ def demo_environment(directory: Path, port: int) -> dict[str, str]:
     return {
         "RECONSENT_DATABASE_URL": f"sqlite:///{root / 'reconsent.db'}",
         "RECONSENT_DATA_DIR": str(root / "var"),
+        # The demo's own keys, generated into its folder (never for production).
+        "RECONSENT_DEV_KEYS": "true",
         "RECONSENT_PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_TWILIO_AUTH_TOKEN": DEMO_TWILIO_TOKEN,

@@ -46,6 +46,13 @@ def address_hash(key: bytes, kind: AddressKind, normalised: str) -> str:
     return hmac.new(key, f"{kind.value}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
+def key_fingerprint(key: bytes) -> str:
+    """A fingerprint of an address-hash key: an HMAC of a fixed label under it (the key
+    cannot be recovered from it, and no address is involved)."""
+    label = b"reconsent.address-hash-key.fingerprint.v1"
+    return hmac.new(key, label, hashlib.sha256).hexdigest()[:16]
+
+
 _UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers for a prefix it cannot place
 #: Instants (noon UTC, the 1st and 15th of each month of 2025-2027) at which two zones
 #: must show the same UTC offset to be one clock (Europe/Vatican and Europe/Rome).
