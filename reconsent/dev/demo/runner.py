@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 MARKER = ".reconsent-demo"
 #: Signs the simulated voice webhooks of the demo's own portal; not a secret.
 DEMO_TWILIO_TOKEN = "demo-webhook-token"  # noqa: S105
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+#: The examples, as package data (a symlink to the top-level examples/ in a checkout,
+#: the files themselves in an installed wheel).
+EXAMPLES = Path(__file__).parent / "examples"
 
 
 class Providers(StrEnum):
@@ -126,6 +128,8 @@ def _run_demo(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # The ephemeral Prefect server's telemetry heartbeat races its own SQLite database.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its local server; a busy 2-core machine can take longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
     from reconsent.db import unit_of_work, upgrade
     from reconsent.settings import load_settings, mask_url_passwords
