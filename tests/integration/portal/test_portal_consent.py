@@ -362,6 +362,8 @@ def test_app_from_env_reads_the_environment(
     monkeypatch.setenv("RECONSENT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RECONSENT_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("RECONSENT_PORTAL_BASE_URL", "https://consent.example")
+    monkeypatch.setenv("RECONSENT_SIGNING_KEYS", "env-key")
+    monkeypatch.setenv("RECONSENT_ADDRESS_HASH_KEY", "test-address-key")
     with TestClient(app_from_env()) as client:
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
