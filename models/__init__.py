@@ -9,6 +9,8 @@ from models.consent import ConsentStatus as ConsentStatus
 from models.consent import Suppression as Suppression
 from models.consent import SuppressionLogEntry as SuppressionLogEntry
 from models.contact import Contact as Contact
+from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
+from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
@@ -24,6 +26,8 @@ __all__ = [
     "ConsentEvent",
     "ConsentStatus",
     "Contact",
+    "CrmWebhookDelivery",
+    "CrmWebhookEndpoint",
     "Notice",
     "Purpose",
     "Retention",
