@@ -1,6 +1,7 @@
 """Claiming due CRM webhook deliveries, and writing back what each try got.
 
-A claim is one ``UPDATE ... WHERE id IN (SELECT ... ORDER BY id LIMIT n)``
+A claim is one ``WITH due AS (SELECT ... ORDER BY id LIMIT n) UPDATE ... WHERE
+id IN (SELECT id FROM due)``
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, as the dispatcher's claims; on
 SQLite the write lock is taken first, ``BEGIN IMMEDIATE``) that moves the rows
 to DELIVERING under a fresh claim token, with a lease: two workers never hold
@@ -78,7 +79,10 @@ def _due_ids(now: datetime, limit: int, lock: bool) -> Any:
     )
     if lock:
         query = query.with_for_update(skip_locked=True, of=cand)
-    return query.scalar_subquery()
+    # A CTE: run once (PostgreSQL materialises a locking one), never re-run per row
+    # as an ``IN (subquery)`` may be, which would claim more than ``limit``.
+    due = query.cte("due")
+    return select(due.c.id)
 
 
 def claim_due(

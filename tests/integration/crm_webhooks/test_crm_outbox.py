@@ -41,7 +41,8 @@ def _people(engine: Engine, clock: FixedClock, n: int = 2) -> list[int]:
 
 def _endpoint(engine: Engine, clock: FixedClock, events: str) -> int:
     with unit_of_work(engine) as s:
-        endpoint, _secret = add_endpoint(s, "https://crm.example.com/hooks", events, BOX, clock.now())
+        url = "https://crm.example.com/hooks"
+        endpoint, _secret = add_endpoint(s, url, events, BOX, clock.now())
         return endpoint.id
 
 
@@ -124,7 +125,9 @@ def test_a_rolled_back_change_leaves_no_outbox_row(engine: Engine, clock: FixedC
     assert _deliveries(engine) == []
 
 
-def test_an_objection_comes_after_the_withdrawals_it_made(engine: Engine, clock: FixedClock) -> None:
+def test_an_objection_comes_after_the_withdrawals_it_made(
+    engine: Engine, clock: FixedClock
+) -> None:
     person, _other = _people(engine, clock)
     _give(engine, clock, person, ConsentState.GIVEN)
     _endpoint(engine, clock, "consent.changed,objection.recorded")
