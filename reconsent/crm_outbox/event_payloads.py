@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Select, Table, select
 
 from models import Contact, RightsRequest
 from reconsent.crm_outbox.outbox_writes import OutboxEvent, Subscriptions, enqueue, subscriptions
-from reconsent.db import among
+from reconsent.db import among_param
 from reconsent.kernel.crm_events import EventType
 
 __all__ = [
@@ -42,15 +43,21 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@cache
+def _external_ids_of(dialect: str) -> Select[int, str]:
+    """Built once per dialect (building and compiling it cost more than running it)."""
+    return select(CONTACTS.c.id, CONTACTS.c.external_id).where(
+        among_param(CONTACTS.c.id, "ids", dialect)
+    )
+
+
 def _external_ids(conn: Connection, contact_ids: Iterable[int]) -> dict[int, str]:
     wanted = sorted(set(contact_ids))
+    query = _external_ids_of(conn.dialect.name)
     found: dict[int, str] = {}
-    for start in range(0, len(wanted), 5000):
-        chunk = wanted[start : start + 5000]
-        query = select(CONTACTS.c.id, CONTACTS.c.external_id).where(
-            among(conn, CONTACTS.c.id, chunk)
-        )
-        found.update({cid: ext for cid, ext in conn.execute(query)})
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(query, {"ids": wanted[start : start + 500]})
+        found.update({cid: ext for cid, ext in rows})
     return found
 
 

@@ -3,26 +3,36 @@
 A change (a ledger event, an objection, a rights request) and the deliveries
 telling the CRM about it commit together or not at all: a rolled-back change
 leaves no delivery, and a committed one is never lost. When no endpoint is
-subscribed (every deployment without a CRM) a change costs one read of the
-tiny endpoint table and writes nothing. The rows carry the exact JSON that is
+subscribed (every deployment without a CRM) a change writes nothing and reads
+nothing more: each process reads the tiny endpoint table at most every
+:data:`SUBSCRIPTIONS_TTL` seconds. The rows carry the exact JSON that is
 signed and sent (Standard Webhooks: ``{"type", "timestamp", "data"}``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert, select
 
 from models import CrmWebhookDelivery, CrmWebhookEndpoint
 from reconsent.kernel.crm_events import DeliveryState, EndpointState, matches
 
-__all__ = ["OutboxEvent", "Subscriptions", "enqueue", "subscriptions"]
+__all__ = [
+    "SUBSCRIPTIONS_TTL",
+    "OutboxEvent",
+    "Subscriptions",
+    "enqueue",
+    "forget_subscriptions",
+    "subscriptions",
+]
 
 ENDPOINTS = cast(Table, CrmWebhookEndpoint.__table__)
 DELIVERIES = cast(Table, CrmWebhookDelivery.__table__)
@@ -54,13 +64,32 @@ class Subscriptions:
         return any(matches(patterns, event_type) for _eid, patterns in self.endpoints)
 
 
+#: How long a process trusts its last read of the endpoint table, in seconds: an
+#: endpoint added, paused or removed by another process is seen by every writer within
+#: this time (at once in the process that changed it: :func:`forget_subscriptions`).
+SUBSCRIPTIONS_TTL = 5.0
+_READ: weakref.WeakKeyDictionary[Engine, tuple[float, Subscriptions]] = weakref.WeakKeyDictionary()
+
+
 def subscriptions(conn: Connection) -> Subscriptions:
-    """One ``SELECT`` of the endpoint table (no rows: nothing will be written)."""
-    return Subscriptions(
+    """The collecting endpoints: one ``SELECT`` of the endpoint table at most every
+    :data:`SUBSCRIPTIONS_TTL` seconds per engine (no rows: nothing will be written)."""
+    now = time.monotonic()
+    cached = _READ.get(conn.engine)
+    if cached is not None and now - cached[0] < SUBSCRIPTIONS_TTL:
+        return cached[1]
+    subs = Subscriptions(
         tuple(
             (eid, tuple(p for p in events.split(",") if p)) for eid, events in conn.execute(_LIVE)
         )
     )
+    _READ[conn.engine] = (now, subs)
+    return subs
+
+
+def forget_subscriptions() -> None:
+    """Read the endpoint table afresh at the next change (after this process changed it)."""
+    _READ.clear()
 
 
 def body_of(event: OutboxEvent, now: datetime) -> str:

@@ -20,12 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, select, update
 
 from models import CrmWebhookDelivery, CrmWebhookEndpoint
 from reconsent.kernel.crm_events import OPEN_STATES, DeliveryState, EndpointState
 
-__all__ = ["Claimed", "TryResult", "claim_due", "next_due_at", "write_results"]
+__all__ = [
+    "Claimed",
+    "TryResult",
+    "cancel_orphans",
+    "claim_due",
+    "write_results",
+]
 
 DELIVERIES = cast(Table, CrmWebhookDelivery.__table__)
 ENDPOINTS = cast(Table, CrmWebhookEndpoint.__table__)
@@ -172,13 +178,15 @@ def write_results(engine: Engine, token: str, results: Sequence[TryResult]) -> N
             conn.execute(_RELEASE, untried)
 
 
-def next_due_at(engine: Engine) -> datetime | None:
-    """The earliest time a delivery of an enabled endpoint is due (the idle loop's wake-up)."""
+def cancel_orphans(engine: Engine) -> int:
+    """Cancel the open deliveries of removed endpoints: a process that had not yet seen
+    the removal (its endpoint read is a few seconds old) may have queued some."""
     d = DELIVERIES.c
-    query = (
-        select(func.min(d.next_attempt_at))
-        .join_from(DELIVERIES, ENDPOINTS, ENDPOINTS.c.id == d.endpoint_id)
-        .where(and_(d.state.in_(_OPEN), ENDPOINTS.c.state == EndpointState.ENABLED.value))
-    )
-    with engine.connect() as conn:
-        return cast(datetime | None, conn.execute(query).scalar())
+    removed = select(ENDPOINTS.c.id).where(ENDPOINTS.c.state == EndpointState.REMOVED.value)
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(DELIVERIES)
+            .where(d.endpoint_id.in_(removed), d.state.in_(_OPEN))
+            .values(state=DeliveryState.CANCELLED.value, claim_token=None)
+        )
+    return int(result.rowcount or 0)

@@ -26,7 +26,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from models import CrmWebhookEndpoint
-from reconsent.crm_webhooks.delivery_claims import Claimed, TryResult, claim_due, write_results
+from reconsent.crm_webhooks.delivery_claims import (
+    Claimed,
+    TryResult,
+    cancel_orphans,
+    claim_due,
+    write_results,
+)
 from reconsent.crm_webhooks.endpoint_admin import signing_secrets
 from reconsent.crm_webhooks.secret_box import SecretBox
 from reconsent.kernel.clock import Clock
@@ -113,6 +119,7 @@ def deliver_due(
 ) -> DeliveryReport:
     """Deliver everything due at ``clock.now()`` (until nothing is, or ``max_batches``)."""
     report = DeliveryReport()
+    cancel_orphans(engine)
     batches = 0
     while max_batches is None or batches < max_batches:
         token = str(uuid.uuid4())

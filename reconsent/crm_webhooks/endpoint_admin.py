@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import CrmWebhookDelivery, CrmWebhookEndpoint
+from reconsent.crm_outbox.outbox_writes import forget_subscriptions
 from reconsent.crm_webhooks.secret_box import SecretBox, new_secret
 from reconsent.kernel.crm_events import OPEN_STATES, DeliveryState, EndpointState, parse_patterns
 from reconsent.kernel.errors import ConfigError, NotFoundError
@@ -66,6 +67,7 @@ def add_endpoint(
     endpoint.secret_box = box.seal(endpoint.id, secret)
     endpoint.secret_fingerprint = secret_fingerprint(secret)
     session.flush()
+    forget_subscriptions()
     return endpoint, secret
 
 
@@ -83,6 +85,7 @@ def set_paused(
     endpoint = _endpoint(session, endpoint_id)
     endpoint.state = EndpointState.DISABLED if paused else EndpointState.ENABLED
     endpoint.updated_at = now
+    forget_subscriptions()
     return endpoint
 
 
@@ -94,6 +97,7 @@ def remove_endpoint(session: Session, endpoint_id: int, now: datetime) -> int:
     endpoint.secret_box = endpoint.previous_secret_box = None
     endpoint.previous_until = None
     endpoint.updated_at = now
+    forget_subscriptions()
     d = CrmWebhookDelivery
     result = session.execute(
         update(d)

@@ -206,3 +206,47 @@ def test_a_paused_endpoint_collects_a_removed_one_does_not(
         (removed, DeliveryState.CANCELLED),
         (paused, DeliveryState.PENDING),
     ]
+
+
+def test_another_process_s_endpoint_is_seen_within_the_ttl(
+    engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process reads the endpoint table at most every SUBSCRIPTIONS_TTL seconds;
+    an endpoint removed meanwhile gets its stray deliveries cancelled by the worker."""
+    from sqlalchemy import update
+
+    from models import CrmWebhookEndpoint
+    from reconsent.crm_outbox import outbox_writes
+    from reconsent.crm_webhooks.delivery_worker import WorkerConfig, deliver_due
+
+    person, other = _people(engine, clock)
+    _give(engine, clock, person, ConsentState.GIVEN)  # reads (and keeps) "no endpoint"
+    with unit_of_work(engine) as s:  # as `webhooks add` in another process would
+        s.add(
+            CrmWebhookEndpoint(
+                url="https://crm.example.com/hooks",
+                events="*",
+                state="enabled",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    _give(engine, clock, person, ConsentState.WITHDRAWN)
+    assert _deliveries(engine) == []  # not seen yet
+    later = outbox_writes.time.monotonic() + outbox_writes.SUBSCRIPTIONS_TTL
+    monkeypatch.setattr(outbox_writes.time, "monotonic", lambda: later)
+    _give(engine, clock, other, ConsentState.GIVEN)
+    assert [r["subject"] for r in _deliveries(engine)] != []
+    with unit_of_work(engine) as s:  # removed by another process: this one still sends
+        s.execute(update(CrmWebhookEndpoint).values(state="removed"))
+    _give(engine, clock, other, ConsentState.REFUSED)
+    assert [r["state"] for r in _deliveries(engine)] == [DeliveryState.PENDING] * 2
+
+    class NoNetwork:
+        def post(self, url: str, body: bytes, headers: dict[str, str]) -> Any:
+            raise AssertionError("nothing is sent to a removed endpoint")
+
+    config = WorkerConfig(give_up_seconds=600, timeout_seconds=1)
+    report = deliver_due(engine, NoNetwork(), BOX, clock, config)
+    assert report.tries == 0
+    assert [r["state"] for r in _deliveries(engine)] == [DeliveryState.CANCELLED] * 2
