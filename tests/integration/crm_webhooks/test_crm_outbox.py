@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -233,8 +234,8 @@ def test_another_process_s_endpoint_is_seen_within_the_ttl(
         )
     _give(engine, clock, person, ConsentState.WITHDRAWN)
     assert _deliveries(engine) == []  # not seen yet
-    later = outbox_writes.time.monotonic() + outbox_writes.SUBSCRIPTIONS_TTL
-    monkeypatch.setattr(outbox_writes.time, "monotonic", lambda: later)
+    later = time.monotonic() + outbox_writes.SUBSCRIPTIONS_TTL
+    monkeypatch.setattr(time, "monotonic", lambda: later)
     _give(engine, clock, other, ConsentState.GIVEN)
     assert [r["subject"] for r in _deliveries(engine)] != []
     with unit_of_work(engine) as s:  # removed by another process: this one still sends
