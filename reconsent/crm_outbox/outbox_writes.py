@@ -26,6 +26,8 @@ from models import CrmWebhookDelivery, CrmWebhookEndpoint
 from reconsent.kernel.crm_events import DeliveryState, EndpointState, matches
 
 __all__ = [
+    "DELIVERIES",
+    "ENDPOINTS",
     "SUBSCRIPTIONS_TTL",
     "OutboxEvent",
     "Subscriptions",

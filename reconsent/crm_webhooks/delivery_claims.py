@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, select, update
+from sqlalchemy import Engine, bindparam, exists, func, select, update
 
-from models import CrmWebhookDelivery, CrmWebhookEndpoint
+from reconsent.crm_outbox.outbox_writes import DELIVERIES, ENDPOINTS
 from reconsent.kernel.crm_events import OPEN_STATES, DeliveryState, EndpointState
 
 __all__ = [
@@ -33,8 +33,6 @@ __all__ = [
     "write_results",
 ]
 
-DELIVERIES = cast(Table, CrmWebhookDelivery.__table__)
-ENDPOINTS = cast(Table, CrmWebhookEndpoint.__table__)
 _OPEN = [s.value for s in OPEN_STATES]
 
 

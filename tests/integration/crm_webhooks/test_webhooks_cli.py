@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from reconsent.kernel.rules.webhook_signing import verify
+from tests.integration.test_cli import run
 from tests.support.crm_receiver import CrmReceiver
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconsent.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def _ok(args: list[str], env: dict[str, str], cwd: Path) -> str:
