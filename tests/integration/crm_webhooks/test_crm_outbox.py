@@ -251,3 +251,27 @@ def test_another_process_s_endpoint_is_seen_within_the_ttl(
     report = deliver_due(engine, NoNetwork(), BOX, clock, config)
     assert report.tries == 0
     assert [r["state"] for r in _deliveries(engine)] == [DeliveryState.CANCELLED] * 2
+
+
+def test_with_no_endpoint_a_change_sends_no_statement_to_the_outbox(
+    engine: Engine, clock: FixedClock
+) -> None:
+    """The ledger's write path pays nothing for the CRM webhooks when no CRM listens:
+    after one read of the endpoint table, no statement names an outbox table."""
+    from sqlalchemy import event
+
+    person, other = _people(engine, clock)
+    _give(engine, clock, person, ConsentState.GIVEN)  # the one read (kept for a few s)
+    seen: list[str] = []
+
+    def spy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        _give(engine, clock, other, ConsentState.GIVEN)
+        _give(engine, clock, person, ConsentState.WITHDRAWN)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert any("consent_events" in s for s in seen)
+    assert [s for s in seen if "crm_webhook" in s] == []
