@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from flows.wave_tick import wave_tick
 from models import Wave
+from reconsent.crm_webhooks.delivery_worker import drain_with_settings
 from reconsent.db import unit_of_work
+from reconsent.kernel.clock import SystemClock
 from reconsent.kernel.errors import CheckpointError
 from reconsent.kernel.vocab import WaveStatus
 from reconsent.ledger.checkpoints import take_daily_checkpoint
@@ -65,20 +67,36 @@ def ledger_checkpoint_task() -> str | None:
     return None if taken is None else taken.name
 
 
+@task(name="deliver-crm-webhooks")
+def crm_webhooks_task() -> dict[str, int]:
+    """Send the CRM webhook deliveries that are due (none configured: one empty query)."""
+    runtime = get_runtime()
+    report = drain_with_settings(runtime.engine, runtime.settings, SystemClock())
+    return {
+        "delivered": report.delivered,
+        "retrying": report.retrying,
+        "failed": report.failed,
+        "held": report.held,
+    }
+
+
 @flow(name="tick-active-waves", log_prints=False)
 def tick_active_waves() -> dict[str, Any]:
     """Advance every draft or running wave (each wave's tick is its own flow run), send
-    the fresh links people asked for, and take the day's ledger checkpoint."""
+    the fresh links people asked for, the CRM webhooks that are due, and take the day's
+    ledger checkpoint."""
     results: dict[str, Any] = {}
     for wave_id in active_waves_task():
         with tags(f"wave-{wave_id}"):
             results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
     renewals = link_renewals_task()
+    crm = crm_webhooks_task()
     checkpoint = ledger_checkpoint_task()
     get_run_logger().info(
-        "ticked %d wave(s); link renewals %s; ledger checkpoint %s",
+        "ticked %d wave(s); link renewals %s; CRM webhooks %s; ledger checkpoint %s",
         len(results),
         renewals,
+        crm,
         checkpoint or "none",
     )
-    return {"waves": results, "renewals": renewals, "checkpoint": checkpoint}
+    return {"waves": results, "renewals": renewals, "crm_webhooks": crm, "checkpoint": checkpoint}

@@ -11,6 +11,8 @@ from models.consent import SuppressionLift as SuppressionLift
 from models.consent import SuppressionLogEntry as SuppressionLogEntry
 from models.consent import suppression_in_force as suppression_in_force
 from models.contact import Contact as Contact
+from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
+from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.fingerprints import KeyFingerprint as KeyFingerprint
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
@@ -27,6 +29,8 @@ __all__ = [
     "ConsentEvent",
     "ConsentStatus",
     "Contact",
+    "CrmWebhookDelivery",
+    "CrmWebhookEndpoint",
     "KeyFingerprint",
     "Notice",
     "Purpose",

@@ -246,6 +246,26 @@ class Settings(BaseSettings):
         '"12-07", "012345": ["05-01", "09-29"]}; each entry replaces the built-in one (an '
         "empty list removes it). No calls there that day under it-telemarketing.",
     )
+    crm_webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts the CRM webhook endpoints' signing secrets in the "
+        "database (AES-256-GCM). Unset: refused, unless RECONSENT_DEV_KEYS (then generated "
+        "once into DATA_DIR/crm-webhook-secret.key). "
+        "Changing it makes every endpoint's secret unreadable (rotate them).",
+    )
+    crm_webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Timeout of one CRM webhook delivery (connect and answer); a timeout is "
+        "retried.",
+    )
+    crm_webhook_give_up_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description="A CRM webhook delivery still failing this long after its first try is "
+        "given up (state failed; `reconsent webhooks replay` sends it again).",
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -302,6 +322,11 @@ class Settings(BaseSettings):
                 f"{self.data_dir}"
             )
         return _dev_key(self.data_dir / file_name)
+
+    def crm_webhook_key(self) -> str:
+        if self.crm_webhook_secret_key is not None:
+            return self.crm_webhook_secret_key.get_secret_value()
+        return self._dev_key("RECONSENT_CRM_WEBHOOK_SECRET_KEY", "crm-webhook-secret.key")
 
     def patron_calendar(self) -> PatronCalendar:
         """The local holidays per municipality: built-in, with ``patron_days`` applied."""

@@ -149,6 +149,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         "data_dir": tmp_path / "var",
         "signing_keys": ["test-key-old", "test-key-new"],
         "address_hash_key": "test-address-key",
+        "crm_webhook_secret_key": "test-crm-webhook-key",
         "portal_base_url": "http://portal.test",
         "channel_mode": ChannelMode.OUTBOX,
         "twilio_auth_token": "test-twilio-token",

@@ -21,6 +21,7 @@ from reconsent.cli import (
     rights_cmd,
     system_cmds,
     wave_cmds,
+    webhooks_cmds,
 )
 from reconsent.cli.context import errors
 from reconsent.kernel.errors import ReconsentError
@@ -43,6 +44,7 @@ app.add_typer(rights_cmd.rights_app, name="rights")
 app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(receipts_cmd.receipts_app, name="receipts")
+app.add_typer(webhooks_cmds.webhooks_app, name="webhooks")
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)
 app.command("config")(system_cmds.show_config)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from reconsent.cli.context import console, print_json, session
 from reconsent.kernel.clock import SystemClock
-from reconsent.kernel.errors import NotFoundError
 
 rights_app = typer.Typer(
     help="Data-subject requests (access, correction, erasure...), due in one month.",
@@ -92,15 +91,9 @@ def complete(
     decline: bool = typer.Option(False, "--decline", help="Record it as not carried out."),
 ) -> None:
     """Close an open request once an operator has acted on it (e.g. applied a correction)."""
-    from models import RightsRequest
-    from reconsent.kernel.vocab import RightsStatus
+    from reconsent.rights.subject_requests import close_rights_request
 
     with session() as s:
-        row = s.get(RightsRequest, request_id)
-        if row is None:
-            raise NotFoundError(f"rights request {request_id} does not exist")
-        if row.status is RightsStatus.OPEN:
-            row.status = RightsStatus.DECLINED if decline else RightsStatus.COMPLETED
-            row.completed_at = SystemClock().now()
+        row = close_rights_request(s, request_id, decline=decline, now=SystemClock().now())
         status = row.status.value
     print(f"rights request {request_id}: {status}")

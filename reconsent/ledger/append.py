@@ -1,8 +1,9 @@
 """Appending to the consent ledger: events, their hash chain and the projection.
 
 ``append_events`` is the only writer of ``consent_events`` and
-``consent_status``; it runs inside the caller's unit of work, so an event and
-the state it changes commit together or not at all.
+``consent_status``; it runs inside the caller's unit of work, so an event,
+the state it changes and the CRM's ``consent.changed`` deliveries
+(:mod:`reconsent.crm_outbox`) commit together or not at all.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Purpose
+from reconsent.crm_outbox.event_payloads import ConsentChange, enqueue_consent_changes
+from reconsent.crm_outbox.outbox_writes import subscriptions
 from reconsent.db import among_param, is_postgres
+from reconsent.kernel.crm_events import EventType
 from reconsent.kernel.notice_versions import base_version
 from reconsent.kernel.rules.chain import CURRENT_VERSION, event_hash
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
@@ -138,6 +142,14 @@ def append_events(
         for row in rows
     ]
     _project(session, conn, written)
+    # The CRM's deliveries, in this same transaction (nothing when no CRM subscribes).
+    subs = subscriptions(conn)
+    if subs.wants(EventType.CONSENT_CHANGED):
+        changes = [
+            ConsentChange(row, recorded.id, new.purpose.code)
+            for row, recorded, new in zip(rows, written, events, strict=True)
+        ]
+        enqueue_consent_changes(conn, subs, changes, ctx.now)
     return written
 
 

@@ -34,6 +34,7 @@ from models import (
     WaveRequest,
     suppression_in_force,
 )
+from reconsent.crm_outbox.event_payloads import enqueue_objection
 from reconsent.db import hold_contacts
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.locales import language_of
@@ -238,12 +239,14 @@ def record_objection(
     channel (once per reason) and each of their addresses on its channels, and closes
     ``request_id``'s request as REFUSED; the person's other open requests are cancelled
     by the gate at their wave's next tick (nothing of theirs is handed over meanwhile).
+    The CRM hears of it as ``objection.recorded`` (after each ``consent.changed``).
     """
     contact, request = _contact_and_request(session, contact_id, request_id)
+    withdrawn = _given(session, contact.id)
     _withdraw(
         session,
         contact,
-        _given(session, contact.id),
+        withdrawn,
         request=request,
         method=method,
         channel=channel,
@@ -262,3 +265,12 @@ def record_objection(
         close_requests(
             session, [Closing(request.id, RequestStatus.REFUSED, channel, reason.value)], ctx.now
         )
+    enqueue_objection(
+        session.connection(),
+        contact=contact,
+        reason=reason.value,
+        method=method.value,
+        channel=channel.value if channel else None,
+        withdrawn=[p.code for p in withdrawn],
+        now=ctx.now,
+    )

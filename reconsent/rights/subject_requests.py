@@ -32,7 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Contact, RightsRequest
-from reconsent.kernel.errors import DecisionError
+from reconsent.crm_outbox.event_payloads import enqueue_rights_request
+from reconsent.crm_outbox.outbox_writes import subscriptions
+from reconsent.kernel.crm_events import EventType
+from reconsent.kernel.errors import DecisionError, NotFoundError
 from reconsent.kernel.vocab import (
     Channel,
     CollectionMethod,
@@ -58,6 +61,7 @@ __all__ = [
     "NO_ORIGIN",
     "RECTIFIABLE",
     "Origin",
+    "close_rights_request",
     "due_date",
     "erase_contact",
     "object_to_marketing",
@@ -126,7 +130,37 @@ def record_rights_request(
     )
     session.add(row)
     session.flush()
+    _tell_crm(session, [row], EventType.RIGHTS_REQUEST_CREATED, now)
+    if completed:
+        _tell_crm(session, [row], EventType.RIGHTS_REQUEST_COMPLETED, now)
     return row, False
+
+
+def _tell_crm(
+    session: Session, rows: list[RightsRequest], event_type: EventType, now: datetime
+) -> None:
+    """The CRM's ``rights.request.*`` deliveries, in this transaction."""
+    conn = session.connection()
+    subs = subscriptions(conn)
+    if subs.wants(event_type):
+        enqueue_rights_request(conn, rows, event_type, now, subs)
+
+
+def close_rights_request(
+    session: Session, request_id: int, *, decline: bool, now: datetime
+) -> RightsRequest:
+    """Close an open request (completed, or declined: not carried out); a closed one is
+    returned as it is. The CRM hears ``rights.request.completed`` / ``.declined``."""
+    row = session.get(RightsRequest, request_id)
+    if row is None:
+        raise NotFoundError(f"rights request {request_id} does not exist")
+    if row.status is RightsStatus.OPEN:
+        row.status = RightsStatus.DECLINED if decline else RightsStatus.COMPLETED
+        row.completed_at = now
+        session.flush()
+        kind = EventType.RIGHTS_REQUEST_DECLINED if decline else EventType.RIGHTS_REQUEST_COMPLETED
+        _tell_crm(session, [row], kind, now)
+    return row
 
 
 def request_rectification(
@@ -255,6 +289,7 @@ def erase_contact(
     contact.erased_at = ctx.now
     contact.updated_at = ctx.now
     row.details = {"suppressed_addresses": len(hashes)}
+    declined: list[RightsRequest] = []
     for earlier in session.scalars(
         select(RightsRequest).where(
             RightsRequest.contact_id == contact.id,
@@ -265,5 +300,7 @@ def erase_contact(
         if earlier.status is RightsStatus.OPEN:
             earlier.status = RightsStatus.DECLINED
             earlier.completed_at = ctx.now
+            declined.append(earlier)
     session.flush()
+    _tell_crm(session, declined, EventType.RIGHTS_REQUEST_DECLINED, ctx.now)
     return row, False

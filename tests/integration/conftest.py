@@ -19,6 +19,7 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
             "RECONSENT_DATA_DIR": str(tmp_path / "var"),
             "RECONSENT_SIGNING_KEYS": "cli-key",
             "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
+            "RECONSENT_CRM_WEBHOOK_SECRET_KEY": "cli-crm-webhook-key",
             "COLUMNS": "200",
         }
     )
