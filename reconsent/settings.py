@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, parse_municipality
+from reconsent.kernel.waveconfig import QuietPreset
 
 
 class ChannelMode(StrEnum):
@@ -213,6 +214,39 @@ class Settings(BaseSettings):
         description="0: a portal process runs each request's database work and rendering "
         "inline on its event loop (fastest; scale with `reconsent portal --workers`); "
         "N: in a pool of N threads, with as many database connections.",
+    )
+    api_threads: int = Field(
+        default=8,
+        ge=0,
+        le=256,
+        description="0: an operator API process runs each request's database work inline on "
+        "its event loop; N: in a pool of N threads, with as many database connections "
+        "(a capture waiting on a person's lock does not hold the others up).",
+    )
+    api_key_cache_seconds: int = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long an operator API process trusts a key it checked (0: it reads "
+        "the key on every request); a revoked key is refused within this time.",
+    )
+    api_frequency_cap: int = Field(
+        default=0,
+        ge=0,
+        description="The contactability check refuses (`frequency_cap`) a person whom waves "
+        "reached this many times in `api_frequency_cap_days` days; 0: no cap.",
+    )
+    api_frequency_cap_days: int = Field(
+        default=90, ge=1, description="The window of `api_frequency_cap`, in days."
+    )
+    api_calling_hours_ivr: QuietPreset = Field(
+        default="it-telemarketing",
+        description="The calling hours the contactability check applies to calls (a quiet-"
+        "hours preset, in the person's timezone).",
+    )
+    api_calling_hours_sms: QuietPreset = Field(
+        default="daytime",
+        description="The hours the contactability check applies to SMS (a quiet-hours preset).",
     )
     evidence_ip_truncate: bool = Field(
         default=False,

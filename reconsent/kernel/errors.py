@@ -20,6 +20,7 @@ __all__ = [
     "ChannelConfigError",
     "CheckpointError",
     "ConfigError",
+    "ConflictError",
     "DecisionError",
     "ExpiredLink",
     "ImmutableError",
@@ -61,6 +62,11 @@ class SmsTooLongError(ChannelConfigError):
         super().__init__(message, provider="render")
         self.segments = segments
         self.max_segments = max_segments
+
+
+class ConflictError(ReconsentError):
+    """A request conflicts with what is recorded: an ``Idempotency-Key`` reused with
+    another body, an address several contacts share where one must be named."""
 
 
 class NotFoundError(ReconsentError):

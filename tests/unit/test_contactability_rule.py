@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconsent.kernel.rules.contactability import ContactFacts, calling_window, judge_contact
+from reconsent.kernel.rules.contactability import (
+    ContactFacts,
+    calling_window,
+    judge_contact,
+    rpo_revokes,
+    state_in_force,
+)
 from reconsent.kernel.rules.eligibility import (
     ELIGIBLE,
     PersonFacts,
@@ -57,7 +63,7 @@ def _phone(state: ConsentState | None = ConsentState.GIVEN, **person: object) ->
         rpo_covered=True,
         **person,  # type: ignore[arg-type]  # the test's overrides of PersonFacts fields
     )
-    return ContactFacts(person=facts, timezone="Europe/Rome", consent_given_at=AT_1959)
+    return ContactFacts(person=facts, timezone="Europe/Rome")
 
 
 def test_an_allowed_number_a_minute_before_closing_has_a_minute_left() -> None:
@@ -110,26 +116,24 @@ def test_a_lapsed_consent_opens_a_re_consent_call_but_not_a_marketing_one() -> N
 
 
 def test_the_rpo_registration_after_the_consent_and_a_stale_consultation() -> None:
-    registered = _phone()
-    registered = ContactFacts(
-        person=registered.person,
-        timezone="Europe/Rome",
-        rpo_registered_at=AT_1959 - timedelta(days=1),
-        consent_given_at=AT_1959 - timedelta(days=30),
-    )
+    day = timedelta(days=1)
+    assert rpo_revokes(AT_1959 - day, False, AT_1959 - 30 * day)
+    assert not rpo_revokes(AT_1959 - day, True, AT_1959 - 30 * day)  # an active contract
+    assert not rpo_revokes(AT_1959 - 30 * day, False, AT_1959 - day)  # consented after
+    assert not rpo_revokes(None, False, None)
+    registered = ContactFacts(person=_phone().person, timezone="Europe/Rome", rpo_registered=True)
     answer = judge_contact(registered, Channel.IVR, IVR_ONLY, now=AT_1959, quiet_preset="always")
     assert answer.reasons == ("rpo_registered",)
-    exempt = ContactFacts(
-        person=registered.person,
-        timezone="Europe/Rome",
-        rpo_registered_at=registered.rpo_registered_at,
-        contract_exempt=True,
-        consent_given_at=registered.consent_given_at,
-    )
-    assert judge_contact(exempt, Channel.IVR, IVR_ONLY, now=AT_1959, quiet_preset="always").allowed
     stale = WaveRules(channels=(Channel.IVR,), rpo_consulted=False)
     answer = judge_contact(_phone(), Channel.IVR, stale, now=AT_1959, quiet_preset="always")
     assert answer.reasons == ("rpo_not_consulted",)
+
+
+def test_a_given_consent_past_its_expiry_reads_as_lapsed() -> None:
+    given = ConsentState.GIVEN
+    assert state_in_force(given, AT_1959, AT_1959) is ConsentState.EXPIRED
+    assert state_in_force(given, AT_1959 + timedelta(seconds=1), AT_1959) is given
+    assert state_in_force(ConsentState.REFUSED, AT_1959, AT_1959) is ConsentState.REFUSED
 
 
 def test_email_has_no_calling_window_in_seconds() -> None:

@@ -55,6 +55,8 @@ __all__ = [
     "Contactability",
     "calling_window",
     "judge_contact",
+    "rpo_revokes",
+    "state_in_force",
 ]
 
 CONSENT_EXPIRED = "consent_expired"
@@ -72,11 +74,8 @@ class ContactFacts:
     person: PersonFacts  # the judged purposes: the channel's, or the one asked about
     timezone: str
     local_days: LocalDays = NO_LOCAL_DAYS
-    #: When the number was registered in the RPO (None: not registered).
-    rpo_registered_at: datetime | None = None
-    contract_exempt: bool = False  # an active contract: the RPO does not revoke
-    #: When the channel's consent in force was given (None: none in force).
-    consent_given_at: datetime | None = None
+    #: The number's RPO registration revokes its call consent (:func:`rpo_revokes`).
+    rpo_registered: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,25 @@ def calling_window(
     assert window is not None  # next_allowed said the window is open today
     end = datetime.combine(local.date(), window[1], tzinfo=local.tzinfo)
     return int((end - local) // timedelta(seconds=1)), None
+
+
+def rpo_revokes(
+    registered_at: datetime | None, contract_exempt: bool, consent_given_at: datetime | None
+) -> bool:
+    """A registration revokes the call consents given before it, unless the person has an
+    active contract (D.P.R. 26/2022); a consent given after it stands."""
+    if registered_at is None or contract_exempt:
+        return False
+    return consent_given_at is None or consent_given_at <= registered_at
+
+
+def state_in_force(
+    state: ConsentState | None, expires_at: datetime | None, now: datetime
+) -> ConsentState | None:
+    """A given consent past its expiry reads as lapsed (EXPIRED) for a contact."""
+    if state is ConsentState.GIVEN and expires_at is not None and expires_at <= now:
+        return ConsentState.EXPIRED
+    return state
 
 
 def _in_force(facts: ContactFacts, channel: Channel) -> bool:
@@ -134,13 +152,7 @@ def judge_contact(
         reasons.append(block)
     elif not _in_force(facts, channel):
         reasons.append(CONSENT_EXPIRED)
-    registered = facts.rpo_registered_at
-    if (
-        channel is Channel.IVR
-        and registered is not None
-        and not facts.contract_exempt
-        and (facts.consent_given_at is None or facts.consent_given_at <= registered)
-    ):
+    if channel is Channel.IVR and facts.rpo_registered:
         reasons.append(RPO_REGISTERED)
     seconds, opening = calling_window(
         now.astimezone(UTC), facts.timezone, quiet_preset, facts.local_days

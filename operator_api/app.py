@@ -1,0 +1,133 @@
+"""The operator API's application factory (``reconsent api``).
+
+``create_app(settings)`` is all a caller needs; the lifespan builds the shared
+:class:`~operator_api.api_state.Api` (and the engine, unless one is given, which
+it then disposes). Nothing happens at import time. Run it with uvicorn's
+factory mode::
+
+    uvicorn --factory operator_api.app:app_from_env
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import CapacityLimiter
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from operator_api import capture_routes, check_routes
+from operator_api.access import KeyCache
+from operator_api.api_state import Api, check_options
+from operator_api.endpoints import API_PREFIX, Endpoint
+from operator_api.openapi import docs_page, openapi_document
+from reconsent import __version__
+from reconsent.db import session_factory
+from reconsent.kernel.clock import Clock, SystemClock
+from reconsent.settings import Settings, load_settings
+from reconsent.wiring import api_engine
+
+__all__ = ["ENDPOINTS", "app_from_env", "create_app"]
+
+#: A batch of 10,000 contacts by e-mail is about 0.5 MB; anything bigger is refused (413).
+MAX_BODY_SIZE = 2 * 1024 * 1024
+ENDPOINTS: list[Endpoint] = [*check_routes.ENDPOINTS, *capture_routes.ENDPOINTS]
+#: The JSON answers load nothing; the docs page only its own inline style.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+class ApiHeadersMiddleware:
+    """The portal's security headers on every answer, and ``no-store``: answers name
+    people's consent states and must not sit in a cache."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Cache-Control"] = "no-store"
+                if self.https:
+                    headers["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> Starlette:
+    """The API for ``settings``; ``clock`` and ``engine`` are injected by tests."""
+    app_clock: Clock = clock or SystemClock()
+    document = openapi_document(ENDPOINTS, __version__)
+    page = docs_page(document)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        owned = engine is None
+        app_engine = api_engine(settings) if engine is None else engine
+        sessions = session_factory(app_engine)
+        threads = settings.api_threads
+        api = Api(
+            settings=settings,
+            clock=app_clock,
+            sessions=sessions,
+            keys=KeyCache(sessions, settings.api_key_cache_seconds),
+            options=check_options(settings),
+            limiter=CapacityLimiter(threads) if threads else None,
+        )
+        try:
+            yield {"api": api}
+        finally:
+            if owned:
+                app_engine.dispose()
+
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_request: Request) -> Response:
+        return HTMLResponse(page)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route(e.full_path, e.handler, methods=[e.method], name=e.handler.__name__)
+        for e in ENDPOINTS
+    ]
+    routes += [
+        Route(f"{API_PREFIX}/openapi.json", openapi, methods=["GET"]),
+        Route(f"{API_PREFIX}/docs", docs, methods=["GET"]),
+        Route(f"{API_PREFIX}/health", health, methods=["GET"]),
+    ]
+    https = settings.portal_base_url.lower().startswith("https://")
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(ApiHeadersMiddleware, https=https)],
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_SIZE,
+    )
+
+
+def app_from_env() -> Starlette:
+    """The API configured from the environment (``RECONSENT_*`` and ``.env``)."""
+    return create_app(load_settings())
