@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
@@ -27,12 +28,12 @@ from tests.integration.operator_api.conftest import ANNA, BRUNO, Keys
 URL = "/api/v1/contactability"
 
 
-def _check(client: TestClient, keys: Keys, phone: str, channel: str = "ivr") -> dict[str, object]:
+def _check(client: TestClient, keys: Keys, phone: str, channel: str = "ivr") -> dict[str, Any]:
     answer = client.get(
         URL, params={"channel": channel, "phone": phone}, headers=keys.auth(keys.read)
     )
     assert answer.status_code == 200, answer.text
-    body: dict[str, object] = answer.json()
+    body: dict[str, Any] = answer.json()
     ContactabilityAnswer.model_validate(body)  # the documented shape
     return body
 
