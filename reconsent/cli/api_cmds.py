@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from reconsent.cli.context import console, engine, print_json, session, settings
+from reconsent.cli.context import console, engine, print_json, serve, session
 from reconsent.kernel.errors import ConfigError
 from reconsent.operators.api_keys import SCOPES, create_key, list_keys, revoke_key, rotate_key
 from reconsent.operators.consent_changes import changes_since, to_csv, to_jsonl
@@ -25,18 +25,7 @@ def api(
     workers: int = typer.Option(1, help="uvicorn worker processes."),
 ) -> None:
     """Serve the operator API (contactability, operator capture, changes) under /api/v1."""
-    import uvicorn
-
-    settings()  # fail fast on bad settings
-    uvicorn.run(
-        "operator_api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    serve("operator_api.app:app_from_env", host, port, workers)
 
 
 def _now() -> datetime:

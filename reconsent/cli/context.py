@@ -58,3 +58,19 @@ def parse_time(value: str | None) -> datetime | None:
         raise ConfigError(
             f"invalid time {value!r}: use ISO 8601, e.g. 2026-12-01T10:00:00Z"
         ) from None
+
+
+def serve(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve the ASGI app ``factory`` (``module:function``) with uvicorn."""
+    import uvicorn
+
+    settings()  # fail fast on bad settings
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from reconsent.cli.context import console, engine, errors, print_json, settings
+from reconsent.cli.context import console, engine, errors, print_json, serve, settings
 from reconsent.db import current_revision, make_engine, upgrade
 from reconsent.db_roles import grant_runtime_role, runtime_role_of
 
@@ -88,15 +88,4 @@ def portal(
     workers: int = typer.Option(1, help="uvicorn worker processes."),
 ) -> None:
     """Serve the consent portal and the provider webhooks."""
-    import uvicorn
-
-    settings()  # fail fast on bad settings
-    uvicorn.run(
-        "consent_portal.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    serve("consent_portal.app:app_from_env", host, port, workers)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Purpose, Suppression, Wave
+from models import ConsentStatus, Contact, Purpose, Suppression, Wave
 from reconsent.campaigns.waves import wave_config, wave_purposes
 from reconsent.db import among
 from reconsent.kernel.rules.eligibility import (
@@ -36,7 +36,7 @@ from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronC
 from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
 from reconsent.kernel.waveconfig import WaveConfig
 
-__all__ = ["Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
+__all__ = ["PERSON_COLUMNS", "Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
 
 
 class Person(Protocol):
@@ -62,6 +62,21 @@ class Person(Protocol):
     def customer_since(self) -> date | None: ...
     @property
     def municipality(self) -> str | None: ...
+
+
+#: The columns of a contact the gate reads (a row of them is a :class:`Person`).
+PERSON_COLUMNS = (
+    Contact.id,
+    Contact.timezone,
+    Contact.email,
+    Contact.phone,
+    Contact.email_hash,
+    Contact.phone_hash,
+    Contact.erased_at,
+    Contact.restricted_at,
+    Contact.customer_since,
+    Contact.municipality,
+)
 
 
 def send_rules(

@@ -31,7 +31,7 @@ from models import (
 )
 from reconsent.db import among
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, rpo_consulted
-from reconsent.eligibility.send_gate import _suppressions
+from reconsent.eligibility.send_gate import PERSON_COLUMNS, _suppressions
 from reconsent.kernel.errors import AddressError, NotFoundError
 from reconsent.kernel.rules.addresses import address_hash, normalise_email, normalise_phone
 from reconsent.kernel.rules.contactability import (
@@ -93,20 +93,7 @@ def lookup_key(lookup: Lookup, options: CheckOptions) -> AddressKey | None:
     return AddressKey("external_id", lookup.value)
 
 
-_COLUMNS = (
-    Contact.id,
-    Contact.external_id,
-    Contact.timezone,
-    Contact.email,
-    Contact.phone,
-    Contact.email_hash,
-    Contact.phone_hash,
-    Contact.erased_at,
-    Contact.restricted_at,
-    Contact.customer_since,
-    Contact.municipality,
-    Contact.contract_exempt,
-)
+_COLUMNS = (*PERSON_COLUMNS, Contact.external_id, Contact.contract_exempt)
 
 
 def _holders(session: Session, keys: list[AddressKey]) -> list[Any]:
