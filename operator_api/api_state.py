@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio.to_thread
@@ -15,12 +15,15 @@ from operator_api.access import KeyCache
 from reconsent.kernel.clock import Clock
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
 from reconsent.ledger.append import LedgerContext
-from reconsent.operators.contact_checks import CheckOptions
+from reconsent.operators.contact_checks import CheckOptions, Reference
 from reconsent.settings import Settings
 
 __all__ = ["Api", "api_of", "check_options"]
 
 T = TypeVar("T")
+#: How long a process trusts its copy of the catalog's purposes and of the last RPO
+#: consultation (a catalog load or an RPO import is seen within this time).
+REFERENCE_SECONDS = 5.0
 
 
 def check_options(settings: Settings) -> CheckOptions:
@@ -48,6 +51,8 @@ class Api:
     keys: KeyCache
     options: CheckOptions
     limiter: CapacityLimiter | None  # None: database work runs inline on the event loop
+    #: The catalog's purposes and the last RPO consultation, re-read every few seconds.
+    reference: Reference = field(default_factory=lambda: Reference(REFERENCE_SECONDS))
 
     def ledger_context(self) -> LedgerContext:
         return LedgerContext(

@@ -55,7 +55,13 @@ async def _check(
     def work() -> list[Contactability]:
         with unit_of_work(api.sessions) as session:
             return check_contacts(
-                session, channel, lookups, api.options, now=moment, purpose=purpose
+                session,
+                channel,
+                lookups,
+                api.options,
+                now=moment,
+                purpose=purpose,
+                reference=api.reference,
             )
 
     try:

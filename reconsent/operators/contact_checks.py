@@ -13,12 +13,15 @@ all: allowed only when every holder is (a "no" of one is a "no" for the address)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -30,10 +33,15 @@ from models import (
     WaveRequest,
 )
 from reconsent.db import among
-from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, rpo_consulted
+from reconsent.eligibility.rpo_register import (
+    RPO_VALIDITY_DAYS,
+    consulted_within,
+    last_consultation,
+)
 from reconsent.eligibility.send_gate import PERSON_COLUMNS, _suppressions
+from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import AddressError, NotFoundError
-from reconsent.kernel.rules.addresses import address_hash, normalise_email, normalise_phone
+from reconsent.kernel.rules.addresses import address_hasher, normalise_email, normalise_phone
 from reconsent.kernel.rules.contactability import (
     Contactability,
     ContactFacts,
@@ -46,7 +54,16 @@ from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, PatronCalendar
 from reconsent.kernel.vocab import AddressKind, AttemptStatus, Channel, ConsentState
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
 
-__all__ = ["LOOKUP_KINDS", "AddressKey", "CheckOptions", "Lookup", "check_contacts", "lookup_key"]
+__all__ = [
+    "LOOKUP_KINDS",
+    "AddressKey",
+    "CheckOptions",
+    "Lookup",
+    "PurposeRef",
+    "Reference",
+    "check_contacts",
+    "lookup_key",
+]
 
 #: How a contact is named: by phone, e-mail or the CRM's id.
 LOOKUP_KINDS = ("phone", "email", "external_id")
@@ -76,27 +93,91 @@ class AddressKey:
     value: str
 
 
-def lookup_key(lookup: Lookup, options: CheckOptions) -> AddressKey | None:
+def lookup_key(
+    lookup: Lookup, options: CheckOptions, hasher: Callable[[AddressKind, str], str] | None = None
+) -> AddressKey | None:
+    """Where ``lookup`` is found: an address hash or the external id (None: not an
+    address); ``hasher``: :func:`address_hasher` of the options' key, when made already."""
+    digest = hasher or address_hasher(options.address_key)
     try:
         if lookup.kind == "phone":
-            number = normalise_phone(lookup.value, options.region)
-            return AddressKey(
-                "phone_hash", address_hash(options.address_key, AddressKind.PHONE, number)
-            )
+            raw = lookup.value.strip()
+            number = raw if _E164.fullmatch(raw) else normalise_phone(raw, options.region)
+            return AddressKey("phone_hash", digest(AddressKind.PHONE, number))
         if lookup.kind == "email":
             email = normalise_email(lookup.value)
-            return AddressKey(
-                "email_hash", address_hash(options.address_key, AddressKind.EMAIL, email)
-            )
+            return AddressKey("email_hash", digest(AddressKind.EMAIL, email))
     except AddressError:
         return None
     return AddressKey("external_id", lookup.value)
 
 
 _COLUMNS = (*PERSON_COLUMNS, Contact.external_id, Contact.contract_exempt)
+#: A number already in E.164 is hashed as it is; anything else is parsed (and checked).
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
-def _holders(session: Session, keys: list[AddressKey]) -> list[Any]:
+@dataclass(frozen=True)
+class PurposeRef:
+    id: int
+    code: str
+    channel: Channel | None
+
+
+class Reference:
+    """What every check reads and hardly ever changes: the catalog's purposes and the
+    last RPO consultation, re-read at most every ``ttl_seconds`` (0: every time)."""
+
+    def __init__(self, ttl_seconds: float = 0) -> None:
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._purposes: tuple[float, list[PurposeRef]] | None = None
+        self._rpo: tuple[float, datetime | None] | None = None
+
+    def _fresh(self, held: tuple[float, Any] | None) -> bool:
+        return held is not None and held[0] > time.monotonic()
+
+    def purposes(self, session: Session) -> list[PurposeRef]:
+        with self._lock:
+            held = self._purposes
+        if held is not None and self._fresh(held):
+            return held[1]
+        rows = session.execute(select(Purpose.id, Purpose.code, Purpose.channel))
+        found = [PurposeRef(i, code, channel) for i, code, channel in rows]
+        with self._lock:
+            self._purposes = (time.monotonic() + self._ttl, found)
+        return found
+
+    def last_consultation(self, session: Session) -> datetime | None:
+        with self._lock:
+            held = self._rpo
+        if held is not None and self._fresh(held):
+            return held[1]
+        found = last_consultation(session)
+        with self._lock:
+            self._rpo = (time.monotonic() + self._ttl, found)
+        return found
+
+
+def _judged(
+    reference: Reference, session: Session, channel: Channel, code: str | None
+) -> list[PurposeRef]:
+    catalog = reference.purposes(session)
+    found = [p for p in catalog if (p.code == code if code else p.channel is channel)]
+    if code and not found:
+        raise NotFoundError(f"no purpose {code!r} in the catalog")
+    return found
+
+
+def _load(
+    session: Session,
+    keys: list[AddressKey],
+    purpose_ids: list[int],
+    channel: Channel,
+    asked_since: datetime | None,
+) -> tuple[list[Any], dict[int, dict[int, tuple[Any, ...]]]]:
+    """One statement: the holders of ``keys`` with their states of the judged purposes,
+    their number's latest RPO registration and how often waves reached them."""
     wanted: dict[str, list[str]] = {"phone_hash": [], "email_hash": [], "external_id": []}
     for key in keys:
         wanted[key.column].append(key.value)
@@ -106,72 +187,55 @@ def _holders(session: Session, keys: list[AddressKey]) -> list[Any]:
         if values
     ]
     if not conditions:
-        return []
-    return list(session.execute(select(*_COLUMNS).where(or_(*conditions))))
-
-
-def _purposes(session: Session, channel: Channel, code: str | None) -> list[Purpose]:
-    query = select(Purpose).order_by(Purpose.id)
-    query = query.where(Purpose.code == code) if code else query.where(Purpose.channel == channel)
-    found = list(session.scalars(query))
-    if code and not found:
-        raise NotFoundError(f"no purpose {code!r} in the catalog")
-    return found
-
-
-def _states(
-    session: Session, ids: list[int], purpose_ids: list[int], now: datetime
-) -> dict[int, dict[int, tuple[ConsentState | None, bool, datetime]]]:
-    found: dict[int, dict[int, tuple[ConsentState | None, bool, datetime]]] = {}
-    if not ids or not purpose_ids:
-        return found
+        return [], {}
+    registered: Any = null()
+    if channel is Channel.IVR:
+        registered = (
+            select(func.max(RpoRegistration.registered_at))
+            .where(RpoRegistration.phone_hash == Contact.phone_hash)
+            .scalar_subquery()
+        )
+    asked: Any = literal(0)
+    if asked_since is not None:
+        asked = (
+            select(func.count(func.distinct(WaveRequest.id)))
+            .join(SendAttempt, SendAttempt.request_id == WaveRequest.id)
+            .where(
+                WaveRequest.contact_id == Contact.id,
+                SendAttempt.status.in_([AttemptStatus.SENT, AttemptStatus.UNKNOWN]),
+                SendAttempt.claimed_at >= asked_since,
+            )
+            .scalar_subquery()
+        )
     rows = session.execute(
         select(
-            ConsentStatus.contact_id,
+            *_COLUMNS,
+            registered.label("rpo_registered_at"),
+            asked.label("asked"),
             ConsentStatus.purpose_id,
             ConsentStatus.state,
             ConsentStatus.provable,
             ConsentStatus.occurred_at,
             ConsentStatus.expires_at,
-        ).where(
-            among(session, ConsentStatus.contact_id, ids), ConsentStatus.purpose_id.in_(purpose_ids)
         )
-    )
-    for contact_id, purpose_id, state, provable, occurred_at, expires_at in rows:
-        found.setdefault(contact_id, {})[purpose_id] = (
-            state_in_force(state, expires_at, now),
-            bool(provable),
-            occurred_at,
+        .outerjoin(
+            ConsentStatus,
+            and_(ConsentStatus.contact_id == Contact.id, ConsentStatus.purpose_id.in_(purpose_ids)),
         )
-    return found
-
-
-def _registrations(session: Session, hashes: list[str]) -> dict[str, datetime]:
-    if not hashes:
-        return {}
-    rows = session.execute(
-        select(RpoRegistration.phone_hash, func.max(RpoRegistration.registered_at))
-        .where(among(session, RpoRegistration.phone_hash, hashes))
-        .group_by(RpoRegistration.phone_hash)
+        .where(or_(*conditions))
     )
-    return {digest: when for digest, when in rows}
-
-
-def _asked(session: Session, ids: list[int], since: datetime) -> dict[int, int]:
-    """Per contact: how many wave requests reached them since ``since``."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(WaveRequest.contact_id, func.count(func.distinct(WaveRequest.id)))
-        .join(SendAttempt, SendAttempt.request_id == WaveRequest.id)
-        .where(
-            among(session, WaveRequest.contact_id, ids),
-            SendAttempt.status.in_([AttemptStatus.SENT, AttemptStatus.UNKNOWN]),
-            SendAttempt.claimed_at >= since,
-        )
-        .group_by(WaveRequest.contact_id)
-    )
-    return {contact_id: int(count) for contact_id, count in rows}
+    people: dict[int, Any] = {}
+    states: dict[int, dict[int, tuple[Any, ...]]] = {}
+    for row in rows:
+        people.setdefault(row.id, row)
+        if row.purpose_id is not None:
+            states.setdefault(row.id, {})[row.purpose_id] = (
+                row.state,
+                bool(row.provable),
+                row.occurred_at,
+                row.expires_at,
+            )
+    return list(people.values()), states
 
 
 _ADDRESSES = {
@@ -190,33 +254,36 @@ def check_contacts(
     *,
     now: datetime,
     purpose: str | None = None,
+    reference: Reference | None = None,
 ) -> list[Contactability]:
-    """The answer for each lookup, in order (see the module)."""
-    keys = [lookup_key(lookup, options) for lookup in lookups]
-    people = _holders(session, [k for k in keys if k is not None])
-    purposes = _purposes(session, channel, purpose)
-    ids = [p.id for p in people]
+    """The answer for each lookup, in order (see the module); ``reference``: the
+    process's cache of the catalog and the RPO consultation (default: read now)."""
+    reference = reference or Reference()
+    hasher = address_hasher(options.address_key)
+    keys = [lookup_key(lookup, options, hasher) for lookup in lookups]
+    purposes = _judged(reference, session, channel, purpose)
     pids = [p.id for p in purposes]
-    states = _states(session, ids, pids, now)
-    suppressed = _suppressions(session, people)
-    registered = (
-        _registrations(session, [p.phone_hash for p in people if p.phone_hash])
-        if channel is Channel.IVR
-        else {}
-    )
     cap = options.frequency_cap
-    asked = _asked(session, ids, now - timedelta(days=cap.days)) if cap else {}
+    since = now - timedelta(days=cap.days) if cap else None
+    people, states = _load(session, [k for k in keys if k is not None], pids, channel, since)
+    suppressed = _suppressions(session, people)
+    consulted = consulted_within(
+        reference.last_consultation(session), now, options.rpo_validity_days
+    )
     rules = WaveRules(
         channels=(channel,),
         frequency_cap=cap.max_requests if cap else None,
-        rpo_consulted=rpo_consulted(session, now, options.rpo_validity_days),
+        rpo_consulted=consulted,
     )
     preset = options.quiet_hours.preset(channel)
     judged: dict[tuple[object, ...], Contactability] = {}
     by_key: dict[tuple[str, str], list[Contactability]] = {}
-    nothing: dict[int, tuple[ConsentState | None, bool, datetime]] = {}
+    nothing: dict[int, tuple[Any, ...]] = {}
     for c in people:
-        mine = states.get(c.id, nothing)
+        mine = {
+            pid: (state_in_force(state, expires, now), provable, when)
+            for pid, (state, provable, when, expires) in states.get(c.id, nothing).items()
+        }
         marks = tuple(
             (mine[pid][0], mine[pid][1]) if pid in mine else (None, False) for pid in pids
         )
@@ -234,10 +301,10 @@ def check_contacts(
             tuple(sorted(suppressed.channels.get(c.id, {}).items())),
             bool(mine),
             bool(c.phone and c.phone.startswith(RPO_PREFIX)),
-            min(asked.get(c.id, 0), rules.frequency_cap or 0),
+            min(int(c.asked or 0), rules.frequency_cap or 0),
             c.timezone,
             local,
-            rpo_revokes(registered.get(c.phone_hash or ""), c.contract_exempt, given_at),
+            rpo_revokes(_utc(c.rpo_registered_at), c.contract_exempt, given_at),
         )
         answer = judged.get(situation)
         if answer is None:
@@ -252,9 +319,16 @@ def check_contacts(
     ]
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp read through a scalar subquery (no column type: SQLite gives text)."""
+    if value is None or isinstance(value, datetime):
+        return ensure_utc(value) if value is not None else None
+    return ensure_utc(datetime.fromisoformat(str(value)))
+
+
 def _judge(
     situation: tuple[Any, ...],
-    purposes: Sequence[Purpose],
+    purposes: Sequence[PurposeRef],
     channel: Channel,
     rules: WaveRules,
     now: datetime,
