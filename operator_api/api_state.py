@@ -15,7 +15,8 @@ from operator_api.access import KeyCache
 from reconsent.kernel.clock import Clock
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
 from reconsent.ledger.append import LedgerContext
-from reconsent.operators.contact_checks import CheckOptions, Reference
+from reconsent.operators.contact_checks import CheckOptions
+from reconsent.operators.reference_data import Reference
 from reconsent.settings import Settings
 
 __all__ = ["Api", "api_of", "check_options"]

@@ -240,6 +240,21 @@ def among_param(column: ColumnElement[Any], name: str, dialect: str) -> ColumnEl
     return column.in_(bindparam(name, expanding=True))
 
 
+def among_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``among_param`` for long lists in a statement built once: the values come at
+    execution as one text parameter (:func:`list_param`): an array literal cast on
+    PostgreSQL, a JSON array read by ``json_each`` on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(cast(bindparam(name, type_=Text()), ARRAY(column.type)))
+    each: Any = func.json_each(bindparam(name, type_=Text()))
+    return column.in_(select(literal_column("value")).select_from(each))
+
+
+def list_param(values: Sequence[int] | Sequence[str], dialect: str) -> str:
+    """The value of an :func:`among_list` parameter."""
+    return array_literal(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
 def _dialect(bind: Session | Connection) -> str:
     return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 

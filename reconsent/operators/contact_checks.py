@@ -14,30 +14,25 @@ all: allowed only when every holder is (a "no" of one is a "no" for the address)
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, literal, null, or_, select
+from sqlalchemy import and_, bindparam, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
     ConsentStatus,
     Contact,
-    Purpose,
     RpoRegistration,
     SendAttempt,
     WaveRequest,
 )
-from reconsent.db import among
-from reconsent.eligibility.rpo_register import (
-    RPO_VALIDITY_DAYS,
-    consulted_within,
-    last_consultation,
-)
+from models.base import UTCDateTime
+from reconsent.db import among_list, list_param
+from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, consulted_within
 from reconsent.eligibility.send_gate import PERSON_COLUMNS, _suppressions
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import AddressError, NotFoundError
@@ -53,14 +48,13 @@ from reconsent.kernel.rules.eligibility import RPO_PREFIX, PersonFacts, PurposeF
 from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, PatronCalendar
 from reconsent.kernel.vocab import AddressKind, AttemptStatus, Channel, ConsentState
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
+from reconsent.operators.reference_data import PurposeRef, Reference
 
 __all__ = [
     "LOOKUP_KINDS",
     "AddressKey",
     "CheckOptions",
     "Lookup",
-    "PurposeRef",
-    "Reference",
     "check_contacts",
     "lookup_key",
 ]
@@ -117,48 +111,6 @@ _COLUMNS = (*PERSON_COLUMNS, Contact.external_id, Contact.contract_exempt)
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
-@dataclass(frozen=True)
-class PurposeRef:
-    id: int
-    code: str
-    channel: Channel | None
-
-
-class Reference:
-    """What every check reads and hardly ever changes: the catalog's purposes and the
-    last RPO consultation, re-read at most every ``ttl_seconds`` (0: every time)."""
-
-    def __init__(self, ttl_seconds: float = 0) -> None:
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._purposes: tuple[float, list[PurposeRef]] | None = None
-        self._rpo: tuple[float, datetime | None] | None = None
-
-    def _fresh(self, held: tuple[float, Any] | None) -> bool:
-        return held is not None and held[0] > time.monotonic()
-
-    def purposes(self, session: Session) -> list[PurposeRef]:
-        with self._lock:
-            held = self._purposes
-        if held is not None and self._fresh(held):
-            return held[1]
-        rows = session.execute(select(Purpose.id, Purpose.code, Purpose.channel))
-        found = [PurposeRef(i, code, channel) for i, code, channel in rows]
-        with self._lock:
-            self._purposes = (time.monotonic() + self._ttl, found)
-        return found
-
-    def last_consultation(self, session: Session) -> datetime | None:
-        with self._lock:
-            held = self._rpo
-        if held is not None and self._fresh(held):
-            return held[1]
-        found = last_consultation(session)
-        with self._lock:
-            self._rpo = (time.monotonic() + self._ttl, found)
-        return found
-
-
 def _judged(
     reference: Reference, session: Session, channel: Channel, code: str | None
 ) -> list[PurposeRef]:
@@ -169,45 +121,37 @@ def _judged(
     return found
 
 
-def _load(
-    session: Session,
-    keys: list[AddressKey],
-    purpose_ids: list[int],
-    channel: Channel,
-    asked_since: datetime | None,
-) -> tuple[list[Any], dict[int, dict[int, tuple[Any, ...]]]]:
-    """One statement: the holders of ``keys`` with their states of the judged purposes,
-    their number's latest RPO registration and how often waves reached them."""
-    wanted: dict[str, list[str]] = {"phone_hash": [], "email_hash": [], "external_id": []}
-    for key in keys:
-        wanted[key.column].append(key.value)
-    conditions = [
-        among(session, getattr(Contact, column), values)
-        for column, values in wanted.items()
-        if values
-    ]
-    if not conditions:
-        return [], {}
+_KEY_COLUMNS = ("phone_hash", "email_hash", "external_id")
+
+
+@cache
+def _holders_query(
+    dialect: str, ivr: bool, capped: bool, purpose_ids: tuple[int, ...]
+) -> Any:  # a Select of many columns
+    """The holders of the keys (parameters ``phone_hash``, ``email_hash``,
+    ``external_id``: :func:`reconsent.db.list_param`) with their states of the judged
+    purposes, their number's latest RPO registration and (``capped``: parameter
+    ``since``) how often waves reached them. Built once per shape."""
     registered: Any = null()
-    if channel is Channel.IVR:
+    if ivr:
         registered = (
             select(func.max(RpoRegistration.registered_at))
             .where(RpoRegistration.phone_hash == Contact.phone_hash)
             .scalar_subquery()
         )
     asked: Any = literal(0)
-    if asked_since is not None:
+    if capped:
         asked = (
             select(func.count(func.distinct(WaveRequest.id)))
             .join(SendAttempt, SendAttempt.request_id == WaveRequest.id)
             .where(
                 WaveRequest.contact_id == Contact.id,
                 SendAttempt.status.in_([AttemptStatus.SENT, AttemptStatus.UNKNOWN]),
-                SendAttempt.claimed_at >= asked_since,
+                SendAttempt.claimed_at >= bindparam("since", type_=UTCDateTime()),
             )
             .scalar_subquery()
         )
-    rows = session.execute(
+    return (
         select(
             *_COLUMNS,
             registered.label("rpo_registered_at"),
@@ -220,13 +164,39 @@ def _load(
         )
         .outerjoin(
             ConsentStatus,
-            and_(ConsentStatus.contact_id == Contact.id, ConsentStatus.purpose_id.in_(purpose_ids)),
+            and_(
+                ConsentStatus.contact_id == Contact.id,
+                ConsentStatus.purpose_id.in_(list(purpose_ids)),
+            ),
         )
-        .where(or_(*conditions))
+        .where(or_(*(among_list(getattr(Contact, c), c, dialect) for c in _KEY_COLUMNS)))
     )
+
+
+def _load(
+    session: Session,
+    keys: list[AddressKey],
+    purpose_ids: list[int],
+    channel: Channel,
+    asked_since: datetime | None,
+) -> tuple[list[Any], dict[int, dict[int, tuple[Any, ...]]]]:
+    """The holders and their states, in one statement (:func:`_holders_query`)."""
+    if not keys:
+        return [], {}
+    wanted: dict[str, list[str]] = {column: [] for column in _KEY_COLUMNS}
+    for key in keys:
+        wanted[key.column].append(key.value)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    query = _holders_query(
+        dialect, channel is Channel.IVR, asked_since is not None, tuple(purpose_ids)
+    )
+    params: dict[str, Any] = {c: list_param(v, dialect) for c, v in wanted.items()}
+    if asked_since is not None:
+        params["since"] = asked_since
     people: dict[int, Any] = {}
     states: dict[int, dict[int, tuple[Any, ...]]] = {}
-    for row in rows:
+    for row in conn.execute(query, params):
         people.setdefault(row.id, row)
         if row.purpose_id is not None:
             states.setdefault(row.id, {})[row.purpose_id] = (
