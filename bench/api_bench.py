@@ -5,7 +5,8 @@
 Seeds ``BENCH_CONTACTS`` contacts (``bench/dataset.py``: consent states over four
 purposes, 50,000 suppression hashes, the product's keyed address hashes) and one RPO
 consultation, makes one API key, serves the real API (``uvicorn --factory
-operator_api.app:app_from_env``, ``WORKERS`` workers) and measures, in one run:
+operator_api.app:app_from_env``, ``WORKERS`` workers; once per ``BENCH_API_THREADS``,
+default "8,0": a thread pool of 8, then inline on the event loop) and measures, in one run:
 
 * **single check** (wrk, 64 connections): ``GET /api/v1/contactability?channel=ivr&phone=``
   for numbers of the base, against the ceilings of the portal benchmark served the
@@ -50,6 +51,8 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 BATCH_RUNS = int(os.environ.get("BENCH_BATCH_RUNS", "10"))
 ADDRESS_KEY = "bench-address-key"
+#: The API's thread pools measured, one server each ("0": inline on the event loop).
+THREADS = os.environ.get("BENCH_API_THREADS", "8,0").split(",")
 
 
 def run_wrk(server: Server, lines: Path, key: str, seconds: int = SECONDS) -> dict[str, Any]:
@@ -132,6 +135,18 @@ def write_lines(folder: Path, people: list[tuple[str, str, str]]) -> dict[str, P
     return files
 
 
+def _split(lines: Path, parts: int) -> list[Path]:
+    """Disjoint shares of a lines file (a capture line is never posted twice)."""
+    every = lines.read_text().splitlines(keepends=True)
+    share = len(every) // parts
+    out = []
+    for n in range(parts):
+        path = lines.with_name(f"{lines.stem}-{n}.txt")
+        path.write_text("".join(every[n * share : (n + 1) * share]))
+        out.append(path)
+    return out
+
+
 def batch_runs(base: str, key: str, people: list[tuple[str, str, str]]) -> dict[str, Any]:
     contacts = [{"phone": p} for _, p, _ in people[:10_000]]
     body = json.dumps({"channel": "ivr", "contacts": contacts})
@@ -183,18 +198,21 @@ def measure(url: str, work: Path) -> list[dict[str, Any]]:
         "RECONSENT_ADDRESS_HASH_KEY": ADDRESS_KEY,
         "RECONSENT_API_FREQUENCY_CAP": "3",  # the cap's query runs too
     }
-    if "BENCH_API_THREADS" in os.environ:
-        env["RECONSENT_API_THREADS"] = os.environ["BENCH_API_THREADS"]
     rows: list[dict[str, Any]] = []
-    with serving("operator_api.app:app_from_env", env, _free_port(), work) as server:
-        run_wrk(server, files["check"], key, 3)  # warm-up
-        rows.append(_row("single check GET", run_wrk(server, files["check"], key)))
-        rows.append(_row("batch of 10,000 POST", batch_runs(server.base, key, people)))
-        before = operator_events(url)
-        result = run_wrk(server, files["capture"], key)
-        result["decisions"] = operator_events(url) - before
-        result["decisions_per_s"] = round(result["decisions"] / SECONDS, 1)
-        rows.append(_row("operator capture POST", result))
+    captures = _split(files["capture"], len(THREADS))
+    for threads, capture in zip(THREADS, captures, strict=True):
+        label = f" (api_threads={threads})"
+        config = {**env, "RECONSENT_API_THREADS": threads}
+        with serving("operator_api.app:app_from_env", config, _free_port(), work) as server:
+            run_wrk(server, files["check"], key, 3)  # warm-up
+            rows.append(_row("single check GET" + label, run_wrk(server, files["check"], key)))
+            batch = batch_runs(server.base, key, people)
+            rows.append(_row("batch of 10,000 POST" + label, batch))
+            before = operator_events(url)
+            result = run_wrk(server, capture, key)
+            result["decisions"] = operator_events(url) - before
+            result["decisions_per_s"] = round(result["decisions"] / SECONDS, 1)
+            rows.append(_row("operator capture POST" + label, result))
     ceiling = {"BENCH_DATABASE_URL": url}
     with serving("bench.ceiling_apps:select_app", ceiling, _free_port(), work) as server:
         run_wrk(server, files["select"], key, 2)
@@ -255,7 +273,7 @@ def main() -> None:
         "contacts": CONTACTS,
         "seconds": SECONDS,
         "workers": int(os.environ.get("BENCH_WORKERS", "2")),
-        "api_threads": os.environ.get("BENCH_API_THREADS", "default"),
+        "api_threads": THREADS,
         "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     report = markdown(rows, meta)

@@ -45,7 +45,7 @@ from reconsent.kernel.rules.contactability import (
     state_in_force,
 )
 from reconsent.kernel.rules.eligibility import RPO_PREFIX, PersonFacts, PurposeFacts, WaveRules
-from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, PatronCalendar
+from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronCalendar
 from reconsent.kernel.vocab import AddressKind, AttemptStatus, Channel, ConsentState
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
 from reconsent.operators.reference_data import PurposeRef, Reference
@@ -249,40 +249,54 @@ def check_contacts(
     judged: dict[tuple[object, ...], Contactability] = {}
     by_key: dict[tuple[str, str], list[Contactability]] = {}
     nothing: dict[int, tuple[Any, ...]] = {}
+    local_days: dict[str | None, LocalDays] = {}
+    every_of, channels_of = suppressed.every.get, suppressed.channels.get
+    cap_max = rules.frequency_cap or 0
     for c in people:
+        # The row's columns, positionally (_COLUMNS, then the registration and the count).
+        cid, tz, email, phone, email_hash, phone_hash, erased, restricted = c[:8]
+        municipality, external_id, exempt, registered, asked = c[9:14]
         mine = {
             pid: (state_in_force(state, expires, now), provable, when)
-            for pid, (state, provable, when, expires) in states.get(c.id, nothing).items()
+            for pid, (state, provable, when, expires) in states.get(cid, nothing).items()
         }
         marks = tuple(
             (mine[pid][0], mine[pid][1]) if pid in mine else (None, False) for pid in pids
         )
-        given_at = max(
-            (when for state, _, when in mine.values() if state is ConsentState.GIVEN),
-            default=None,
-        )
-        local = options.calendar.local_days(c.municipality) if options.calendar else NO_LOCAL_DAYS
+        revoked = False
+        if registered is not None:
+            given_at = max(
+                (when for state, _, when in mine.values() if state is ConsentState.GIVEN),
+                default=None,
+            )
+            revoked = rpo_revokes(_utc(registered), exempt, given_at)
+        local = local_days.get(municipality)
+        if local is None:
+            calendar = options.calendar
+            local = calendar.local_days(municipality) if calendar else NO_LOCAL_DAYS
+            local_days[municipality] = local
+        on_channels = channels_of(cid)
         situation = (
             marks,
-            _ADDRESSES[bool(c.email), bool(c.phone)],
-            c.erased_at is not None,
-            c.restricted_at is not None,
-            suppressed.every.get(c.id),
-            tuple(sorted(suppressed.channels.get(c.id, {}).items())),
+            _ADDRESSES[bool(email), bool(phone)],
+            erased is not None,
+            restricted is not None,
+            every_of(cid),
+            tuple(sorted(on_channels.items())) if on_channels else (),
             bool(mine),
-            bool(c.phone and c.phone.startswith(RPO_PREFIX)),
-            min(int(c.asked or 0), rules.frequency_cap or 0),
-            c.timezone,
+            bool(phone and phone.startswith(RPO_PREFIX)),
+            min(int(asked or 0), cap_max),
+            tz,
             local,
-            rpo_revokes(_utc(c.rpo_registered_at), c.contract_exempt, given_at),
+            revoked,
         )
         answer = judged.get(situation)
         if answer is None:
             answer = judged[situation] = _judge(situation, purposes, channel, rules, now, preset)
-        for column in ("phone_hash", "email_hash", "external_id"):
-            value = getattr(c, column)
-            if value:
-                by_key.setdefault((column, value), []).append(answer)
+        for key in (("phone_hash", phone_hash), ("email_hash", email_hash)):
+            if key[1]:
+                by_key.setdefault(key, []).append(answer)
+        by_key.setdefault(("external_id", external_id), []).append(answer)
     return [
         _combined(by_key.get((key.column, key.value), [])) if key else _nobody(INVALID)
         for key in keys
