@@ -232,6 +232,17 @@ def _run_demo(
                     )
             if step is not None:
                 clock.advance(step.wait_delta)
+    from reconsent.dev.demo.operator_calls import operator_round
+
+    contact_centre = operator_round(settings, clock, engine)
+    if contact_centre:
+        before, after = contact_centre["before"], contact_centre["after"]
+        say(
+            f"      contact centre (operator API at {contact_centre['base']}/api/v1/docs): "
+            f"may we call {contact_centre['objection']} now? allowed={before['allowed']} "
+            f"{before['reasons']}; an agent records their objection; asked again: "
+            f"allowed={after['allowed']} {after['reasons']}"
+        )
     proof_example = _confirmed_by_phone(engine, wave_id)
     engine.dispose()
     funnel = ticks[-1]["funnel"]
@@ -244,6 +255,7 @@ def _run_demo(
         "sample_counts": sample.counts,
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,
+        "contact_centre": contact_centre,
     }
 
 
