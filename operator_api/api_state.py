@@ -49,6 +49,9 @@ class Api:
     settings: Settings
     clock: Clock
     sessions: sessionmaker[Session]
+    #: Sessions for the checks: autocommit (each statement its own snapshot, no BEGIN and
+    #: COMMIT round trips; a check writes nothing).
+    reads: sessionmaker[Session]
     keys: KeyCache
     options: CheckOptions
     limiter: CapacityLimiter | None  # None: database work runs inline on the event loop

@@ -16,6 +16,7 @@ from typing import Any
 
 from anyio import CapacityLimiter
 from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
@@ -86,11 +87,15 @@ def create_app(
         owned = engine is None
         app_engine = api_engine(settings) if engine is None else engine
         sessions = session_factory(app_engine)
+        reads = sessionmaker(
+            app_engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         threads = settings.api_threads
         api = Api(
             settings=settings,
             clock=app_clock,
             sessions=sessions,
+            reads=reads,
             keys=KeyCache(sessions, settings.api_key_cache_seconds),
             options=check_options(settings),
             limiter=CapacityLimiter(threads) if threads else None,

@@ -19,7 +19,6 @@ from operator_api.schemas import (
     ContactabilityAnswer,
     ContactRef,
 )
-from reconsent.db import unit_of_work
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import NotFoundError
 from reconsent.kernel.rules.contactability import Contactability
@@ -54,7 +53,7 @@ async def _check(
     lookups = [Lookup(*ref.kind_value()) for ref in refs]
 
     def work() -> list[Contactability]:
-        with unit_of_work(api.sessions) as session:
+        with api.reads() as session:
             return check_contacts(
                 session,
                 channel,
