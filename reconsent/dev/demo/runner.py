@@ -239,7 +239,8 @@ def _run_demo(
         before, after = contact_centre["before"], contact_centre["after"]
         say(
             f"      contact centre (operator API at {contact_centre['base']}/api/v1/docs): "
-            f"may we call {contact_centre['objection']} now? allowed={before['allowed']} "
+            f"{contact_centre['allowed']} of {contact_centre['checked']} numbers may be called "
+            f"now; may we call {contact_centre['objection']}? allowed={before['allowed']} "
             f"{before['reasons']}; an agent records their objection; asked again: "
             f"allowed={after['allowed']} {after['reasons']}"
         )
