@@ -240,7 +240,9 @@ def among_param(column: ColumnElement[Any], name: str, dialect: str) -> ColumnEl
     return column.in_(bindparam(name, expanding=True))
 
 
-def among_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+def among_list(
+    column: ColumnElement[Any] | QueryableAttribute[Any], name: str, dialect: str
+) -> ColumnElement[bool]:
     """``among_param`` for long lists in a statement built once: the values come at
     execution as one text parameter (:func:`list_param`): an array literal cast on
     PostgreSQL, a JSON array read by ``json_each`` on SQLite."""
