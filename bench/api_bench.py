@@ -41,7 +41,8 @@ import psycopg
 from sqlalchemy import func, select, text
 
 from bench.dataset import load
-from bench.portal_bench import Server, _free_port, parse_wrk, serving
+from bench.portal_bench import Server, _free_port, serving
+from bench.portal_bench import run_wrk as portal_run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "lua" / "api_cycle.lua"
@@ -56,19 +57,8 @@ THREADS = os.environ.get("BENCH_API_THREADS", "8,0").split(",")
 
 
 def run_wrk(server: Server, lines: Path, key: str, seconds: int = SECONDS) -> dict[str, Any]:
-    command = [
-        "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-        "-s", str(LUA), server.base, "--", str(lines), "2", key,
-    ]  # fmt: skip
-    cpu_before = server.cpu_seconds()
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
-    cpu = server.cpu_seconds() - cpu_before
-    try:
-        result = parse_wrk(out.stdout)
-    except (AttributeError, KeyError):
-        raise RuntimeError(f"unexpected wrk output:\n{out.stdout}\n{out.stderr}") from None
-    result["server_cpu_ms"] = round(cpu * 1000 / max(1, result["requests"]), 3)
-    return result
+    """The portal benchmark's wrk run, with the API's script and key."""
+    return portal_run_wrk(server, lines, CONNECTIONS, seconds, lua=LUA, extra=(key,))
 
 
 def seed(url: str, data_dir: Path) -> tuple[str, list[tuple[str, str, str]]]:
