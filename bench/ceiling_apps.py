@@ -1,9 +1,11 @@
-"""The two ceilings the portal is measured against, served like the portal (uvicorn,
-the same workers): a bare Starlette endpoint, and one that inserts one row into
-the same database through the same engine set-up (sync SQLAlchemy, inline).
+"""The ceilings the portal and the operator API are measured against, served like
+them (uvicorn, the same workers): a bare Starlette endpoint, one that inserts one row
+into the same database, and one that runs one indexed SELECT (a contact by phone
+hash), through the same engine set-up (sync SQLAlchemy, inline).
 
     uvicorn --factory bench.ceiling_apps:bare_app
     BENCH_DATABASE_URL=... uvicorn --factory bench.ceiling_apps:insert_app
+    BENCH_DATABASE_URL=... uvicorn --factory bench.ceiling_apps:select_app
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -64,3 +66,21 @@ def insert_app() -> Starlette:
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route("/", one_insert, methods=["GET", "POST"])], lifespan=lifespan)
+
+
+def select_app() -> Starlette:
+    """One indexed SELECT per request (``/?h=<phone hash>``), inline, no pre-ping."""
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=False)
+    query = text("SELECT id FROM contacts WHERE phone_hash = :h")
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        yield {}
+        engine.dispose()
+
+    async def one_select(request: Request) -> Response:
+        with engine.connect() as conn:
+            found = conn.execute(query, {"h": request.query_params.get("h", "")}).first()
+        return PlainTextResponse("yes" if found else "no")
+
+    return Starlette(routes=[Route("/", one_select, methods=["GET"])], lifespan=lifespan)

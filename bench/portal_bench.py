@@ -92,13 +92,20 @@ def parse_wrk(text: str) -> dict[str, Any]:
 
 
 def run_wrk(
-    server: Server, lines: Path, connections: int, seconds: int = SECONDS
+    server: Server,
+    lines: Path,
+    connections: int,
+    seconds: int = SECONDS,
+    *,
+    lua: Path = LUA,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One wrk run; adds the server process's CPU time per request (ms), which a busy,
-    shared machine moves much less than the throughput."""
+    """One wrk run (``lua`` reads ``lines``, then ``extra`` arguments); adds the server
+    process's CPU time per request (ms), which a busy, shared machine moves much less
+    than the throughput."""
     command = [
         "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-        "-s", str(LUA), server.base, "--", str(lines), "2",
+        "-s", str(lua), server.base, "--", str(lines), "2", *extra,
     ]  # fmt: skip
     cpu_before = server.cpu_seconds()
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)

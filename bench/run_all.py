@@ -9,6 +9,7 @@ import importlib
 
 BENCHMARKS = [
     "bench.portal_bench",
+    "bench.api_bench",
 ]
 
 

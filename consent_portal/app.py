@@ -38,11 +38,12 @@ from consent_portal.batching import Batcher
 from consent_portal.decision_posts import Outcome, Post, write_posts
 from consent_portal.i18n import local_time
 from consent_portal.rate_limits import RateLimitMiddleware
-from consent_portal.security import CsrfTokens, SecuredStarlette
+from consent_portal.security import CSP, CsrfTokens, no_store
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
 from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings, load_settings
+from reconsent.web_security import SecuredStarlette
 from reconsent.wiring import link_signer, portal_engine
 
 #: Forms here are a handful of fields; anything bigger is refused with 413.
@@ -149,6 +150,8 @@ def create_app(
     https = settings.portal_base_url.lower().startswith("https://")
     return SecuredStarlette(
         https=https,
+        csp=CSP,
+        no_store=no_store,
         routes=routes,
         middleware=[
             Middleware(

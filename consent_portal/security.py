@@ -16,58 +16,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-HSTS = "max-age=63072000; includeSubDomains"
 CSRF_SALT = "reconsent.portal.csrf.v1"
 #: Paths whose URL carries a signed token: never cached anywhere.
 TOKEN_PATH_PREFIXES = ("/c/", "/o/", "/webhooks/")
 
 
-class SecurityHeadersMiddleware:
-    """Adds the portal's security headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
-        self.app = app
-        self.https = https
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = CSP
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                if self.https:
-                    headers["Strict-Transport-Security"] = HSTS
-                if path.startswith(TOKEN_PATH_PREFIXES) or path == "/healthz":
-                    headers["Cache-Control"] = "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class SecuredStarlette(Starlette):
-    """A Starlette app whose security headers wrap its whole stack: Starlette's own
-    outer layers answer 500 (``ServerErrorMiddleware``) and 413 (the body limit)
-    outside every user middleware, so the headers go around them, not among them."""
-
-    def __init__(self, *args: Any, https: bool, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.https = https
-
-    def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
+def no_store(path: str) -> bool:
+    """A URL carrying a signed token (and the health check) is never cached anywhere."""
+    return path.startswith(TOKEN_PATH_PREFIXES) or path == "/healthz"
 
 
 @dataclass(frozen=True)

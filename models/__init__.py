@@ -1,5 +1,7 @@
 """SQLAlchemy 2.x typed models: the one schema, built by the Alembic migrations."""
 
+from models.api_access import ApiKey as ApiKey
+from models.api_access import IdempotentRequest as IdempotentRequest
 from models.base import Base as Base
 from models.catalog import Notice as Notice
 from models.catalog import Purpose as Purpose
@@ -25,12 +27,14 @@ from models.webhook import WebhookEvent as WebhookEvent
 metadata = Base.metadata
 
 __all__ = [
+    "ApiKey",
     "Base",
     "ConsentEvent",
     "ConsentStatus",
     "Contact",
     "CrmWebhookDelivery",
     "CrmWebhookEndpoint",
+    "IdempotentRequest",
     "KeyFingerprint",
     "Notice",
     "Purpose",

@@ -7,9 +7,6 @@ masked, for ``reconsent config``.
 
 from __future__ import annotations
 
-import os
-import re
-import secrets
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, parse_municipality
+from reconsent.kernel.url_masking import mask_url_passwords
+from reconsent.kernel.waveconfig import QuietPreset
+from reconsent.key_files import dev_key
 
 
 class ChannelMode(StrEnum):
@@ -235,6 +235,39 @@ class Settings(BaseSettings):
         "inline on its event loop (fastest; scale with `reconsent portal --workers`); "
         "N: in a pool of N threads, with as many database connections.",
     )
+    api_threads: int = Field(
+        default=8,
+        ge=0,
+        le=256,
+        description="0: an operator API process runs each request's database work inline on "
+        "its event loop; N: in a pool of N threads, with as many database connections "
+        "(a capture waiting on a person's lock does not hold the others up).",
+    )
+    api_key_cache_seconds: int = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long an operator API process trusts a key it checked (0: it reads "
+        "the key on every request); a revoked key is refused within this time.",
+    )
+    api_frequency_cap: int = Field(
+        default=0,
+        ge=0,
+        description="The contactability check refuses (`frequency_cap`) a person whom waves "
+        "reached this many times in `api_frequency_cap_days` days; 0: no cap.",
+    )
+    api_frequency_cap_days: int = Field(
+        default=90, ge=1, description="The window of `api_frequency_cap`, in days."
+    )
+    api_calling_hours_ivr: QuietPreset = Field(
+        default="it-telemarketing",
+        description="The calling hours the contactability check applies to calls (a quiet-"
+        "hours preset, in the person's timezone).",
+    )
+    api_calling_hours_sms: QuietPreset = Field(
+        default="daytime",
+        description="The hours the contactability check applies to SMS (a quiet-hours preset).",
+    )
     evidence_ip_truncate: bool = Field(
         default=False,
         description="Keep only the network of the client address in consent evidence: "
@@ -321,7 +354,7 @@ class Settings(BaseSettings):
                 "real); for development set RECONSENT_DEV_KEYS=true to generate one into "
                 f"{self.data_dir}"
             )
-        return _dev_key(self.data_dir / file_name)
+        return dev_key(self.data_dir / file_name)
 
     def crm_webhook_key(self) -> str:
         if self.crm_webhook_secret_key is not None:
@@ -360,35 +393,6 @@ class Settings(BaseSettings):
             else:
                 out[name] = mask_url_passwords(str(value))
         return out
-
-
-#: ``scheme://user:password@``: the user name ends at the first ``:`` (as SQLAlchemy reads
-#: it), the password runs to the last ``@`` of the URL, so a raw ``@`` or ``/`` in a
-#: password is masked too (and a URL with a port and an ``@`` later is masked more than
-#: needed, never less).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/\s'\"]*):[^\s'\"]*@")
-MASK = "***"
-
-
-def mask_url_passwords(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***``
-    (``postgresql+psycopg://app:secret@db/reconsent`` -> ``...app:***@db/reconsent``)."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
-
-
-def _dev_key(path: Path) -> str:
-    """A random key persisted once under the data dir (mode 0600)."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -44,6 +44,7 @@ from reconsent.settings import ChannelMode, Settings, load_settings
 
 __all__ = [
     "Runtime",
+    "api_engine",
     "build_adapter",
     "build_adapters",
     "command_engine",
@@ -265,6 +266,17 @@ def portal_engine(settings: Settings) -> Engine:
     threads = max(1, settings.portal_threads)
     # No ping before each checkout (a round trip per request on PostgreSQL): a connection
     # the server dropped fails one request, and SQLAlchemy then replaces the whole pool.
+    return make_engine(
+        url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False
+    )
+
+
+def api_engine(settings: Settings) -> Engine:
+    """The engine of one operator API process, its pool sized to ``api_threads``."""
+    url = settings.database_url
+    if ":memory:" in url:
+        return make_engine(url)
+    threads = max(1, settings.api_threads)
     return make_engine(
         url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False
     )

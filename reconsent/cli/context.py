@@ -58,3 +58,22 @@ def parse_time(value: str | None) -> datetime | None:
         raise ConfigError(
             f"invalid time {value!r}: use ISO 8601, e.g. 2026-12-01T10:00:00Z"
         ) from None
+
+
+def serve(factory: str, host: str, port: int, workers: int, **options: Any) -> None:
+    """Serve the ASGI app ``factory`` (``module:function``) with uvicorn; ``options``:
+    more uvicorn arguments. No proxy's X-Forwarded-For is believed unless the options
+    name one (uvicorn's own default would believe 127.0.0.1)."""
+    import uvicorn
+
+    settings()  # fail fast on bad settings
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        **{"proxy_headers": False, "forwarded_allow_ips": "", **options},
+    )

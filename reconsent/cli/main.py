@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from reconsent.cli import (
+    api_cmds,
     data_cmds,
     demo_cmd,
     deploy_cmd,
@@ -45,8 +46,11 @@ app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(receipts_cmd.receipts_app, name="receipts")
 app.add_typer(webhooks_cmds.webhooks_app, name="webhooks")
+app.add_typer(api_cmds.keys_app, name="api-keys")
+data_cmds.consents_app.command("export")(api_cmds.consents_export)
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)
+app.command("api")(api_cmds.api)
 app.command("config")(system_cmds.show_config)
 app.command("demo")(demo_cmd.demo)
 app.command("deploy")(deploy_cmd.deploy)

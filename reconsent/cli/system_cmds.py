@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from reconsent.cli.context import console, engine, errors, print_json, settings
+from reconsent.cli.context import console, engine, errors, print_json, serve, settings
 from reconsent.db import current_revision, make_engine, upgrade
 from reconsent.db_roles import grant_runtime_role, runtime_role_of
 
@@ -93,21 +93,10 @@ def portal(
     ),
 ) -> None:
     """Serve the consent portal and the provider webhooks."""
-    import uvicorn
-
     from consent_portal.security import proxy_options
 
     current = settings()  # fail fast on bad settings
     trusted = (
         current.portal_forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
     )
-    uvicorn.run(
-        "consent_portal.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        **proxy_options(trusted),
-    )
+    serve("consent_portal.app:app_from_env", host, port, workers, **proxy_options(trusted))

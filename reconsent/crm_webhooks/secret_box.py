@@ -4,7 +4,8 @@ The sender needs each ``whsec_`` secret itself (an HMAC key cannot be stored
 hashed), so it is stored encrypted: ``base64(nonce || ciphertext)``, bound to
 the endpoint's id (associated data: a box copied to another endpoint does not
 open). The key is ``RECONSENT_CRM_WEBHOOK_SECRET_KEY`` (any string; its SHA-256
-is the AES key), else (RECONSENT_DEV_KEYS only) one generated once into DATA_DIR/crm-webhook-secret.key.
+is the AES key), else (RECONSENT_DEV_KEYS only) one generated once into
+DATA_DIR/crm-webhook-secret.key.
 A dump or a read-only leak of the database gives no secret.
 """
 

@@ -40,7 +40,7 @@ from models import (
     WaveRequest,
 )
 from reconsent.db import among, hold_contacts, unit_of_work
-from reconsent.eligibility.send_gate import load_gates
+from reconsent.eligibility.send_gate import PERSON_COLUMNS, load_gates
 from reconsent.kernel.ports import OutboundMessage
 from reconsent.kernel.rules.eligibility import WaveRules
 from reconsent.kernel.rules.escalation import channel_block
@@ -154,18 +154,7 @@ def _blocked(session: Session, chunk: list[OutboundMessage], plan: HandoverPlan)
         judged = set(contact_ids)
         chunk = [m for m in chunk if plan.contact_of[m.attempt_id] in judged]
     people = session.execute(
-        select(
-            Contact.id,
-            Contact.timezone,
-            Contact.email,
-            Contact.phone,
-            Contact.email_hash,
-            Contact.phone_hash,
-            Contact.erased_at,
-            Contact.restricted_at,
-            Contact.customer_since,
-            Contact.municipality,
-        ).where(among(session, Contact.id, contact_ids))
+        select(*PERSON_COLUMNS).where(among(session, Contact.id, contact_ids))
     ).all()
     gates = load_gates(session, people, plan.purposes, plan.rules)
     gone = set(contact_ids) - {p.id for p in people}  # no row any more: never contacted

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import RpoConsultation
 
-__all__ = ["RPO_VALIDITY_DAYS", "last_consultation", "rpo_consulted"]
+__all__ = ["RPO_VALIDITY_DAYS", "consulted_within", "last_consultation", "rpo_consulted"]
 
 #: How long one consultation's answer may be relied on (the default of the setting).
 RPO_VALIDITY_DAYS = 15
@@ -30,7 +30,11 @@ def last_consultation(session: Session) -> datetime | None:
 
 def rpo_consulted(session: Session, now: datetime, validity_days: int = RPO_VALIDITY_DAYS) -> bool:
     """True when the register's last answer is at most ``validity_days`` old."""
-    last = last_consultation(session)
+    return consulted_within(last_consultation(session), now, validity_days)
+
+
+def consulted_within(last: datetime | None, now: datetime, validity_days: int) -> bool:
+    """True when the consultation answered at ``last`` is at most ``validity_days`` old."""
     if last is None:
         return False
     if last.tzinfo is None:  # SQLite's func.max comes back naive

@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Purpose, Suppression, Wave, suppression_in_force
+from models import ConsentStatus, Contact, Purpose, Suppression, Wave, suppression_in_force
 from reconsent.campaigns.waves import wave_config, wave_purposes
-from reconsent.db import among
+from reconsent.db import among, among_list, list_param
 from reconsent.kernel.rules.eligibility import (
     RPO_PREFIX,
     PersonFacts,
@@ -36,7 +37,7 @@ from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronC
 from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
 from reconsent.kernel.waveconfig import WaveConfig
 
-__all__ = ["Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
+__all__ = ["PERSON_COLUMNS", "Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
 
 
 class Person(Protocol):
@@ -62,6 +63,21 @@ class Person(Protocol):
     def customer_since(self) -> date | None: ...
     @property
     def municipality(self) -> str | None: ...
+
+
+#: The columns of a contact the gate reads (a row of them is a :class:`Person`).
+PERSON_COLUMNS = (
+    Contact.id,
+    Contact.timezone,
+    Contact.email,
+    Contact.phone,
+    Contact.email_hash,
+    Contact.phone_hash,
+    Contact.erased_at,
+    Contact.restricted_at,
+    Contact.customer_since,
+    Contact.municipality,
+)
 
 
 def send_rules(
@@ -219,6 +235,30 @@ def stopped_on(session: Session, person: Person, channel: Channel) -> str | None
     return None if why is None else f"suppressed:{why.value}"
 
 
+@cache
+def _suppression_rows(
+    dialect: str,
+) -> Select[int | None, str | None, Channel | None, SuppressionReason]:
+    """The suppressions of contacts ``ids`` or of addresses ``hashes`` (built once; the
+    lists come as :func:`reconsent.db.list_param` values)."""
+    return (
+        select(
+            Suppression.contact_id,
+            Suppression.address_hash,
+            Suppression.channel,
+            Suppression.reason,
+        )
+        .where(
+            or_(
+                among_list(Suppression.contact_id, "ids", dialect),
+                among_list(Suppression.address_hash, "hashes", dialect),
+            ),
+            suppression_in_force(),
+        )
+        .order_by(Suppression.reason)  # the smallest reason wins, as in planning
+    )
+
+
 def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
     """Every-channel and per-channel suppressions, by contact id and by address hash;
     a hash suppression on a channel only applies to the address that channel uses."""
@@ -231,22 +271,10 @@ def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
             if digest:
                 by_hash.setdefault(digest, []).append(c.id)
     by_id = {c.id: c for c in people}
-    rows = session.execute(
-        select(
-            Suppression.contact_id,
-            Suppression.address_hash,
-            Suppression.channel,
-            Suppression.reason,
-        )
-        .where(
-            or_(
-                among(session, Suppression.contact_id, ids),
-                among(session, Suppression.address_hash, list(by_hash)),
-            ),
-            suppression_in_force(),
-        )
-        .order_by(Suppression.reason)  # the smallest reason wins, as in planning
-    )
+    conn = session.connection()
+    dialect = conn.dialect.name
+    params = {"ids": list_param(ids, dialect), "hashes": list_param(list(by_hash), dialect)}
+    rows = conn.execute(_suppression_rows(dialect), params)
     for suppressed_id, digest, channel, reason in rows:
         owners: list[int] = [suppressed_id] if suppressed_id is not None else []
         if digest:

@@ -20,6 +20,7 @@ __all__ = [
     "ChannelConfigError",
     "CheckpointError",
     "ConfigError",
+    "ConflictError",
     "DecisionError",
     "ExpiredLink",
     "ImmutableError",
@@ -76,6 +77,11 @@ class ImportStopped(ConfigError):
         super().__init__(message)
         self.line = line
         self.report = report
+
+
+class ConflictError(ReconsentError):
+    """A request conflicts with what is recorded: an ``Idempotency-Key`` reused with
+    another body, an address several contacts share where one must be named."""
 
 
 class NotFoundError(ReconsentError):

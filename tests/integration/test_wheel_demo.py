@@ -10,6 +10,7 @@ comes first on ``PYTHONPATH``, and the demo runs from another working directory 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,10 @@ import pytest
 from tests.support.checkout import ROOT
 
 pytestmark = pytest.mark.integration
+_NOT_SHIPPED = (
+    *(".git", ".venv", "node_modules", "var", "demo-data", "build", "dist", "*.egg-info"),
+    *(".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "*.db", "docs"),
+)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int) -> str:
@@ -34,8 +39,11 @@ def test_the_demo_runs_from_an_installed_wheel(tmp_path: Path) -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     wheels, site, work = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
     work.mkdir()
+    # Built from a copy of the sources: setuptools leaves build/ and *.egg-info behind.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SHIPPED))
     _run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
         tmp_path,
         env,
         300,

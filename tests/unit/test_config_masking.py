@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconsent.settings import Settings, mask_url_passwords
+from reconsent.kernel.url_masking import mask_url_passwords
+from reconsent.settings import Settings
 
 SECRET = "s3cret-pw"
 

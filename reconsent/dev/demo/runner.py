@@ -132,7 +132,8 @@ def _run_demo(
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
     from reconsent.db import unit_of_work, upgrade
-    from reconsent.settings import load_settings, mask_url_passwords
+    from reconsent.kernel.url_masking import mask_url_passwords
+    from reconsent.settings import load_settings
     from reconsent.wiring import command_engine
 
     settings = load_settings()
@@ -238,6 +239,18 @@ def _run_demo(
                     )
             if step is not None:
                 clock.advance(step.wait_delta)
+    from reconsent.dev.demo.operator_calls import operator_round
+
+    contact_centre = operator_round(settings, clock, engine)
+    if contact_centre:
+        before, after = contact_centre["before"], contact_centre["after"]
+        say(
+            f"      contact centre (operator API at {contact_centre['base']}/api/v1/docs): "
+            f"{contact_centre['allowed']} of {contact_centre['checked']} numbers may be called "
+            f"now; may we call {contact_centre['objection']}? allowed={before['allowed']} "
+            f"{before['reasons']}; an agent records their objection; asked again: "
+            f"allowed={after['allowed']} {after['reasons']}"
+        )
     proof_example = _confirmed_by_phone(engine, wave_id)
     engine.dispose()
     funnel = ticks[-1]["funnel"]
@@ -250,6 +263,7 @@ def _run_demo(
         "sample_counts": sample.counts,
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,
+        "contact_centre": contact_centre,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,7 +44,19 @@ def region_for_locale(locale: str) -> str:
 
 def address_hash(key: bytes, kind: AddressKind, normalised: str) -> str:
     """HMAC-SHA256 of a normalised address: joinable, not reversible without the key."""
-    return hmac.new(key, f"{kind.value}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    return address_hasher(key)(kind, normalised)
+
+
+def address_hasher(key: bytes) -> Callable[[AddressKind, str], str]:
+    """:func:`address_hash` with the key set up once (a batch hashes 10,000 numbers)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(kind: AddressKind, normalised: str) -> str:
+        mac = keyed.copy()
+        mac.update(f"{kind.value}:{normalised}".encode())
+        return mac.hexdigest()
+
+    return digest
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -50,7 +50,7 @@ or None when the channel may be used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,10 +76,12 @@ __all__ = [
     "PurposeFacts",
     "Verdict",
     "WaveRules",
+    "all_blocked_reason",
     "channel_blocks",
     "consent_is_fresh",
     "declared_basis_problem",
     "evaluate",
+    "every_reason",
     "person_wide",
 ]
 
@@ -291,7 +293,8 @@ def person_wide() -> frozenset[str]:
     return _PERSON_WIDE
 
 
-def _all_blocked_reason(blocks: Mapping[Channel, str | None]) -> str:
+def all_blocked_reason(blocks: Mapping[Channel, str | None]) -> str:
+    """The wave's summary when no step's channel can reach the person."""
     words = list(blocks.values())
     if any(w in BASIS_BLOCKS for w in words):
         return Exclusion.NO_LAWFUL_BASIS.value
@@ -300,24 +303,21 @@ def _all_blocked_reason(blocks: Mapping[Channel, str | None]) -> str:
     return Exclusion.NO_ADDRESS.value
 
 
-def evaluate(person: PersonFacts, rules: WaveRules) -> Verdict:
-    """The verdict for one person and one wave (see the module's table)."""
-    prior = any(p.state in PRIOR_STATES for p in person.purposes)
-    basis = RequestBasis.PRIOR_CONSENT if prior else RequestBasis.DECLARED
-    blocks = channel_blocks(person, rules)
-
-    def verdict(reason: str | Exclusion, ask: Sequence[str] = ()) -> Verdict:
-        return Verdict(str(reason), basis, tuple(ask), blocks)
-
+def _findings(
+    person: PersonFacts, rules: WaveRules, blocks: Mapping[Channel, str | None]
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every reason of the module's table that applies, in the table's order, with the
+    purposes the wave would ask at that point: :func:`evaluate` keeps the first,
+    :func:`every_reason` all of them."""
     every = person.every_suppression
     if person.erased or every is SuppressionReason.ERASURE:
-        return verdict(Exclusion.ERASED)
+        yield Exclusion.ERASED.value, ()
     if person.restricted:
-        return verdict(Exclusion.RESTRICTED)
+        yield Exclusion.RESTRICTED.value, ()
     if every in OBJECTION_REASONS:
-        return verdict(Exclusion.OBJECTED)
-    if every is not None:
-        return verdict(Exclusion.SUPPRESSED)
+        yield Exclusion.OBJECTED.value, ()
+    elif every is not None and every is not SuppressionReason.ERASURE:
+        yield Exclusion.SUPPRESSED.value, ()
     said_no = {
         p.code: p.state
         for p in person.purposes
@@ -326,18 +326,35 @@ def evaluate(person: PersonFacts, rules: WaveRules) -> Verdict:
     open_ = [p for p in person.purposes if p.code not in said_no]
     if not open_:
         withdrawn = ConsentState.WITHDRAWN in said_no.values()
-        return verdict(Exclusion.WITHDRAWN if withdrawn else Exclusion.REFUSED)
-    ask = [p.code for p in open_ if rules.at_send_time or not p.fresh]
-    if not ask:
-        return verdict(Exclusion.FRESH)
+        yield (Exclusion.WITHDRAWN if withdrawn else Exclusion.REFUSED).value, ()
+    ask = tuple(p.code for p in open_ if rules.at_send_time or not p.fresh)
+    if open_ and not ask:
+        yield Exclusion.FRESH.value, ()
     if not rules.at_send_time and not person.any_record and not rules.include_missing:
-        return verdict(Exclusion.MISSING_NOT_INCLUDED, ask)
+        yield Exclusion.MISSING_NOT_INCLUDED.value, ask
     if all(why is not None for why in blocks.values()):
-        return verdict(_all_blocked_reason(blocks), ask)
+        yield all_blocked_reason(blocks), ask
     if (
         not rules.at_send_time
         and rules.frequency_cap is not None
         and person.asked_recently >= rules.frequency_cap
     ):
-        return verdict(Exclusion.FREQUENCY_CAP, ask)
-    return verdict(ELIGIBLE, ask)
+        yield Exclusion.FREQUENCY_CAP.value, ask
+    yield ELIGIBLE, ask
+
+
+def evaluate(person: PersonFacts, rules: WaveRules) -> Verdict:
+    """The verdict for one person and one wave (see the module's table)."""
+    prior = any(p.state in PRIOR_STATES for p in person.purposes)
+    basis = RequestBasis.PRIOR_CONSENT if prior else RequestBasis.DECLARED
+    blocks = channel_blocks(person, rules)
+    reason, ask = next(_findings(person, rules, blocks))
+    return Verdict(reason, basis, ask, blocks)
+
+
+def every_reason(person: PersonFacts, rules: WaveRules) -> tuple[str, ...]:
+    """Every reason of the module's table that applies, in its order (empty: eligible);
+    the first is :func:`evaluate`'s. Callers that must tell a person *all* that stands
+    in the way (the contact centre's contactability check) read this."""
+    blocks = channel_blocks(person, rules)
+    return tuple(reason for reason, _ in _findings(person, rules, blocks) if reason != ELIGIBLE)

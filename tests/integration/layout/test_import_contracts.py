@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("reconsent", "models", "channels", "consent_portal", "flows", "migrations")
+PACKAGES = (
+    "reconsent", "models", "channels", "consent_portal", "operator_api", "flows", "migrations",
+)  # fmt: skip
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -71,6 +73,11 @@ def test_the_contracts_hold_on_this_tree(copy_of_tree: Path) -> None:
         ("channels/outbox.py", "import reconsent.db", "models/ and channels/ import only"),
         # the portal starting Prefect
         ("consent_portal/pages.py", "import prefect", "the portal imports no Prefect"),
+        # the operator API starting Prefect, or reaching into the portal (a sibling)
+        ("operator_api/app.py", "import prefect", "the operator API imports no Prefect"),
+        ("operator_api/app.py", "import consent_portal.security", "entry points > wiring"),
+        # the contact centre's journey importing the web framework
+        ("reconsent/operators/capture.py", "import starlette", "import no web framework"),
         # a journey importing an entry point (a wrong arrow between layers)
         (
             "reconsent/ledger/append.py",
