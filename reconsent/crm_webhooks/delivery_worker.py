@@ -211,14 +211,21 @@ def drain_with_settings(
     engine: Engine, cfg: Settings, clock: Clock, *, poster: Poster | None = None
 ) -> DeliveryReport:
     """One drain as configured (RECONSENT_CRM_WEBHOOK_*): the CLI's and the sweep's."""
+    if not _any_endpoint(engine):  # nothing to deliver, and no secret key needed for it
+        return DeliveryReport()
+    box = SecretBox(cfg.crm_webhook_key())
     own = HttpPoster(cfg.crm_webhook_timeout_seconds) if poster is None else None
     config = WorkerConfig(
         give_up_seconds=cfg.crm_webhook_give_up_seconds,
         timeout_seconds=cfg.crm_webhook_timeout_seconds,
     )
-    box = SecretBox(cfg.crm_webhook_key())
     try:
         return deliver_due(engine, own or cast(Poster, poster), box, clock, config)
     finally:
         if own is not None:
             own.close()
+
+
+def _any_endpoint(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(CrmWebhookEndpoint.id).limit(1)).first() is not None

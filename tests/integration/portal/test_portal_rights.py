@@ -241,8 +241,14 @@ def test_erasure_removes_the_identity_keeps_hashes_and_history(
     assert (after.email_hash, after.phone_hash) == (None, None)
     assert after.erased_at is not None and after.subject_id == before.subject_id
     erasure = [s for s in db.suppressions() if s.reason is SuppressionReason.ERASURE]
-    assert {s.address_hash for s in erasure} == {None, before.email_hash, before.phone_hash}
-    assert all(s.channel is None and s.contact_id == seeded.contact_id for s in erasure)
+    # The contact on every channel; each address on the channels it serves (issue 17).
+    assert {(s.address_hash, s.channel) for s in erasure} == {
+        (None, None),
+        (before.email_hash, Channel.EMAIL),
+        (before.phone_hash, Channel.SMS),
+        (before.phone_hash, Channel.IVR),
+    }
+    assert all(s.contact_id == seeded.contact_id for s in erasure)
     events = db.events()
     assert [e.state for e in events] == [ConsentState.GIVEN, ConsentState.WITHDRAWN]
     assert {e.subject_id for e in events} == {before.subject_id}
