@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconsent.settings import Settings
+from tests.conftest import make_settings
 from tests.support.checkout import with_checkout
 
 
@@ -24,3 +26,9 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
         }
     )
     return with_checkout(env)
+
+
+@pytest.fixture
+def dsettings(tmp_path: Path, db_url: str) -> Settings:
+    """The dispatch tests' settings (the suite's defaults)."""
+    return make_settings(tmp_path, db_url)

@@ -1,4 +1,5 @@
-"""Dispatching: the gate at send time, escalation, retries, idempotence, crash recovery."""
+"""Dispatching: the gate at send time, escalation, idempotence, crash recovery, pacing
+(provider outcomes: ``test_dispatch_outcomes.py``)."""
 
 from __future__ import annotations
 
@@ -13,67 +14,43 @@ from models import ConsentEvent, SendAttempt, Suppression, Wave, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.kernel.clock import FixedClock
-from reconsent.kernel.ports import OutboundMessage, SendOutcome, SendResult
+from reconsent.kernel.ports import OutboundMessage, SendResult
 from reconsent.kernel.vocab import (
     AttemptStatus,
     Channel,
     RequestStatus,
     SuppressionReason,
 )
-from reconsent.planning.planner import plan_wave
 from reconsent.settings import Settings
 from tests.conftest import make_settings
-from tests.support import factories
+from tests.support.dispatch_waves import tick, wave_with
 from tests.support.fakes import RecordingAdapter, adapters
-from tests.support.messages import message_builder
-
-
-def _wave_with(engine: Engine, clock: FixedClock, n: int = 3, **wave_overrides: object) -> int:
-    now = clock.now()
-    with unit_of_work(engine) as s:
-        p = factories.add_catalog(s, now)
-        for i in range(n):
-            c = factories.add_contact(s, now, f"c{i}", email=f"c{i}@example.com")
-            factories.consent_to_channels(s, now, c, p, now - timedelta(days=800))
-        wave = factories.add_wave(s, now, **wave_overrides)
-        plan_wave(s, wave, now)
-        return wave.id
-
-
-def _tick(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:
-    for lo, hi in d.due_ranges(wave_id, clock.now(), 2):
-        d.advance(wave_id, lo, hi, clock.now())
-
-
-@pytest.fixture
-def dsettings(tmp_path: Path, db_url: str) -> Settings:
-    return make_settings(tmp_path, db_url)
 
 
 def test_escalates_email_sms_ivr_then_expires_without_consent(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=3)
+    wave_id = wave_with(engine, clock, n=3)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
-    _tick(d, wave_id, clock)
-    _tick(d, wave_id, clock)  # a second tick at the same time sends nothing twice
+    tick(d, wave_id, clock)
+    tick(d, wave_id, clock)  # a second tick at the same time sends nothing twice
     assert [len(fakes[c].sent) for c in Channel] == [3, 0, 0]
     assert len({m.link for m in fakes[Channel.EMAIL].sent}) == 3
     clock.advance(timedelta(days=3))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert [len(fakes[c].sent) for c in Channel] == [3, 3, 0]
     clock.advance(timedelta(days=2))  # Sunday 6 Dec: no calls under the Italian code
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert [len(fakes[c].sent) for c in Channel] == [3, 3, 0]
     clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday 10:00 in Rome (pre-holiday hours)
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert [len(fakes[c].sent) for c in Channel] == [3, 3, 3]
     assert all(
         m.voice_url and "/webhooks/twilio/voice?t=" in m.voice_url for m in fakes[Channel.IVR].sent
     )
     clock.advance(timedelta(days=1))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     with unit_of_work(engine) as s:
         statuses = s.scalars(select(WaveRequest.status)).all()
         given_by_wave = s.scalar(
@@ -86,10 +63,10 @@ def test_escalates_email_sms_ivr_then_expires_without_consent(
 def test_objection_mid_wave_stops_the_next_step(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     with unit_of_work(engine) as s:
         first = s.scalars(select(WaveRequest).order_by(WaveRequest.id)).first()
         assert first is not None
@@ -104,92 +81,12 @@ def test_objection_mid_wave_stops_the_next_step(
         )
         objector = first.id
     clock.advance(timedelta(days=3))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert [m.request_id for m in fakes[Channel.SMS].sent] != [objector]
     assert objector not in {m.request_id for m in fakes[Channel.SMS].sent}
     with unit_of_work(engine) as s:
         req = s.get_one(WaveRequest, objector)
         assert (req.status, req.close_reason) == (RequestStatus.CANCELLED, "objected")
-
-
-def test_transient_errors_retry_with_backoff_then_escalate(
-    engine: Engine, clock: FixedClock, dsettings: Settings
-) -> None:
-    wave_id = _wave_with(engine, clock, n=1)
-
-    def throttled(m: OutboundMessage) -> SendResult:
-        return SendResult(
-            m.attempt_id, SendOutcome.TRANSIENT, "fake", error_code="429", retry_after=120
-        )
-
-    fakes = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=throttled))
-    d = Dispatcher(engine, dsettings, fakes)
-    _tick(d, wave_id, clock)
-    with unit_of_work(engine) as s:
-        attempt = s.scalars(select(SendAttempt)).one()
-        assert (attempt.status, attempt.tries) == (AttemptStatus.RETRY, 1)
-        assert attempt.next_retry_at == clock.now() + timedelta(
-            seconds=120
-        )  # Retry-After beats 30 s
-    clock.advance(timedelta(seconds=60))
-    _tick(d, wave_id, clock)  # not yet due
-    with unit_of_work(engine) as s:
-        assert s.scalars(select(SendAttempt.tries)).one() == 1
-    for _ in range(2):
-        clock.advance(timedelta(hours=1))
-        _tick(d, wave_id, clock)
-    with unit_of_work(engine) as s:
-        attempts = {a.channel: a for a in s.scalars(select(SendAttempt))}
-    assert attempts[Channel.EMAIL].status is AttemptStatus.FAILED
-    assert attempts[Channel.EMAIL].tries == dsettings.send_max_tries
-    assert attempts[Channel.SMS].status is AttemptStatus.SENT  # escalated after the retries
-    assert len(fakes[Channel.SMS].sent) == 1
-
-
-def test_permanent_error_escalates_at_once_and_suppresses_the_address(
-    engine: Engine, clock: FixedClock, dsettings: Settings
-) -> None:
-    wave_id = _wave_with(engine, clock, n=1)
-
-    def bounced(m: OutboundMessage) -> SendResult:
-        return SendResult(m.attempt_id, SendOutcome.PERMANENT, "fake", error_code="bounce")
-
-    fakes = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=bounced))
-    _tick(Dispatcher(engine, dsettings, fakes), wave_id, clock)
-    assert len(fakes[Channel.SMS].sent) == 1  # same tick, next channel
-    with unit_of_work(engine) as s:
-        sup = s.scalars(select(Suppression)).one()
-        assert (sup.channel, sup.reason) == (Channel.EMAIL, SuppressionReason.BOUNCE)
-        assert sup.address_hash is not None
-
-
-def test_a_line_break_in_a_name_never_suppresses_the_address(
-    engine: Engine, clock: FixedClock, dsettings: Settings, tmp_path: Path
-) -> None:
-    """A CR LF in a given name (stored before imports refused it) made the outbox fail
-    the attempt as ``invalid_address`` and suppress the person's valid e-mail. The name
-    is normalised into the message; and a message that cannot be built is a failed
-    attempt (``UNSENDABLE``), never a suppression (issue 17)."""
-    from channels.outbox import FileOutbox
-    from models import Contact
-
-    wave_id = _wave_with(engine, clock, n=2)
-    with unit_of_work(engine) as s:
-        for contact in s.scalars(select(Contact)):
-            contact.given_name = "Anna\r\nBcc: someone@example.net"
-    outbox = FileOutbox(Channel.EMAIL, tmp_path / "outbox", clock=clock)
-    fakes: dict[Channel, object] = {**adapters(), Channel.EMAIL: outbox}
-    _tick(Dispatcher(engine, dsettings, fakes), wave_id, clock)  # type: ignore[arg-type]
-    written = sorted((tmp_path / "outbox" / "email").glob("*.eml"))
-    assert len(written) == 2
-    headers = written[0].read_bytes().split(b"\r\n\r\n", 1)[0]
-    assert b"Bcc:" not in headers.replace(b"Anna Bcc:", b"")  # one To line, no new header
-    assert b"Anna Bcc: someone@example.net" in headers or b"=?utf-8?" in headers
-    with unit_of_work(engine) as s:
-        assert s.scalars(select(Suppression)).all() == []
-    unbuildable = message_builder()(999, to_name="Anna\r\nBcc: x@example.net")  # no cleaning
-    [result] = outbox.send([unbuildable])
-    assert (result.outcome, result.error_code) == (SendOutcome.UNSENDABLE, "render_error")
 
 
 def _claim_only(d: Dispatcher, wave_id: int, clock: FixedClock) -> None:
@@ -208,34 +105,34 @@ def _mark_handed_over(engine: Engine) -> None:
 def test_crash_before_the_provider_call_sends_after_the_lease(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
     _claim_only(d, wave_id, clock)  # claimed, then the process "dies" before calling out
-    _tick(d, wave_id, clock)  # within the lease: nothing happens
+    tick(d, wave_id, clock)  # within the lease: nothing happens
     assert fakes[Channel.EMAIL].sent == []
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2  # never handed over: nobody is lost
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2
 
 
 def test_crash_during_the_provider_call_never_sends_twice(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
     _claim_only(d, wave_id, clock)
     _mark_handed_over(engine)
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert fakes[Channel.EMAIL].sent == []  # presumed sent: at most once
     with unit_of_work(engine) as s:
         assert set(s.scalars(select(SendAttempt.status))) == {AttemptStatus.UNKNOWN}
     clock.advance(timedelta(days=3))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.SMS].sent) == 2  # nobody lost: they escalate on schedule
 
 
@@ -250,12 +147,12 @@ def test_a_lost_outcome_is_unknown_until_the_provider_reports_it(
     from reconsent.kernel.rules.delivery_outcomes import sendgrid_event_verdict
     from reconsent.ledger.append import LedgerContext
 
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
     d = Dispatcher(engine, dsettings, adapters())
     _claim_only(d, wave_id, clock)
     _mark_handed_over(engine)
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     with unit_of_work(engine) as s:
         funnel = wave_funnel(s, s.get_one(Wave, wave_id))
         assert (funnel["channels"]["email"]["sent"], funnel["channels"]["email"]["unknown"]) == (
@@ -284,13 +181,13 @@ def test_a_lost_outcome_is_unknown_until_the_provider_reports_it(
 def test_lost_call_is_sent_again_on_an_idempotent_channel(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
     fakes = adapters(email=RecordingAdapter(Channel.EMAIL, idempotent=True))
     d = Dispatcher(engine, dsettings, fakes)
     _claim_only(d, wave_id, clock)
     _mark_handed_over(engine)
     clock.advance(timedelta(seconds=dsettings.claim_lease_seconds + 1))
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2
 
 
@@ -299,19 +196,19 @@ def test_configuration_error_fails_the_run_and_loses_nothing(
 ) -> None:
     from reconsent.kernel.errors import ChannelConfigError
 
-    wave_id = _wave_with(engine, clock, n=2)
+    wave_id = wave_with(engine, clock, n=2)
 
     def unauthorised(_m: OutboundMessage) -> SendResult:
         raise ChannelConfigError("the provider rejected the API key", provider="fake", status=401)
 
     broken = adapters(email=RecordingAdapter(Channel.EMAIL, outcome=unauthorised))
     with pytest.raises(ChannelConfigError):
-        _tick(Dispatcher(engine, dsettings, broken), wave_id, clock)
+        tick(Dispatcher(engine, dsettings, broken), wave_id, clock)
     with unit_of_work(engine) as s:
         assert set(s.scalars(select(SendAttempt.status))) == {AttemptStatus.RETRY}
     fixed = adapters()
     clock.advance(timedelta(minutes=5))
-    _tick(Dispatcher(engine, dsettings, fixed), wave_id, clock)
+    tick(Dispatcher(engine, dsettings, fixed), wave_id, clock)
     assert len(fixed[Channel.EMAIL].sent) == 2
 
 
@@ -323,7 +220,7 @@ def test_concurrent_dispatchers_never_send_twice(
 
     engine = make_engine(pg_url, pool_size=10)
     settings = make_settings(tmp_path, pg_url)
-    wave_id = _wave_with(engine, clock, n=60)
+    wave_id = wave_with(engine, clock, n=60)
     fakes = adapters()
     barrier = threading.Barrier(4)
 
@@ -350,17 +247,17 @@ def test_concurrent_dispatchers_never_send_twice(
 def test_daily_cap_per_channel_defers_the_rest_to_tomorrow(
     engine: Engine, clock: FixedClock, dsettings: Settings
 ) -> None:
-    wave_id = _wave_with(engine, clock, n=5, daily_cap={"email": 2})
+    wave_id = wave_with(engine, clock, n=5, daily_cap={"email": 2})
     fakes = adapters()
     d = Dispatcher(engine, dsettings, fakes)
-    _tick(d, wave_id, clock)
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2
     clock.advance(timedelta(hours=5))  # still the same UTC day
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 2
     clock.set(datetime(2026, 12, 2, 0, 0, tzinfo=UTC))  # next UTC day
-    _tick(d, wave_id, clock)
+    tick(d, wave_id, clock)
     assert len(fakes[Channel.EMAIL].sent) == 4
     assert len({m.request_id for m in fakes[Channel.EMAIL].sent}) == 4
 
@@ -369,7 +266,7 @@ def test_rate_limit_paces_a_channel(
     engine: Engine, clock: FixedClock, tmp_path: Path, db_url: str
 ) -> None:
     settings = make_settings(tmp_path, db_url, send_rate_per_second={"email": 2})
-    wave_id = _wave_with(engine, clock, n=6)
+    wave_id = wave_with(engine, clock, n=6)
     fakes = adapters()
     slept: list[float] = []
     fake_time = [0.0]
@@ -390,7 +287,7 @@ def test_a_paced_channel_is_claimed_one_chunk_at_a_time(
     engine: Engine, clock: FixedClock, tmp_path: Path, db_url: str
 ) -> None:
     settings = make_settings(tmp_path, db_url, send_rate_per_second={"email": 2})
-    wave_id = _wave_with(engine, clock, n=7)
+    wave_id = wave_with(engine, clock, n=7)
     fakes = adapters()
     claimed_when_sent: list[int] = []
 
