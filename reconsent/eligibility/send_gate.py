@@ -37,7 +37,26 @@ from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronC
 from reconsent.kernel.vocab import Channel, ConsentState, SuppressionReason
 from reconsent.kernel.waveconfig import WaveConfig
 
-__all__ = ["PERSON_COLUMNS", "Person", "load_gates", "person_gate", "send_rules", "stopped_on"]
+__all__ = [
+    "PERSON_COLUMNS",
+    "Person",
+    "Suppressed",
+    "load_gates",
+    "person_facts",
+    "person_gate",
+    "send_rules",
+    "stopped_on",
+    "suppressions_of",
+]
+
+
+class PurposeLike(Protocol):
+    """What the rule reads of a purpose: a ``Purpose``, or a cached reference to one."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def channel(self) -> Channel | None: ...
 
 
 class Person(Protocol):
@@ -97,7 +116,7 @@ def send_rules(
 
 
 @dataclass(frozen=True)
-class _Suppressed:
+class Suppressed:
     every: dict[int, SuppressionReason]
     channels: dict[int, dict[Channel, SuppressionReason]]
 
@@ -114,7 +133,7 @@ def load_gates(
     people = list(contacts)
     ids = [c.id for c in people]
     states = _states(session, ids, [p.id for p in purposes])
-    suppressed = _suppressions(session, people)
+    suppressed = suppressions_of(session, people)
     gates: dict[int, Gate] = {}
     # Most people share one of a few situations: the rule runs once per situation.
     judged: dict[tuple[object, ...], Gate] = {}
@@ -149,10 +168,43 @@ def _judge(situation: tuple[Any, ...], purposes: Sequence[Purpose], rules: WaveR
     states, addresses, erased, restricted, every, channels, any_record, customer, rpo, tz, local = (
         situation
     )
-    facts = PersonFacts(
+    facts = person_facts(
+        purposes,
+        states,
+        addresses,
+        erased,
+        restricted,
+        every,
+        channels,
+        any_record,
+        rpo,
+        customer=customer,
+    )
+    verdict = evaluate(facts, rules)
+    blocked = verdict.reason if verdict.reason in person_wide() else None
+    return Gate(blocked, tz, dict(verdict.blocks), local)
+
+
+def person_facts(
+    purposes: Sequence[PurposeLike],
+    marks: Sequence[tuple[ConsentState, bool]],
+    addresses: frozenset[Channel],
+    erased: bool,
+    restricted: bool,
+    every: SuppressionReason | None,
+    channels: Iterable[tuple[Channel, SuppressionReason]],
+    any_record: bool,
+    rpo: bool,
+    *,
+    customer: bool = False,
+    asked_recently: int = 0,
+) -> PersonFacts:
+    """What the rule reads of one person, from the parts of a situation the gate (and
+    the contactability check) group people by: ``marks`` is (state, provable) per purpose."""
+    return PersonFacts(
         purposes=tuple(
             PurposeFacts(p.code, p.channel, state, provable)
-            for p, (state, provable) in zip(purposes, states, strict=True)
+            for p, (state, provable) in zip(purposes, marks, strict=True)
         ),
         addresses=addresses,
         erased=erased,
@@ -161,11 +213,9 @@ def _judge(situation: tuple[Any, ...], purposes: Sequence[Purpose], rules: WaveR
         channel_suppressions=dict(channels),
         any_record=any_record,
         customer=customer,
+        asked_recently=asked_recently,
         rpo_covered=rpo,
     )
-    verdict = evaluate(facts, rules)
-    blocked = verdict.reason if verdict.reason in person_wide() else None
-    return Gate(blocked, tz, dict(verdict.blocks), local)
 
 
 def person_gate(
@@ -230,7 +280,7 @@ def stopped_on(session: Session, person: Person, channel: Channel) -> str | None
         return "erased"
     if person.restricted_at is not None:
         return "restricted"
-    found = _suppressions(session, [person])
+    found = suppressions_of(session, [person])
     why = found.every.get(person.id) or found.channels.get(person.id, {}).get(channel)
     return None if why is None else f"suppressed:{why.value}"
 
@@ -259,7 +309,7 @@ def _suppression_rows(
     )
 
 
-def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
+def suppressions_of(session: Session, people: list[Person]) -> Suppressed:
     """Every-channel and per-channel suppressions, by contact id and by address hash;
     a hash suppression on a channel only applies to the address that channel uses."""
     every: dict[int, SuppressionReason] = {}
@@ -287,7 +337,7 @@ def _suppressions(session: Session, people: list[Person]) -> _Suppressed:
                 every.setdefault(owner, why)
             elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
                 channels.setdefault(owner, {}).setdefault(Channel(channel), why)
-    return _Suppressed(every, channels)
+    return Suppressed(every, channels)
 
 
 def _address_fits(contact: Person, channel: Channel, digest: str) -> bool:

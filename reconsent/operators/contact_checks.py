@@ -33,7 +33,7 @@ from models import (
 from models.base import UTCDateTime
 from reconsent.db import among_list, list_param
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, consulted_within
-from reconsent.eligibility.send_gate import PERSON_COLUMNS, _suppressions
+from reconsent.eligibility.send_gate import PERSON_COLUMNS, person_facts, suppressions_of
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import AddressError, NotFoundError
 from reconsent.kernel.rules.addresses import address_hasher, normalise_email, normalise_phone
@@ -44,7 +44,7 @@ from reconsent.kernel.rules.contactability import (
     rpo_revokes,
     state_in_force,
 )
-from reconsent.kernel.rules.eligibility import RPO_PREFIX, PersonFacts, PurposeFacts, WaveRules
+from reconsent.kernel.rules.eligibility import RPO_PREFIX, WaveRules
 from reconsent.kernel.rules.patron_days import NO_LOCAL_DAYS, LocalDays, PatronCalendar
 from reconsent.kernel.vocab import AddressKind, AttemptStatus, Channel, ConsentState
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
@@ -236,7 +236,7 @@ def check_contacts(
     cap = options.frequency_cap
     since = now - timedelta(days=cap.days) if cap else None
     people, states = _load(session, [k for k in keys if k is not None], pids, channel, since)
-    suppressed = _suppressions(session, people)
+    suppressed = suppressions_of(session, people)
     consulted = consulted_within(
         reference.last_consultation(session), now, options.rpo_validity_days
     )
@@ -332,19 +332,17 @@ def _judge(
         local,
         reg,
     ) = situation
-    person = PersonFacts(
-        purposes=tuple(
-            PurposeFacts(p.code, p.channel, state, provable)
-            for p, (state, provable) in zip(purposes, marks, strict=True)
-        ),
-        addresses=addresses,
-        erased=erased,
-        restricted=restricted,
-        every_suppression=every,
-        channel_suppressions=dict(channels),
-        any_record=any_record,
+    person = person_facts(
+        purposes,
+        marks,
+        addresses,
+        erased,
+        restricted,
+        every,
+        channels,
+        any_record,
+        rpo,
         asked_recently=asked,
-        rpo_covered=rpo,
     )
     facts = ContactFacts(person=person, timezone=tz, local_days=local, rpo_registered=reg)
     return judge_contact(facts, channel, rules, now=now, quiet_preset=preset)
