@@ -208,7 +208,7 @@ class SendGridEmail:
                 if bad and not split_done and len(bad) < len(pending):
                     split_done = True
                     results += [
-                        self._failed(msg, answer, bad[i], _blamed(bad[i]))
+                        self._failed(msg, answer, *bad[i])
                         for i, (msg, _) in enumerate(pending)
                         if i in bad
                     ]
@@ -216,10 +216,9 @@ class SendGridEmail:
                     continue
                 # Refused as a whole, or for every message: the request's content, never
                 # proof that each address is bad (no suppression; the wave escalates).
-                detail = _error_text(answer)
-                blamed = _blamed(detail) if bad and len(bad) == len(pending) else None
+                detail = (SendOutcome.UNSENDABLE, _error_text(answer))
                 return results + [
-                    self._failed(msg, answer, bad.get(i, detail), blamed or SendOutcome.UNSENDABLE)
+                    self._failed(msg, answer, *bad.get(i, detail))
                     for i, (msg, _) in enumerate(pending)
                 ]
             retry_after = _retry_after(answer)
@@ -261,7 +260,7 @@ class SendGridEmail:
         return _Answer(int(response.status_code), response.headers or {}, response.body or b"")
 
     def _failed(
-        self, msg: OutboundMessage, answer: _Answer, detail: str, outcome: SendOutcome
+        self, msg: OutboundMessage, answer: _Answer, outcome: SendOutcome, detail: str
     ) -> SendResult:
         return SendResult(
             msg.attempt_id,
@@ -300,24 +299,21 @@ def _error_text(answer: _Answer) -> str:
     return ("; ".join(parts) or f"HTTP {answer.status}")[:300]
 
 
-def _bad_personalizations(answer: _Answer, count: int) -> dict[int, str]:
-    """Index -> error text, when *every* error names a personalization; else empty."""
-    bad: dict[int, str] = {}
+def _bad_personalizations(answer: _Answer, count: int) -> dict[int, tuple[SendOutcome, str]]:
+    """Index -> (outcome, error text), when *every* error names a personalization; else
+    empty. An error on the recipient's e-mail blames the address (``PERMANENT``:
+    suppressed); on anything else (the name, substitutions) the message
+    (``UNSENDABLE``: failed, never suppressed)."""
+    bad: dict[int, tuple[SendOutcome, str]] = {}
     for error in _errors(answer):
-        match = _FIELD_INDEX.match(str(error.get("field") or ""))
+        field = str(error.get("field") or "")
+        match = _FIELD_INDEX.match(field)
         if match is None or int(match.group(1)) >= count:
             return {}
-        text = f"{error.get('field')}: {error.get('message') or ''}"[:300]
-        bad[int(match.group(1))] = text
+        text = f"{field}: {error.get('message') or ''}"[:300]
+        blamed = SendOutcome.PERMANENT if _EMAIL_FIELD.search(field) else SendOutcome.UNSENDABLE
+        bad[int(match.group(1))] = (blamed, text)
     return bad
-
-
-def _blamed(detail: str) -> SendOutcome:
-    """A personalization's error on its recipient's e-mail blames the address
-    (``PERMANENT``: suppressed); on anything else (the name, substitutions) the
-    message (``UNSENDABLE``: failed, never suppressed)."""
-    field = detail.partition(":")[0]
-    return SendOutcome.PERMANENT if _EMAIL_FIELD.search(field) else SendOutcome.UNSENDABLE
 
 
 def _retry_after(answer: _Answer) -> float | None:

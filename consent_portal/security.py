@@ -69,24 +69,9 @@ class CsrfTokens:
         return None
 
 
-def proxy_options(trusted: str) -> dict[str, Any]:
-    """uvicorn's options for the proxies to trust (``portal_forwarded_allow_ips``).
-
-    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so anyone on the
-    host could pick their address (and their rate-limit bucket). Here nothing is
-    believed unless named: with proxies named, uvicorn puts the real client address
-    in the request (from the header those proxies set), which the rate limits and the
-    evidence then read.
-    """
-    trusted = ",".join(part.strip() for part in trusted.split(",") if part.strip())
-    if not trusted:
-        return {"proxy_headers": False, "forwarded_allow_ips": ""}
-    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
-
-
 def client_ip(request: Request, *, truncate: bool = False) -> str | None:
     """The client address uvicorn gives (the peer, or with trusted proxies the address
-    they forwarded: :func:`proxy_options`); no header is read here.
+    they forwarded: :func:`reconsent.web_security.proxy_options`); no header is read here.
 
     With ``truncate`` (setting ``evidence_ip_truncate``) only its network is kept.
     """

@@ -1,4 +1,5 @@
-"""Security headers on every answer of a web app (the consent portal, the operator API).
+"""Security headers on every answer of a web app (the consent portal, the operator API),
+and the proxies whose forwarded addresses uvicorn may believe.
 
 Starlette answers some requests outside every user middleware: its server-error
 layer (500) and its body limit (413). :class:`SecuredStarlette` wraps its whole
@@ -14,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["HSTS", "SecuredStarlette", "SecurityHeadersMiddleware"]
+__all__ = ["HSTS", "SecuredStarlette", "SecurityHeadersMiddleware", "proxy_options"]
 
 HSTS = "max-age=63072000; includeSubDomains"
 
@@ -78,3 +79,18 @@ class SecuredStarlette(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeadersMiddleware(super().build_middleware_stack(), **self.headers_options)
+
+
+def proxy_options(trusted: str) -> dict[str, Any]:
+    """uvicorn's options for the proxies to trust (``portal_forwarded_allow_ips``).
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so anyone on the
+    host could pick their address (and their rate-limit bucket). Here nothing is
+    believed unless named: with proxies named, uvicorn puts the real client address
+    in the request (from the header those proxies set), which the rate limits and the
+    evidence then read.
+    """
+    trusted = ",".join(part.strip() for part in trusted.split(",") if part.strip())
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}

@@ -66,6 +66,8 @@ def serve(factory: str, host: str, port: int, workers: int, **options: Any) -> N
     name one (uvicorn's own default would believe 127.0.0.1)."""
     import uvicorn
 
+    from reconsent.web_security import proxy_options
+
     settings()  # fail fast on bad settings
     uvicorn.run(
         factory,
@@ -75,5 +77,5 @@ def serve(factory: str, host: str, port: int, workers: int, **options: Any) -> N
         workers=workers,
         log_level="info",
         access_log=False,
-        **{"proxy_headers": False, "forwarded_allow_ips": "", **options},
+        **{**proxy_options(""), **options},
     )

@@ -93,7 +93,7 @@ def portal(
     ),
 ) -> None:
     """Serve the consent portal and the provider webhooks."""
-    from consent_portal.security import proxy_options
+    from reconsent.web_security import proxy_options
 
     current = settings()  # fail fast on bad settings
     trusted = (

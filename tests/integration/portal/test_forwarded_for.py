@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import Engine
 
 from consent_portal.app import create_app
-from consent_portal.security import proxy_options
 from reconsent.dev.emulators.server import running_server
 from reconsent.kernel.clock import FixedClock
 from reconsent.settings import Settings
+from reconsent.web_security import proxy_options
 
 LIMIT = 5
 
