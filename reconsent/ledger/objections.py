@@ -257,10 +257,9 @@ def record_objection(
     _suppress_contact(session, contact_id, None, reason, method.value, ctx)
     # Each address on the channels it serves, not every channel: a housemate who shares
     # the e-mail keeps their own phone (an erasure too: its rows outlive the identity).
-    source = "rights:erasure" if reason is SuppressionReason.ERASURE else None
-    suppress_person_addresses(
-        session, contact, reason, source or f"{method.value}:{reason.value}", ctx
-    )
+    erasure = reason is SuppressionReason.ERASURE
+    source = "rights:erasure" if erasure else f"{method.value}:{reason.value}"
+    suppress_person_addresses(session, contact, reason, source, ctx)
     if request is not None:
         close_requests(
             session, [Closing(request.id, RequestStatus.REFUSED, channel, reason.value)], ctx.now
