@@ -34,12 +34,12 @@ from consent_portal import (
 )
 from consent_portal import webhooks_sendgrid as sendgrid_hooks
 from consent_portal import webhooks_twilio as twilio_hooks
-from consent_portal.batching import Batcher
 from consent_portal.decision_posts import Outcome, Post, write_posts
 from consent_portal.i18n import local_time
 from consent_portal.rate_limits import RateLimitMiddleware
 from consent_portal.security import CSP, CsrfTokens, no_store
 from consent_portal.state import STATIC_DIR, TEMPLATES_DIR, Portal
+from reconsent.kernel.batching import Batcher
 from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.ledger.key_check import checked_address_key
 from reconsent.settings import Settings, load_settings

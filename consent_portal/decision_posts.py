@@ -2,7 +2,7 @@
 
 A post's link signature and CSRF token are checked by the handler, before
 any database work; here, in one unit of work for every post of a batch
-(``consent_portal.batching``): each link's request and age, each form's
+(``reconsent.kernel.batching``): each link's request and age, each form's
 choices, then all the decisions through ``record_decisions`` (one statement
 per step for all of them) and one commit.  A post that fails (a bad or
 expired link, no explicit choice, an erased person) gets its own outcome and

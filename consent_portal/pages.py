@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from consent_portal.batching import Batcher
 from consent_portal.decision_posts import (
     ACTION_SAVE,
     NoChoice,
@@ -36,6 +35,7 @@ from consent_portal.shells import shell_page
 from consent_portal.state import OpenLink, Portal, open_link, portal_of, retry_on_conflict, run_sync
 from consent_portal.wave_texts import wave_texts
 from reconsent.db import unit_of_work
+from reconsent.kernel.batching import Batcher
 from reconsent.kernel.errors import LinkError
 from reconsent.kernel.links import LinkUse
 from reconsent.kernel.ports import MessageContext

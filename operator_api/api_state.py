@@ -8,13 +8,16 @@ from typing import TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from operator_api.access import KeyCache
+from reconsent.kernel.batching import Batcher
 from reconsent.kernel.clock import Clock
 from reconsent.kernel.waveconfig import FrequencyCap, QuietHours
 from reconsent.ledger.append import LedgerContext
+from reconsent.operators.capture_batch import Captured, ConsentCapture
 from reconsent.operators.contact_checks import CheckOptions
 from reconsent.operators.reference_data import Reference
 from reconsent.settings import Settings
@@ -49,12 +52,15 @@ class Api:
     settings: Settings
     clock: Clock
     sessions: sessionmaker[Session]
-    #: Sessions for the checks: autocommit (each statement its own snapshot, no BEGIN and
-    #: COMMIT round trips; a check writes nothing).
-    reads: sessionmaker[Session]
+    #: The engine of the checks: autocommit (each statement its own snapshot, no BEGIN and
+    #: COMMIT round trips; a check writes nothing) and no ORM session (a check is one
+    #: Core statement).
+    reads: Engine
     keys: KeyCache
     options: CheckOptions
     limiter: CapacityLimiter | None  # None: database work runs inline on the event loop
+    #: The consent posts that arrive together, written in one unit of work.
+    captures: Batcher[ConsentCapture, Captured | Exception] = field(init=False)
     #: The catalog's purposes and the last RPO consultation, re-read every few seconds.
     reference: Reference = field(default_factory=lambda: Reference(REFERENCE_SECONDS))
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from anyio import CapacityLimiter
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -29,7 +28,9 @@ from operator_api.endpoints import API_PREFIX, Endpoint
 from operator_api.openapi import docs_page, openapi_document
 from reconsent import __version__
 from reconsent.db import session_factory
+from reconsent.kernel.batching import Batcher
 from reconsent.kernel.clock import Clock, SystemClock
+from reconsent.operators.capture_batch import Captured, ConsentCapture
 from reconsent.settings import Settings, load_settings
 from reconsent.web_security import SecuredStarlette
 from reconsent.wiring import api_engine
@@ -39,6 +40,8 @@ __all__ = ["ENDPOINTS", "app_from_env", "create_app"]
 #: A batch of 10,000 contacts by e-mail is about 0.5 MB; anything bigger is refused (413).
 MAX_BODY_SIZE = 2 * 1024 * 1024
 ENDPOINTS: list[Endpoint] = [*check_routes.ENDPOINTS, *capture_routes.ENDPOINTS]
+#: The most consent posts written in one unit of work (as the portal's decisions).
+CAPTURE_BATCH = 64
 #: The JSON answers load nothing; the docs page only its own inline style.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -61,9 +64,7 @@ def create_app(
         owned = engine is None
         app_engine = api_engine(settings) if engine is None else engine
         sessions = session_factory(app_engine)
-        reads = sessionmaker(
-            app_engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        reads = app_engine.execution_options(isolation_level="AUTOCOMMIT")
         threads = settings.api_threads
         api = Api(
             settings=settings,
@@ -74,6 +75,11 @@ def create_app(
             options=check_options(settings),
             limiter=CapacityLimiter(threads) if threads else None,
         )
+
+        async def write(posts: list[ConsentCapture]) -> list[Captured | Exception]:
+            return await api.run(lambda: capture_routes.write_consents(api, posts))
+
+        api.captures = Batcher(write, max_batch=CAPTURE_BATCH)
         try:
             yield {"api": api}
         finally:

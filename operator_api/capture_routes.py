@@ -9,8 +9,10 @@ is 409. Without one, every post records.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,26 +36,42 @@ from reconsent.operators.capture import (
     record_operator_objection,
     resolve_contact,
 )
+from reconsent.operators.capture_batch import (
+    Captured,
+    ConsentCapture,
+    NeedsOneByOne,
+    record_capture_batch,
+)
 from reconsent.operators.contact_checks import Lookup
 from reconsent.operators.idempotency import Answer, claim_key, request_digest, store_answer
 
-__all__ = ["ENDPOINTS"]
+__all__ = ["ENDPOINTS", "write_consents"]
 
 Work = Callable[[Session, Caller, str | None], Answer]
 
 
-async def _write(
-    request: Request, model: type[BaseModel], work: Callable[[Api, BaseModel], Work]
-) -> Response:
+async def _read(
+    request: Request, model: type[BaseModel]
+) -> tuple[Api, Caller, bytes, BaseModel] | Response:
+    """The key's caller (scope consents:write) and the post, else the answer to give."""
     api = api_of(request)
     caller = api.keys.require(request, "consents:write")
     if isinstance(caller, Response):
         return caller
     raw = await request.body()
     try:
-        post = model.model_validate_json(raw)
+        return api, caller, raw, model.model_validate_json(raw)
     except ValidationError as exc:
         return invalid(exc)
+
+
+async def _write(
+    request: Request, model: type[BaseModel], work: Callable[[Api, BaseModel], Work]
+) -> Response:
+    read = await _read(request, model)
+    if isinstance(read, Response):
+        return read
+    api, caller, raw, post = read
     idempotency = request.headers.get("idempotency-key")
     digest = request_digest(request.method, request.url.path, raw)
     write = work(api, post)
@@ -71,12 +89,8 @@ async def _write(
 
     try:
         answer, replayed = await api.run(run)
-    except ConflictError as exc:
-        return problem(409, "conflict", str(exc))
-    except NotFoundError as exc:
-        return problem(404, "not found", str(exc))
-    except DecisionError as exc:
-        return problem(422, "not recorded", str(exc))
+    except (ConflictError, NotFoundError, DecisionError) as exc:
+        return _error(exc)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return json_response(answer.body, answer.status_code, **headers)
 
@@ -91,27 +105,89 @@ def _call(api: Api, post: ConsentPost | ObjectionPost, caller: Caller) -> CallFa
     )
 
 
-def _consents(api: Api, post: BaseModel) -> Work:
-    assert isinstance(post, ConsentPost)
+def _capture(
+    api: Api, post: ConsentPost, caller: Caller, request: Request, raw: bytes
+) -> ConsentCapture:
+    return ConsentCapture(
+        lookup=Lookup(*post.contact.kind_value()),
+        choices=tuple((c.purpose, ConsentState(c.decision)) for c in post.choices),
+        notice_version=post.notice_version,
+        call=_call(api, post, caller),
+        at=api.clock.now(),
+        idempotency=request.headers.get("idempotency-key"),
+        digest=request_digest(request.method, request.url.path, raw),
+    )
 
-    def write(session: Session, caller: Caller, idempotency: str | None) -> Answer:
-        contact = resolve_contact(session, Lookup(*post.contact.kind_value()), api.options)
+
+def _one_consent(api: Api, post: ConsentCapture) -> Captured:
+    """One consent post in its own unit of work: the exact path (every error answered)."""
+    ctx = replace(api.ledger_context(), now=post.at)
+    caller, idempotency = post.call.caller, post.idempotency
+    with unit_of_work(api.sessions) as session:
+        if idempotency is not None:
+            stored = claim_key(session, caller.id, idempotency, post.digest, post.at)
+            if stored is not None:
+                return Captured(stored, True)
+        contact = resolve_contact(session, post.lookup, api.options)
         states = record_operator_choices(
             session,
             contact,
-            [(c.purpose, ConsentState(c.decision)) for c in post.choices],
+            post.choices,
             notice_version=post.notice_version,
-            call=_call(api, post, caller),
-            ctx=api.ledger_context(),
+            call=post.call,
+            ctx=ctx,
             idempotency=idempotency,
         )
         body = {
             "external_id": contact.external_id,
             "states": {k: v.value for k, v in states.items()},
         }
-        return Answer(201, body)
+        answer = Answer(201, body)
+        if idempotency is not None:
+            store_answer(session, caller.id, idempotency, answer)
+        return Captured(answer, False)
 
-    return write
+
+def write_consents(api: Api, posts: list[ConsentCapture]) -> list[Captured | Exception]:
+    """The posts that arrived together, in one unit of work
+    (:func:`reconsent.operators.capture_batch.record_capture_batch`); when that batch
+    cannot be written as one (a post with an error, a deadlock with another process),
+    each post on its own, each with its own answer."""
+    try:
+        with unit_of_work(api.sessions) as session:
+            return list(record_capture_batch(session, posts, api.options, api.ledger_context()))
+    except (NeedsOneByOne, DBAPIError):
+        pass
+    results: list[Captured | Exception] = []
+    for post in posts:
+        try:
+            results.append(_one_consent(api, post))
+        except (ConflictError, NotFoundError, DecisionError, DBAPIError) as exc:
+            results.append(exc)
+    return results
+
+
+async def consents(request: Request) -> Response:
+    read = await _read(request, ConsentPost)
+    if isinstance(read, Response):
+        return read
+    api, caller, raw, post = read
+    assert isinstance(post, ConsentPost)
+    found = await api.captures.submit(_capture(api, post, caller, request, raw))
+    if isinstance(found, Exception):
+        return _error(found)
+    headers = {"Idempotent-Replayed": "true"} if found.replayed else {}
+    return json_response(found.answer.body, found.answer.status_code, **headers)
+
+
+def _error(exc: Exception) -> Response:
+    if isinstance(exc, ConflictError):
+        return problem(409, "conflict", str(exc))
+    if isinstance(exc, NotFoundError):
+        return problem(404, "not found", str(exc))
+    if isinstance(exc, DecisionError):
+        return problem(422, "not recorded", str(exc))
+    raise exc
 
 
 def _objection(api: Api, post: BaseModel) -> Work:
@@ -125,10 +201,6 @@ def _objection(api: Api, post: BaseModel) -> Work:
         return Answer(201, {"external_id": contact.external_id, "objected": True})
 
     return write
-
-
-async def consents(request: Request) -> Response:
-    return await _write(request, ConsentPost, _consents)
 
 
 async def objections(request: Request) -> Response:

@@ -241,7 +241,8 @@ class Settings(BaseSettings):
         le=256,
         description="0: an operator API process runs each request's database work inline on "
         "its event loop; N: in a pool of N threads, with as many database connections "
-        "(a capture waiting on a person's lock does not hold the others up).",
+        "(a capture waiting on a person's lock does not hold the others up). A check of one "
+        "contact always runs inline (one short indexed read).",
     )
     api_key_cache_seconds: int = Field(
         default=5,

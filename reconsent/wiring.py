@@ -27,13 +27,14 @@ from typing import Any
 
 from pydantic import SecretBytes, SecretStr
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from channels.ivr_twiml import Voice, spoken_portal
 from channels.outbox import FileOutbox
 from channels.sendgrid_email import SendGridEmail
 from channels.twilio_calls import TwilioVoice
 from channels.twilio_sms import TwilioSms
-from reconsent.db import make_engine
+from reconsent.db import make_engine, normalise_url
 from reconsent.dispatch.dispatcher import Dispatcher
 from reconsent.kernel.clock import Clock
 from reconsent.kernel.errors import ConfigError
@@ -271,14 +272,23 @@ def portal_engine(settings: Settings) -> Engine:
     )
 
 
+#: The PostgreSQL session settings of the operator API's connections.
+API_PG_OPTIONS = "-c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan"
+
+
 def api_engine(settings: Settings) -> Engine:
     """The engine of one operator API process, its pool sized to ``api_threads``."""
     url = settings.database_url
     if ":memory:" in url:
         return make_engine(url)
     threads = max(1, settings.api_threads)
+    extra: dict[str, Any] = {}
+    if make_url(normalise_url(url)).get_backend_name() == "postgresql":
+        # Short statements from many connections: no parallel workers (their start-up
+        # costs more than a check), and each prepared statement planned once.
+        extra["connect_args"] = {"options": API_PG_OPTIONS}
     return make_engine(
-        url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False
+        url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False, **extra
     )
 
 

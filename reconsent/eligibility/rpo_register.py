@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from models import RpoConsultation
@@ -23,7 +23,7 @@ __all__ = ["RPO_VALIDITY_DAYS", "consulted_within", "last_consultation", "rpo_co
 RPO_VALIDITY_DAYS = 15
 
 
-def last_consultation(session: Session) -> datetime | None:
+def last_consultation(session: Session | Connection) -> datetime | None:
     found: datetime | None = session.scalar(select(func.max(RpoConsultation.consulted_at)))
     return found
 

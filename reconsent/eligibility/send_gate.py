@@ -18,7 +18,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import JSON, ColumnElement, Select, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from models import ConsentStatus, Contact, Purpose, Suppression, Wave, suppression_in_force
@@ -46,6 +46,8 @@ __all__ = [
     "person_gate",
     "send_rules",
     "stopped_on",
+    "suppression_rows_of_contact",
+    "suppressions_from",
     "suppressions_of",
 ]
 
@@ -312,19 +314,29 @@ def _suppression_rows(
 def suppressions_of(session: Session, people: list[Person]) -> Suppressed:
     """Every-channel and per-channel suppressions, by contact id and by address hash;
     a hash suppression on a channel only applies to the address that channel uses."""
+    ids = [c.id for c in people]
+    hashes = list({d: None for c in people for d in (c.email_hash, c.phone_hash) if d})
+    conn = session.connection()
+    dialect = conn.dialect.name
+    params = {"ids": list_param(ids, dialect), "hashes": list_param(hashes, dialect)}
+    return suppressions_from(people, conn.execute(_suppression_rows(dialect), params))
+
+
+SuppressionRow = tuple[int | None, str | None, str | None, str]
+
+
+def suppressions_from(people: Sequence[Person], rows: Iterable[SuppressionRow]) -> Suppressed:
+    """What :func:`suppressions_of` returns, from suppression rows already read
+    (``contact_id, address_hash, channel, reason``, smallest reason first: it wins),
+    e.g. by :func:`suppression_rows_of_contact` inside a query of contacts."""
     every: dict[int, SuppressionReason] = {}
     channels: dict[int, dict[Channel, SuppressionReason]] = {}
-    ids = [c.id for c in people]
     by_hash: dict[str, list[int]] = {}
     for c in people:
         for digest in (c.email_hash, c.phone_hash):
             if digest:
                 by_hash.setdefault(digest, []).append(c.id)
     by_id = {c.id: c for c in people}
-    conn = session.connection()
-    dialect = conn.dialect.name
-    params = {"ids": list_param(ids, dialect), "hashes": list_param(list(by_hash), dialect)}
-    rows = conn.execute(_suppression_rows(dialect), params)
     for suppressed_id, digest, channel, reason in rows:
         owners: list[int] = [suppressed_id] if suppressed_id is not None else []
         if digest:
@@ -338,6 +350,25 @@ def suppressions_of(session: Session, people: list[Person]) -> Suppressed:
             elif digest is None or _address_fits(by_id[owner], Channel(channel), digest):
                 channels.setdefault(owner, {}).setdefault(Channel(channel), why)
     return Suppressed(every, channels)
+
+
+def suppression_rows_of_contact(dialect: str) -> ColumnElement[Any]:
+    """The suppressions in force that may concern the enclosing query's contact (by its
+    id or either address hash) as one JSON array of ``[contact_id, address_hash,
+    channel, reason]`` (NULL or empty: none): one statement reads people and their suppressions.
+    :func:`suppressions_from` decides which of them apply, as for :func:`suppressions_of`."""
+    fields = (Suppression.contact_id, Suppression.address_hash, Suppression.channel)
+    if dialect == "postgresql":
+        each: Any = func.json_agg(func.json_build_array(*fields, Suppression.reason))
+    else:
+        each = func.json_group_array(func.json_array(*fields, Suppression.reason))
+    concerned = or_(
+        Suppression.contact_id == Contact.id,
+        Suppression.address_hash == Contact.email_hash,
+        Suppression.address_hash == Contact.phone_hash,
+    )
+    found = select(each).where(concerned, suppression_in_force())
+    return type_coerce(found.scalar_subquery(), JSON())
 
 
 def _address_fits(contact: Person, channel: Channel, digest: str) -> bool:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Contact, Purpose
+from models import ConsentStatus, Contact, Notice, Purpose
 from reconsent.campaigns.notices import notice_for
 from reconsent.db import hold_contacts
 from reconsent.kernel.errors import ConflictError, DecisionError, NotFoundError
@@ -34,7 +35,14 @@ from reconsent.ledger.objections import record_objection
 from reconsent.operators.api_keys import Caller
 from reconsent.operators.contact_checks import CheckOptions, Lookup, lookup_key
 
-__all__ = ["CallFacts", "record_operator_choices", "record_operator_objection", "resolve_contact"]
+__all__ = [
+    "CallFacts",
+    "dedupe_key",
+    "operator_event",
+    "record_operator_choices",
+    "record_operator_objection",
+    "resolve_contact",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def resolve_contact(session: Session, lookup: Lookup, options: CheckOptions) -> 
     return found[0]
 
 
-def _dedupe(idempotency: str | None, caller: Caller, code: str) -> str | None:
+def dedupe_key(idempotency: str | None, caller: Caller, code: str) -> str | None:
     if not idempotency:
         return None
     return hashlib.sha256(f"api:{caller.id}:{idempotency}:{code}".encode()).hexdigest()
@@ -122,24 +130,38 @@ def record_operator_choices(
         if wanted is not ConsentState.GIVEN:
             state = ConsentState.WITHDRAWN if purpose.id in given else ConsentState.REFUSED
         events.append(
-            NewEvent(
-                contact_id=contact.id,
-                subject_id=contact.subject_id,
-                purpose=purpose,
-                state=state,
-                occurred_at=ctx.now,
-                method=CollectionMethod.OPERATOR,
-                actor=call.actor,
-                channel=call.channel,
-                language=language,
-                notice=NoticeRef(notice.id, notice.version, notice.digest),
-                evidence=call.evidence(notice_version=notice.version),
-                source="api:operator",
-                dedupe_key=_dedupe(idempotency, call.caller, code),
-            )
+            operator_event(contact, purpose, state, ctx.now, call, language, notice, idempotency)
         )
     append_events(session, events, ctx)
     return {event.purpose.code: event.state for event in events}
+
+
+def operator_event(
+    contact: Contact,
+    purpose: Purpose,
+    state: ConsentState,
+    at: datetime,
+    call: CallFacts,
+    language: str,
+    notice: Notice,
+    idempotency: str | None,
+) -> NewEvent:
+    """The ledger event of one purpose's decision heard on ``call`` at ``at``."""
+    return NewEvent(
+        contact_id=contact.id,
+        subject_id=contact.subject_id,
+        purpose=purpose,
+        state=state,
+        occurred_at=at,
+        method=CollectionMethod.OPERATOR,
+        actor=call.actor,
+        channel=call.channel,
+        language=language,
+        notice=NoticeRef(notice.id, notice.version, notice.digest),
+        evidence=call.evidence(notice_version=notice.version),
+        source="api:operator",
+        dedupe_key=dedupe_key(idempotency, call.caller, purpose.code),
+    )
 
 
 def record_operator_objection(

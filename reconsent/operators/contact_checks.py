@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, null, or_, select
+from sqlalchemy import Connection, and_, bindparam, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -33,7 +33,13 @@ from models import (
 from models.base import UTCDateTime
 from reconsent.db import among_list, list_param
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, consulted_within
-from reconsent.eligibility.send_gate import PERSON_COLUMNS, person_facts, suppressions_of
+from reconsent.eligibility.send_gate import (
+    PERSON_COLUMNS,
+    Suppressed,
+    person_facts,
+    suppression_rows_of_contact,
+    suppressions_from,
+)
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.errors import AddressError, NotFoundError
 from reconsent.kernel.rules.addresses import address_hasher, normalise_email, normalise_phone
@@ -112,7 +118,7 @@ _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def _judged(
-    reference: Reference, session: Session, channel: Channel, code: str | None
+    reference: Reference, session: Connection, channel: Channel, code: str | None
 ) -> list[PurposeRef]:
     catalog = reference.purposes(session)
     found = [p for p in catalog if (p.code == code if code else p.channel is channel)]
@@ -146,7 +152,11 @@ def _holders_query(
             .join(SendAttempt, SendAttempt.request_id == WaveRequest.id)
             .where(
                 WaveRequest.contact_id == Contact.id,
-                SendAttempt.status.in_([AttemptStatus.SENT, AttemptStatus.UNKNOWN]),
+                # equalities, not IN: no expanding parameter to render per execution
+                or_(
+                    SendAttempt.status == AttemptStatus.SENT,
+                    SendAttempt.status == AttemptStatus.UNKNOWN,
+                ),
                 SendAttempt.claimed_at >= bindparam("since", type_=UTCDateTime()),
             )
             .scalar_subquery()
@@ -156,6 +166,7 @@ def _holders_query(
             *_COLUMNS,
             registered.label("rpo_registered_at"),
             asked.label("asked"),
+            suppression_rows_of_contact(dialect).label("suppressions"),
             ConsentStatus.purpose_id,
             ConsentStatus.state,
             ConsentStatus.provable,
@@ -166,7 +177,7 @@ def _holders_query(
             ConsentStatus,
             and_(
                 ConsentStatus.contact_id == Contact.id,
-                ConsentStatus.purpose_id.in_(list(purpose_ids)),
+                or_(*(ConsentStatus.purpose_id == pid for pid in purpose_ids), false()),
             ),
         )
         .where(or_(*(among_list(getattr(Contact, c), c, dialect) for c in _KEY_COLUMNS)))
@@ -174,19 +185,19 @@ def _holders_query(
 
 
 def _load(
-    session: Session,
+    conn: Connection,
     keys: list[AddressKey],
     purpose_ids: list[int],
     channel: Channel,
     asked_since: datetime | None,
-) -> tuple[list[Any], dict[int, dict[int, tuple[Any, ...]]]]:
-    """The holders and their states, in one statement (:func:`_holders_query`)."""
+) -> tuple[list[Any], dict[int, dict[int, tuple[Any, ...]]], Suppressed]:
+    """The holders, their states and their suppressions, in one statement
+    (:func:`_holders_query`)."""
     if not keys:
-        return [], {}
+        return [], {}, Suppressed({}, {})
     wanted: dict[str, list[str]] = {column: [] for column in _KEY_COLUMNS}
     for key in keys:
         wanted[key.column].append(key.value)
-    conn = session.connection()
     dialect = conn.dialect.name
     query = _holders_query(
         dialect, channel is Channel.IVR, asked_since is not None, tuple(purpose_ids)
@@ -196,8 +207,16 @@ def _load(
         params["since"] = asked_since
     people: dict[int, Any] = {}
     states: dict[int, dict[int, tuple[Any, ...]]] = {}
+    rows: list[Any] = []
+    # Only the holders some suppression may concern: a row found for one holder reaches
+    # every other holder of its address through that holder's own subquery.
+    concerned: list[Any] = []
     for row in conn.execute(query, params):
-        people.setdefault(row.id, row)
+        if row.id not in people:
+            people[row.id] = row
+            if row.suppressions:
+                rows.extend(row.suppressions)
+                concerned.append(row)
         if row.purpose_id is not None:
             states.setdefault(row.id, {})[row.purpose_id] = (
                 row.state,
@@ -205,7 +224,9 @@ def _load(
                 row.occurred_at,
                 row.expires_at,
             )
-    return list(people.values()), states
+    holders = list(people.values())
+    rows.sort(key=lambda r: r[3])  # the smallest reason wins, as in planning
+    return holders, states, suppressions_from(concerned, rows)
 
 
 _ADDRESSES = {
@@ -217,7 +238,7 @@ _ADDRESSES = {
 
 
 def check_contacts(
-    session: Session,
+    bind: Session | Connection,
     channel: Channel,
     lookups: Sequence[Lookup],
     options: CheckOptions,
@@ -231,15 +252,15 @@ def check_contacts(
     reference = reference or Reference()
     hasher = address_hasher(options.address_key)
     keys = [lookup_key(lookup, options, hasher) for lookup in lookups]
-    purposes = _judged(reference, session, channel, purpose)
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    purposes = _judged(reference, conn, channel, purpose)
     pids = [p.id for p in purposes]
     cap = options.frequency_cap
     since = now - timedelta(days=cap.days) if cap else None
-    people, states = _load(session, [k for k in keys if k is not None], pids, channel, since)
-    suppressed = suppressions_of(session, people)
-    consulted = consulted_within(
-        reference.last_consultation(session), now, options.rpo_validity_days
+    people, states, suppressed = _load(
+        conn, [k for k in keys if k is not None], pids, channel, since
     )
+    consulted = consulted_within(reference.last_consultation(conn), now, options.rpo_validity_days)
     rules = WaveRules(
         channels=(channel,),
         frequency_cap=cap.max_requests if cap else None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from models import Purpose
@@ -39,7 +39,7 @@ class Reference:
     def _fresh(self, held: tuple[float, Any] | None) -> bool:
         return held is not None and held[0] > time.monotonic()
 
-    def purposes(self, session: Session) -> list[PurposeRef]:
+    def purposes(self, session: Session | Connection) -> list[PurposeRef]:
         with self._lock:
             held = self._purposes
         if held is not None and self._fresh(held):
@@ -50,7 +50,7 @@ class Reference:
             self._purposes = (time.monotonic() + self._ttl, found)
         return found
 
-    def last_consultation(self, session: Session) -> datetime | None:
+    def last_consultation(self, session: Session | Connection) -> datetime | None:
         with self._lock:
             held = self._rpo
         if held is not None and self._fresh(held):

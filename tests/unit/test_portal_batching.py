@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import jinja2
 import pytest
 
-from consent_portal.batching import Batcher
 from consent_portal.shells import build_shell
+from reconsent.kernel.batching import Batcher
 
 T = TypeVar("T")
 

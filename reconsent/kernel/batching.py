@@ -1,11 +1,12 @@
-"""Group work that arrives together into one call: the portal's decision batches.
+"""Group work that arrives together into one call: the portal's decision batches and the
+operator API's captures.
 
 ``Batcher.submit(item)`` waits for the result of ``item``.  The first item
 starts a drain task; items submitted while a batch is being written wait and
 go together in the next one (at most ``max_batch``).  Nothing waits for a
 batch to fill: under light load a batch is one item, written at once; under
 heavy load each unit of work (each commit, each statement) serves many
-people.  One batcher per portal process and event loop.
+people.  One batcher per process, event loop and kind of write.
 """
 
 from __future__ import annotations
