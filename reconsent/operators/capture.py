@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -136,8 +136,17 @@ def record_operator_choices(
     return {event.purpose.code: event.state for event in events}
 
 
+class EventSubject(Protocol):
+    """Whose event it is: a ``Contact``, or a row of its ``id`` and ``subject_id``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def subject_id(self) -> str: ...
+
+
 def operator_event(
-    contact: Contact,
+    contact: EventSubject,
     purpose: Purpose,
     state: ConsentState,
     at: datetime,

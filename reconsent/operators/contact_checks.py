@@ -128,6 +128,9 @@ def _judged(
 
 
 _KEY_COLUMNS = ("phone_hash", "email_hash", "external_id")
+#: Where a row of _holders_query has its suppressions, then its state of one purpose.
+_SUPPRESSIONS = len(_COLUMNS) + 2
+_STATE = _SUPPRESSIONS + 1
 
 
 @cache
@@ -167,11 +170,11 @@ def _holders_query(
             registered.label("rpo_registered_at"),
             asked.label("asked"),
             suppression_rows_of_contact(dialect).label("suppressions"),
-            ConsentStatus.purpose_id,
             ConsentStatus.state,
             ConsentStatus.provable,
             ConsentStatus.occurred_at,
             ConsentStatus.expires_at,
+            ConsentStatus.purpose_id,
         )
         .outerjoin(
             ConsentStatus,
@@ -211,19 +214,17 @@ def _load(
     # Only the holders some suppression may concern: a row found for one holder reaches
     # every other holder of its address through that holder's own subquery.
     concerned: list[Any] = []
+    # Positional (the columns of _holders_query): a batch reads 10,000 rows.
     for row in conn.execute(query, params):
-        if row.id not in people:
-            people[row.id] = row
-            if row.suppressions:
-                rows.extend(row.suppressions)
+        cid = row[0]
+        if cid not in people:
+            people[cid] = row
+            if row[_SUPPRESSIONS]:
+                rows.extend(row[_SUPPRESSIONS])
                 concerned.append(row)
-        if row.purpose_id is not None:
-            states.setdefault(row.id, {})[row.purpose_id] = (
-                row.state,
-                bool(row.provable),
-                row.occurred_at,
-                row.expires_at,
-            )
+        state, provable, occurred, expires, purpose_id = row[_STATE:]
+        if purpose_id is not None:
+            states.setdefault(cid, {})[purpose_id] = (state, bool(provable), occurred, expires)
     holders = list(people.values())
     rows.sort(key=lambda r: r[3])  # the smallest reason wins, as in planning
     return holders, states, suppressions_from(concerned, rows)

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
+def running_postgres(settings: Sequence[str] = ()) -> Iterator[PostgresServer]:
+    """A throwaway server; ``settings``: more ``name=value`` server settings (the
+    benchmarks size ``shared_buffers`` for their base)."""
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(
@@ -105,7 +107,7 @@ def running_postgres() -> Iterator[PostgresServer]:
     options = (
         f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off "
         "-c full_page_writes=off -c max_connections=200"
-    )
+    ) + "".join(f" -c {setting}" for setting in settings)
     subprocess.run(
         [
             *prefix,
