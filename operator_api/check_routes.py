@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
+from functools import partial
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -30,6 +32,8 @@ __all__ = ["ENDPOINTS"]
 
 #: The most changes one page returns.
 MAX_PAGE = 10_000
+#: A batch check runs in at most SHARES shares of at least SHARE contacts each.
+SHARES, SHARE = 4, 1_000
 
 
 def _answer(found: Contactability) -> dict[str, object]:
@@ -52,12 +56,12 @@ async def _check(
     moment = ensure_utc(at) if at is not None else api.clock.now()
     lookups = [Lookup(*ref.kind_value()) for ref in refs]
 
-    def work() -> list[Contactability]:
+    def work(share: list[Lookup]) -> list[Contactability]:
         with api.reads.connect() as conn:
             return check_contacts(
                 conn,
                 channel,
-                lookups,
+                share,
                 api.options,
                 now=moment,
                 purpose=purpose,
@@ -65,9 +69,17 @@ async def _check(
             )
 
     try:
-        # One contact is one short indexed read: inline on the event loop (a hop to the
-        # thread pool costs more than the read); a batch goes to the pool.
-        return work() if len(refs) == 1 else await api.run(work)
+        if len(lookups) == 1:
+            # One contact is one short indexed read: inline on the event loop (a hop to
+            # the thread pool costs more than the read).
+            return work(lookups)
+        # A big batch in shares, each on its own connection at once: the database's
+        # part of one share overlaps the others' (each lookup is judged on its own; the
+        # holders of an address are read by the share that names it).
+        size = max(SHARE, -(-len(lookups) // SHARES))
+        shares = [lookups[n : n + size] for n in range(0, len(lookups), size)]
+        done = await asyncio.gather(*(api.run(partial(work, share)) for share in shares))
+        return [answer for share in done for answer in share]
     except NotFoundError as exc:
         return problem(404, "not found", str(exc))
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session
@@ -71,8 +71,7 @@ LOOKUP_KINDS = ("phone", "email", "external_id")
 UNKNOWN, INVALID = "unknown_contact", "invalid_address"
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):  # a tuple: a batch makes 10,000 of them
     kind: str  # one of LOOKUP_KINDS
     value: str
 
@@ -87,8 +86,7 @@ class CheckOptions:
     calendar: PatronCalendar | None = None
 
 
-@dataclass(frozen=True)
-class AddressKey:
+class AddressKey(NamedTuple):
     column: str  # phone_hash, email_hash or external_id
     value: str
 
@@ -278,17 +276,16 @@ def check_contacts(
         # The row's columns, positionally (_COLUMNS, then the registration and the count).
         cid, tz, email, phone, email_hash, phone_hash, erased, restricted = c[:8]
         municipality, external_id, exempt, registered, asked = c[9:14]
-        mine = {
-            pid: (state_in_force(state, expires, now), provable, when)
-            for pid, (state, provable, when, expires) in states.get(cid, nothing).items()
-        }
-        marks = tuple(
-            (mine[pid][0], mine[pid][1]) if pid in mine else (None, False) for pid in pids
-        )
+        held = states.get(cid, nothing)
+        marks = tuple([_mark(held.get(pid), now) for pid in pids])
         revoked = False
         if registered is not None:
             given_at = max(
-                (when for state, _, when in mine.values() if state is ConsentState.GIVEN),
+                (
+                    when
+                    for state, _, when, expires in held.values()
+                    if state_in_force(state, expires, now) is ConsentState.GIVEN
+                ),
                 default=None,
             )
             revoked = rpo_revokes(_utc(registered), exempt, given_at)
@@ -305,7 +302,7 @@ def check_contacts(
             restricted is not None,
             every_of(cid),
             tuple(sorted(on_channels.items())) if on_channels else (),
-            bool(mine),
+            bool(held),
             bool(phone and phone.startswith(RPO_PREFIX)),
             min(int(asked or 0), cap_max),
             tz,
@@ -323,6 +320,17 @@ def check_contacts(
         _combined(by_key.get((key.column, key.value), [])) if key else _nobody(INVALID)
         for key in keys
     ]
+
+
+_NO_MARK = (None, False)
+
+
+def _mark(held: tuple[Any, ...] | None, now: datetime) -> tuple[ConsentState | None, bool]:
+    """A purpose's (state in force, provable) from its row, (None, False) without one."""
+    if held is None:
+        return _NO_MARK
+    state, provable, _when, expires = held
+    return state_in_force(state, expires, now), provable
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -147,3 +147,19 @@ def test_a_batch_answers_in_order_with_unknown_and_invalid_addresses(
     )
     assert too_many.status_code == 422
     assert ANNA not in too_many.text
+
+
+def test_a_big_batch_checked_in_shares_answers_each_contact_in_order(
+    client: TestClient, keys: Keys
+) -> None:
+    # 4,000 contacts: checked in four shares on their own connections at once; the
+    # same people sit in every share, among numbers nobody holds.
+    pattern = [{"phone": ANNA}, {"external_id": "bruno"}, {"phone": "+393339999999"}]
+    contacts = [pattern[n % 3] for n in range(3_999)] + [{"email": "anna@example.it"}]
+    answer = client.post(
+        URL, json={"channel": "ivr", "contacts": contacts}, headers=keys.auth(keys.read)
+    )
+    assert answer.status_code == 200, answer.text
+    reasons = [a.reasons for a in BatchAnswer.model_validate(answer.json()).answers]
+    expected = [[], ["no_channel_consent"], ["unknown_contact"]]
+    assert reasons == [expected[n % 3] for n in range(3_999)] + [[]]
