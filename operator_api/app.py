@@ -63,8 +63,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         owned = engine is None
         app_engine = api_engine(settings) if engine is None else engine
+        read_engine = api_engine(settings, reads=True) if engine is None else None
         sessions = session_factory(app_engine)
-        reads = app_engine.execution_options(isolation_level="AUTOCOMMIT")
+        reads = read_engine or app_engine.execution_options(isolation_level="AUTOCOMMIT")
         threads = settings.api_threads
         api = Api(
             settings=settings,
@@ -85,6 +86,8 @@ def create_app(
         finally:
             if owned:
                 app_engine.dispose()
+            if read_engine is not None:
+                read_engine.dispose()
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)

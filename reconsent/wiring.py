@@ -276,17 +276,22 @@ def portal_engine(settings: Settings) -> Engine:
 API_PG_OPTIONS = "-c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan"
 
 
-def api_engine(settings: Settings) -> Engine:
-    """The engine of one operator API process, its pool sized to ``api_threads``."""
+def api_engine(settings: Settings, *, reads: bool = False) -> Engine:
+    """The engine of one operator API process, its pool sized to ``api_threads``;
+    ``reads``: the engine of its checks, in autocommit (each statement its own
+    snapshot, no BEGIN and COMMIT; set once per connection, not at every checkout)."""
     url = settings.database_url
     if ":memory:" in url:
-        return make_engine(url)
+        engine = make_engine(url)
+        return engine.execution_options(isolation_level="AUTOCOMMIT") if reads else engine
     threads = max(1, settings.api_threads)
     extra: dict[str, Any] = {}
     if make_url(normalise_url(url)).get_backend_name() == "postgresql":
         # Short statements from many connections: no parallel workers (their start-up
         # costs more than a check), and each prepared statement planned once.
         extra["connect_args"] = {"options": API_PG_OPTIONS}
+    if reads:
+        extra["isolation_level"] = "AUTOCOMMIT"
     return make_engine(
         url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False, **extra
     )
