@@ -42,9 +42,6 @@ MAX_BODY_SIZE = 2 * 1024 * 1024
 ENDPOINTS: list[Endpoint] = [*check_routes.ENDPOINTS, *capture_routes.ENDPOINTS]
 #: The most consent posts written in one unit of work (as the portal's decisions).
 CAPTURE_BATCH = 64
-#: Batches of captures written at once per process: one reads its people and claims
-#: its keys while the other holds the hand-over lock (every batch with a "no" takes it).
-CAPTURE_WRITERS = 2
 #: The JSON answers load nothing; the docs page only its own inline style.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -83,7 +80,7 @@ def create_app(
         async def write(posts: list[ConsentCapture]) -> list[Captured | Exception]:
             return await api.run(lambda: capture_routes.write_consents(api, posts))
 
-        api.captures = Batcher(write, max_batch=CAPTURE_BATCH, writers=CAPTURE_WRITERS)
+        api.captures = Batcher(write, max_batch=CAPTURE_BATCH)
         try:
             yield {"api": api}
         finally:

@@ -22,32 +22,21 @@ __all__ = ["Batcher"]
 
 
 class Batcher(Generic[P, R]):
-    """``writers``: how many batches may be written at once (default one). With more,
-    a new writer starts only when every writer is busy writing and items wait, so a
-    quiet moment still makes one batch of everything that arrived together."""
-
     def __init__(
-        self,
-        write: Callable[[list[P]], Awaitable[Sequence[R]]],
-        *,
-        max_batch: int = 64,
-        writers: int = 1,
+        self, write: Callable[[list[P]], Awaitable[Sequence[R]]], *, max_batch: int = 64
     ) -> None:
-        if max_batch < 1 or writers < 1:
-            raise ValueError("max_batch and writers must be at least 1")
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
         self._write = write
         self.max_batch = max_batch
-        self.writers = writers
         self._queue: list[tuple[P, asyncio.Future[R]]] = []
-        self._drains: set[asyncio.Task[None]] = set()
-        self._gathering = 0  # drains between two writes (they take what waits)
+        self._draining: asyncio.Task[None] | None = None
 
     async def submit(self, item: P) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if not self._gathering and len(self._drains) < self.writers:
-            self._gathering += 1
-            self._drains.add(asyncio.create_task(self._drain()))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
@@ -56,7 +45,6 @@ class Batcher(Generic[P, R]):
                 await asyncio.sleep(0)  # the posts already read by the loop join this batch
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-                self._gathering -= 1
                 try:
                     results = await self._write([item for item, _ in batch])
                     if len(results) != len(batch):
@@ -66,13 +54,8 @@ class Batcher(Generic[P, R]):
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                finally:
-                    self._gathering += 1
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
-        finally:  # at once, not in a done callback: a submit that runs next sees it
-            self._gathering -= 1
-            task = asyncio.current_task()
-            if task is not None:
-                self._drains.discard(task)
+        finally:
+            self._draining = None

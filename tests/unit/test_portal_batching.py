@@ -1,5 +1,4 @@
-"""The batcher (the portal's decisions, the operator API's captures) and page shells:
-pure asyncio and Jinja, no database."""
+"""The portal's decision batcher and page shells: pure asyncio and Jinja, no database."""
 
 from __future__ import annotations
 
@@ -20,12 +19,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-async def _settle() -> None:
-    """Let every ready task run to its next wait (no clock involved)."""
-    for _ in range(10):
-        await asyncio.sleep(0)
-
-
 def test_posts_arriving_together_share_one_write_and_get_their_own_results() -> None:
     calls: list[list[int]] = []
 
@@ -40,53 +33,6 @@ def test_posts_arriving_together_share_one_write_and_get_their_own_results() -> 
 
     assert _run(main()) == [0, 10, 20, 30, 40, 50, 60]
     assert calls == [[0, 1, 2], [3, 4, 5], [6]]  # never more than max_batch per write
-
-
-def test_with_two_writers_a_second_batch_is_written_while_the_first_waits() -> None:
-    release = asyncio.Event()
-    writing: list[list[int]] = []
-
-    async def write(items: list[int]) -> list[int]:
-        writing.append(list(items))
-        if items[0] == 0:
-            await release.wait()  # the first batch is held up (a lock, the database)
-        return items
-
-    async def main() -> list[int]:
-        batcher = Batcher(write, writers=2)
-        first = asyncio.ensure_future(batcher.submit(0))
-        await _settle()  # the first batch is being written
-        later = [asyncio.ensure_future(batcher.submit(i)) for i in (1, 2, 3)]
-        done = await asyncio.gather(*later)  # written by the second writer, at once
-        assert writing == [[0], [1, 2, 3]]
-        release.set()
-        return [await first, *done]
-
-    assert _run(main()) == [0, 1, 2, 3]
-
-
-def test_one_writer_waits_for_its_batch_before_the_next() -> None:
-    release = asyncio.Event()
-    writing: list[list[int]] = []
-
-    async def write(items: list[int]) -> list[int]:
-        writing.append(list(items))
-        if items[0] == 0:
-            await release.wait()
-        return items
-
-    async def main() -> list[int]:
-        batcher = Batcher(write)
-        first = asyncio.ensure_future(batcher.submit(0))
-        await _settle()
-        later = [asyncio.ensure_future(batcher.submit(i)) for i in (1, 2)]
-        await _settle()
-        assert writing == [[0]]  # the others wait for the one writer
-        release.set()
-        return [await first, *await asyncio.gather(*later)]
-
-    assert _run(main()) == [0, 1, 2]
-    assert writing == [[0], [1, 2]]
 
 
 def test_a_lone_post_is_written_at_once() -> None:
