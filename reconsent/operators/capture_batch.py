@@ -85,47 +85,14 @@ def record_capture_batch(
             notices[key] = found
     replays, followers = _claim_keys(session, posts)
     fresh = [n for n in range(len(posts)) if n not in replays and n not in followers]
-    saying_no = sorted(
-        {
-            contacts[n].id
-            for n in fresh
-            if any(state is not ConsentState.GIVEN for _, state in posts[n].choices)
-        }
-    )
-    people = sorted({contacts[n].id for n in fresh})
-    # Decided and answered before the hand-over lock (one exclusive lock for every "no"
-    # of every process: the less done under it, the better); under it, the states a
-    # "no" depends on (withdrawn or refused) are read again, and decided again if a
-    # concurrent write changed them.
-    given = _given(session, people)
-    events, answers = _decide(posts, fresh, contacts, purposes, notices, set(given))
-    _store(session, posts, answers)
-    if saying_no:
-        hold_contacts(session, saying_no, exclusive=True)
-        now_given = _given(session, people)
-        if now_given != given:
-            events, answers = _decide(posts, fresh, contacts, purposes, notices, now_given)
-            _store(session, posts, answers)
-    append_events(session, events, ctx)
-    for n, leader in followers.items():  # a retry inside the batch: its first's answer
-        replays[n] = replays.get(leader) or answers[leader]
-    return [
-        Captured(replays[n], True) if n in replays else Captured(answers[n], False)
-        for n in range(len(posts))
+    saying_no = [
+        contacts[n].id
+        for n in fresh
+        if any(state is not ConsentState.GIVEN for _, state in posts[n].choices)
     ]
-
-
-def _decide(
-    posts: Sequence[ConsentCapture],
-    fresh: list[int],
-    contacts: list[Any],
-    purposes: dict[str, Purpose],
-    notices: dict[tuple[str, str], Notice],
-    given: set[tuple[int, int]],
-) -> tuple[list[NewEvent], dict[int, Answer]]:
-    """The events and answers of the fresh posts, given the (contact, purpose) pairs
-    held GIVEN (a "no" to one is a withdrawal, else a refusal)."""
-    given = set(given)
+    if saying_no:
+        hold_contacts(session, sorted(set(saying_no)), exclusive=True)
+    given = _given(session, sorted({contacts[n].id for n in fresh}))
     events: list[NewEvent] = []
     answers: dict[int, Answer] = {}
     for n in fresh:
@@ -155,18 +122,20 @@ def _decide(
             "states": {k: v.value for k, v in states.items()},
         }
         answers[n] = Answer(201, body)
-    return events, answers
-
-
-def _store(session: Session, posts: Sequence[ConsentCapture], answers: dict[int, Answer]) -> None:
-    """Each keyed post's answer, under its key (one executemany, pipelined)."""
+    append_events(session, events, ctx)
     stored = [
         {"k": posts[n].call.caller.id, "i": posts[n].idempotency, "s": a.status_code, "r": a.body}
         for n, a in answers.items()
         if posts[n].idempotency is not None
     ]
     if stored:
-        session.connection().execute(_STORE, stored)
+        session.connection().execute(_STORE, stored)  # executemany, pipelined
+    for n, leader in followers.items():  # a retry inside the batch: its first's answer
+        replays[n] = replays.get(leader) or answers[leader]
+    return [
+        Captured(replays[n], True) if n in replays else Captured(answers[n], False)
+        for n in range(len(posts))
+    ]
 
 
 #: Each fresh post's answer, stored under its key (parameters k, i, s, r).
