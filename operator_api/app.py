@@ -33,7 +33,7 @@ from reconsent.kernel.clock import Clock, SystemClock
 from reconsent.operators.capture_batch import Captured, ConsentCapture
 from reconsent.settings import Settings, load_settings
 from reconsent.web_security import SecuredStarlette
-from reconsent.wiring import api_engine
+from reconsent.wiring import api_engine, api_read_engine
 
 __all__ = ["ENDPOINTS", "app_from_env", "create_app"]
 
@@ -63,7 +63,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         owned = engine is None
         app_engine = api_engine(settings) if engine is None else engine
-        read_engine = api_engine(settings, reads=True) if engine is None else None
+        read_engine = api_read_engine(settings) if engine is None else None
         sessions = session_factory(app_engine)
         reads = read_engine or app_engine.execution_options(isolation_level="AUTOCOMMIT")
         threads = settings.api_threads

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -32,6 +33,7 @@ from reconsent.kernel.vocab import ConsentState
 from reconsent.operators.api_keys import Caller
 from reconsent.operators.capture import (
     CallFacts,
+    consent_answer,
     record_operator_choices,
     record_operator_objection,
     resolve_contact,
@@ -77,15 +79,14 @@ async def _write(
     write = work(api, post)
 
     def run() -> tuple[Answer, bool]:
-        with unit_of_work(api.sessions) as session:
-            if idempotency is not None:
-                stored = claim_key(session, caller.id, idempotency, digest, api.clock.now())
-                if stored is not None:
-                    return stored, True
-            answer = write(session, caller, idempotency)
-            if idempotency is not None:
-                store_answer(session, caller.id, idempotency, answer)
-            return answer, False
+        return _once(
+            api,
+            caller,
+            idempotency,
+            digest,
+            api.clock.now(),
+            lambda session: write(session, caller, idempotency),
+        )
 
     try:
         answer, replayed = await api.run(run)
@@ -119,15 +120,32 @@ def _capture(
     )
 
 
+def _once(
+    api: Api,
+    caller: Caller,
+    idempotency: str | None,
+    digest: str,
+    at: datetime,
+    write: Callable[[Session], Answer],
+) -> tuple[Answer, bool]:
+    """``write`` in its own unit of work, with its Idempotency-Key claimed first and its
+    answer stored under it (a retry gets the stored answer: ``True``)."""
+    with unit_of_work(api.sessions) as session:
+        if idempotency is not None:
+            stored = claim_key(session, caller.id, idempotency, digest, at)
+            if stored is not None:
+                return stored, True
+        answer = write(session)
+        if idempotency is not None:
+            store_answer(session, caller.id, idempotency, answer)
+        return answer, False
+
+
 def _one_consent(api: Api, post: ConsentCapture) -> Captured:
     """One consent post in its own unit of work: the exact path (every error answered)."""
     ctx = replace(api.ledger_context(), now=post.at)
-    caller, idempotency = post.call.caller, post.idempotency
-    with unit_of_work(api.sessions) as session:
-        if idempotency is not None:
-            stored = claim_key(session, caller.id, idempotency, post.digest, post.at)
-            if stored is not None:
-                return Captured(stored, True)
+
+    def write(session: Session) -> Answer:
         contact = resolve_contact(session, post.lookup, api.options)
         states = record_operator_choices(
             session,
@@ -136,16 +154,12 @@ def _one_consent(api: Api, post: ConsentCapture) -> Captured:
             notice_version=post.notice_version,
             call=post.call,
             ctx=ctx,
-            idempotency=idempotency,
+            idempotency=post.idempotency,
         )
-        body = {
-            "external_id": contact.external_id,
-            "states": {k: v.value for k, v in states.items()},
-        }
-        answer = Answer(201, body)
-        if idempotency is not None:
-            store_answer(session, caller.id, idempotency, answer)
-        return Captured(answer, False)
+        return consent_answer(contact.external_id, states)
+
+    answer, replayed = _once(api, post.call.caller, post.idempotency, post.digest, post.at, write)
+    return Captured(answer, replayed)
 
 
 def write_consents(api: Api, posts: list[ConsentCapture]) -> list[Captured | Exception]:

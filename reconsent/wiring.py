@@ -276,25 +276,37 @@ def portal_engine(settings: Settings) -> Engine:
 API_PG_OPTIONS = "-c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan"
 
 
-def api_engine(settings: Settings, *, reads: bool = False) -> Engine:
-    """The engine of one operator API process, its pool sized to ``api_threads``;
-    ``reads``: the engine of its checks, in autocommit (each statement its own
-    snapshot, no BEGIN and COMMIT; set once per connection, not at every checkout)."""
+def api_engine(settings: Settings) -> Engine:
+    """The engine of one operator API process, its pool sized to ``api_threads``."""
     url = settings.database_url
     if ":memory:" in url:
-        engine = make_engine(url)
-        return engine.execution_options(isolation_level="AUTOCOMMIT") if reads else engine
+        return make_engine(url)
+    return make_engine(url, **_api_pool(settings))
+
+
+def api_read_engine(settings: Settings) -> Engine | None:
+    """The engine of an operator API process's checks: autocommit (each statement its own
+    snapshot, no BEGIN and COMMIT), set once per connection (an autocommit execution
+    option on a shared engine switches the level at every checkout and back). None for a
+    database in the process's memory: a second engine would be another, empty database."""
+    url = settings.database_url
+    if ":memory:" in url:
+        return None
+    return make_engine(url, isolation_level="AUTOCOMMIT", **_api_pool(settings))
+
+
+def _api_pool(settings: Settings) -> dict[str, Any]:
     threads = max(1, settings.api_threads)
-    extra: dict[str, Any] = {}
-    if make_url(normalise_url(url)).get_backend_name() == "postgresql":
+    options: dict[str, Any] = {
+        "pool_size": threads,
+        "max_overflow": max(1, threads // 2),
+        "pool_pre_ping": False,
+    }
+    if make_url(normalise_url(settings.database_url)).get_backend_name() == "postgresql":
         # Short statements from many connections: no parallel workers (their start-up
         # costs more than a check), and each prepared statement planned once.
-        extra["connect_args"] = {"options": API_PG_OPTIONS}
-    if reads:
-        extra["isolation_level"] = "AUTOCOMMIT"
-    return make_engine(
-        url, pool_size=threads, max_overflow=max(1, threads // 2), pool_pre_ping=False, **extra
-    )
+        options["connect_args"] = {"options": API_PG_OPTIONS}
+    return options
 
 
 def link_signer(settings: Settings, clock: Clock) -> LinkSigner:

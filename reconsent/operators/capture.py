@@ -34,10 +34,13 @@ from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, append_e
 from reconsent.ledger.objections import record_objection
 from reconsent.operators.api_keys import Caller
 from reconsent.operators.contact_checks import CheckOptions, Lookup, lookup_key
+from reconsent.operators.idempotency import Answer
 
 __all__ = [
     "CallFacts",
+    "consent_answer",
     "dedupe_key",
+    "heard_state",
     "operator_event",
     "record_operator_choices",
     "record_operator_objection",
@@ -126,14 +129,27 @@ def record_operator_choices(
     events: list[NewEvent] = []
     for code, wanted in choices:
         purpose = purposes[code]
-        state = wanted
-        if wanted is not ConsentState.GIVEN:
-            state = ConsentState.WITHDRAWN if purpose.id in given else ConsentState.REFUSED
+        state = heard_state(wanted, held_given=purpose.id in given)
         events.append(
             operator_event(contact, purpose, state, ctx.now, call, language, notice, idempotency)
         )
     append_events(session, events, ctx)
     return {event.purpose.code: event.state for event in events}
+
+
+def heard_state(wanted: ConsentState, *, held_given: bool) -> ConsentState:
+    """What a decision heard on a call records: a "no" to a purpose held GIVEN is a
+    withdrawal (art. 7(3)), to one not held a refusal, whichever word the agent chose."""
+    if wanted is ConsentState.GIVEN:
+        return wanted
+    return ConsentState.WITHDRAWN if held_given else ConsentState.REFUSED
+
+
+def consent_answer(external_id: str | None, states: dict[str, ConsentState]) -> Answer:
+    """The API's answer to a recorded consent post (201: the states recorded)."""
+    return Answer(
+        201, {"external_id": external_id, "states": {k: v.value for k, v in states.items()}}
+    )
 
 
 class EventSubject(Protocol):

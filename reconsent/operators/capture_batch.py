@@ -33,7 +33,7 @@ from reconsent.db import hold_contacts, insert_ignoring_conflicts
 from reconsent.kernel.locales import language_of
 from reconsent.kernel.vocab import ConsentState
 from reconsent.ledger.append import LedgerContext, NewEvent, append_events
-from reconsent.operators.capture import CallFacts, operator_event
+from reconsent.operators.capture import CallFacts, consent_answer, heard_state, operator_event
 from reconsent.operators.contact_checks import CheckOptions, Lookup, lookup_key
 from reconsent.operators.idempotency import Answer
 
@@ -102,10 +102,7 @@ def record_capture_batch(
         states: dict[str, ConsentState] = {}
         for code, wanted in post.choices:
             purpose = purposes[code]
-            state = wanted
-            if wanted is not ConsentState.GIVEN:
-                held = (contact.id, purpose.id) in given
-                state = ConsentState.WITHDRAWN if held else ConsentState.REFUSED
+            state = heard_state(wanted, held_given=(contact.id, purpose.id) in given)
             # A later post of the batch on the same purpose sees this one's decision.
             if state is ConsentState.GIVEN:
                 given.add((contact.id, purpose.id))
@@ -117,11 +114,7 @@ def record_capture_batch(
                     contact, purpose, state, post.at, post.call, language, notice, post.idempotency
                 )
             )
-        body = {
-            "external_id": contact.external_id,
-            "states": {k: v.value for k, v in states.items()},
-        }
-        answers[n] = Answer(201, body)
+        answers[n] = consent_answer(contact.external_id, states)
     append_events(session, events, ctx)
     stored = [
         {"k": posts[n].call.caller.id, "i": posts[n].idempotency, "s": a.status_code, "r": a.body}

@@ -21,7 +21,6 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, false, func, literal, null, or_, select
-from sqlalchemy.orm import Session
 
 from models import (
     ConsentStatus,
@@ -116,9 +115,9 @@ _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def _judged(
-    reference: Reference, session: Connection, channel: Channel, code: str | None
+    reference: Reference, conn: Connection, channel: Channel, code: str | None
 ) -> list[PurposeRef]:
-    catalog = reference.purposes(session)
+    catalog = reference.purposes(conn)
     found = [p for p in catalog if (p.code == code if code else p.channel is channel)]
     if code and not found:
         raise NotFoundError(f"no purpose {code!r} in the catalog")
@@ -237,7 +236,7 @@ _ADDRESSES = {
 
 
 def check_contacts(
-    bind: Session | Connection,
+    conn: Connection,
     channel: Channel,
     lookups: Sequence[Lookup],
     options: CheckOptions,
@@ -251,7 +250,6 @@ def check_contacts(
     reference = reference or Reference()
     hasher = address_hasher(options.address_key)
     keys = [lookup_key(lookup, options, hasher) for lookup in lookups]
-    conn = bind.connection() if isinstance(bind, Session) else bind
     purposes = _judged(reference, conn, channel, purpose)
     pids = [p.id for p in purposes]
     cap = options.frequency_cap

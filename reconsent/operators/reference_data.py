@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session
 
 from models import Purpose
 from reconsent.eligibility.rpo_register import last_consultation
@@ -39,23 +38,23 @@ class Reference:
     def _fresh(self, held: tuple[float, Any] | None) -> bool:
         return held is not None and held[0] > time.monotonic()
 
-    def purposes(self, session: Session | Connection) -> list[PurposeRef]:
+    def purposes(self, conn: Connection) -> list[PurposeRef]:
         with self._lock:
             held = self._purposes
         if held is not None and self._fresh(held):
             return held[1]
-        rows = session.execute(select(Purpose.id, Purpose.code, Purpose.channel))
+        rows = conn.execute(select(Purpose.id, Purpose.code, Purpose.channel))
         found = [PurposeRef(i, code, channel) for i, code, channel in rows]
         with self._lock:
             self._purposes = (time.monotonic() + self._ttl, found)
         return found
 
-    def last_consultation(self, session: Session | Connection) -> datetime | None:
+    def last_consultation(self, conn: Connection) -> datetime | None:
         with self._lock:
             held = self._rpo
         if held is not None and self._fresh(held):
             return held[1]
-        found = last_consultation(session)
+        found = last_consultation(conn)
         with self._lock:
             self._rpo = (time.monotonic() + self._ttl, found)
         return found
