@@ -5,6 +5,7 @@ final states as posted last."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,7 +89,13 @@ def _expected(rounds: list[list[Post]]) -> tuple[dict[tuple[str, str], ConsentSt
 
 
 @pytest.mark.postgres
-def test_200_concurrent_posts_record_each_change_once(pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("servers", [1, 2])
+def test_200_concurrent_posts_record_each_change_once(
+    pg_url: str, tmp_path: Path, servers: int
+) -> None:
+    # servers=2: two API apps, each with its own engine and capture batches, on one
+    # database (as two processes): their batches race for the same people's locks and
+    # keys, and a retry may reach the other one.
     settings = make_settings(tmp_path, pg_url, api_threads=16, api_key_cache_seconds=30)
     engine = make_engine(pg_url)
     now = SystemClock().now()
@@ -101,20 +108,22 @@ def test_200_concurrent_posts_record_each_change_once(pg_url: str, tmp_path: Pat
     sent = sum(p.copies for posts in rounds for p in posts)
     assert sent >= 200 + 40  # 200 posts, and their retries
     answers: list[httpx.Response] = []
-    with (
-        running_server(create_app(settings)) as base,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client,
-        ThreadPoolExecutor(max_workers=32) as pool,
-    ):
+    auth = {"Authorization": f"Bearer {key}"}
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(running_server(create_app(settings))) for _ in range(servers)]
+        clients = [stack.enter_context(httpx.Client(base_url=b, headers=auth)) for b in bases]
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=32))
 
-        def send(post: Post) -> httpx.Response:
+        def send(numbered: tuple[int, Post]) -> httpx.Response:
+            n, post = numbered
             headers = {"Idempotency-Key": post.key}
+            client = clients[n % servers]
             return client.post(post.path, json=post.body, headers=headers, timeout=60)
 
         for posts in rounds:  # each round at once: 50 people, and the retries among them
             copies = [p for p in posts for _ in range(p.copies)]
             random.Random(len(answers)).shuffle(copies)
-            answers += list(pool.map(send, copies))
+            answers += list(pool.map(send, enumerate(copies)))
     assert {a.status_code for a in answers} == {201}, {
         a.text for a in answers if a.status_code != 201
     }
