@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import JSON, ColumnElement, Select, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from reconsent.kernel.waveconfig import WaveConfig
 __all__ = [
     "PERSON_COLUMNS",
     "Person",
+    "PersonRow",
     "Suppressed",
     "load_gates",
     "person_facts",
@@ -99,6 +100,21 @@ PERSON_COLUMNS = (
     Contact.customer_since,
     Contact.municipality,
 )
+
+
+class PersonRow(NamedTuple):
+    """A row of :data:`PERSON_COLUMNS` read as plain values (a :class:`Person`)."""
+
+    id: int
+    timezone: str | None
+    email: str | None
+    phone: str | None
+    email_hash: str | None
+    phone_hash: str | None
+    erased_at: datetime | None
+    restricted_at: datetime | None
+    customer_since: date | None
+    municipality: str | None
 
 
 def send_rules(

@@ -30,10 +30,11 @@ from models import (
     WaveRequest,
 )
 from models.base import UTCDateTime
-from reconsent.db import among_list, list_param
+from reconsent.db import among_list, list_param, plain_rows
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, consulted_within
 from reconsent.eligibility.send_gate import (
     PERSON_COLUMNS,
+    PersonRow,
     Suppressed,
     person_facts,
     suppression_rows_of_contact,
@@ -212,16 +213,17 @@ def _load(
     # every other holder of its address through that holder's own subquery.
     concerned: list[Any] = []
     # Positional (the columns of _holders_query): a batch reads 10,000 rows.
-    for row in conn.execute(query, params):
+    for row in plain_rows(conn, query, params):
         cid = row[0]
         if cid not in people:
             people[cid] = row
             if row[_SUPPRESSIONS]:
                 rows.extend(row[_SUPPRESSIONS])
-                concerned.append(row)
+                concerned.append(PersonRow(*row[: len(PERSON_COLUMNS)]))
         state, provable, occurred, expires, purpose_id = row[_STATE:]
         if purpose_id is not None:
-            states.setdefault(cid, {})[purpose_id] = (state, bool(provable), occurred, expires)
+            held = (ConsentState(state), bool(provable), occurred, expires)
+            states.setdefault(cid, {})[purpose_id] = held
     holders = list(people.values())
     rows.sort(key=lambda r: r[3])  # the smallest reason wins, as in planning
     return holders, states, suppressions_from(concerned, rows)
