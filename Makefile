@@ -31,9 +31,16 @@ $(NODE_STAMP): package.json package-lock.json | system-packages
 demo: install
 	$(BIN)/reconsent demo
 
-# A Prefect server (UI at http://127.0.0.1:4200) serving the launcher and the wave schedule.
+# A Prefect server (UI at http://127.0.0.1:4200) serving the launcher and the wave schedule:
+# on RECONSENT_DATABASE_URL when set, else on the demo's database when `make demo` made one
+# (with the demo's data folder, which holds the keys its links and hashes were made with).
+DEMO_DB := $(CURDIR)/demo-data/reconsent.db
 up: install
-	$(BIN)/reconsent deploy
+	@if [ -z "$$RECONSENT_DATABASE_URL" ] && [ -f "$(DEMO_DB)" ]; then \
+	  echo "make up: serving the demo's database $(DEMO_DB)"; \
+	  RECONSENT_DATABASE_URL=sqlite:///$(DEMO_DB) RECONSENT_DATA_DIR=$(CURDIR)/demo-data/var \
+	    RECONSENT_DEV_KEYS=true RECONSENT_CHANNEL_MODE=outbox $(BIN)/reconsent deploy; \
+	else $(BIN)/reconsent deploy; fi
 
 test: install system-packages $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

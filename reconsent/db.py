@@ -337,3 +337,22 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         heads = MigrationContext.configure(conn).get_current_heads()
     return ", ".join(sorted(heads)) or None
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database cannot be worked on as it is (None: its schema is at every head of
+    this release): empty, behind, or ahead of this code."""
+    from alembic.script import ScriptDirectory
+
+    found = current_revision(engine)
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
+    wanted = set(script.get_heads())
+    if found is None:
+        return "the database has no schema (run `reconsent db upgrade`)"
+    have = set(found.split(", "))
+    if have == wanted:
+        return None
+    known = {rev.revision for rev in script.walk_revisions()}
+    if have - known:
+        return f"the database is at {found}, which this release does not know (a newer one?)"
+    return f"the database is at {found}, behind this release (run `reconsent db upgrade`)"

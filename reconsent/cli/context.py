@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,15 @@ from reconsent.wiring import command_engine
 # Wide enough for tables when output goes to a file or a pipe (rich defaults to 80).
 console = Console(width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def shown(text: str) -> str:
+    """Text from the database or a file, safe to print: Rich markup escaped, control
+    characters (terminal escapes) shown as ``\\x1b``."""
+    visible = "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode() for c in text
+    )
+    return escape(visible)
 
 
 def settings() -> Settings:

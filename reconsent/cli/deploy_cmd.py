@@ -6,9 +6,29 @@ import os
 
 import typer
 
-from reconsent.cli.context import console, settings
+from reconsent.cli.context import console, engine, settings
 from reconsent.kernel.durations import parse_duration
 from reconsent.kernel.errors import ConfigError
+from reconsent.settings import Settings
+
+
+def _check_database(cfg: Settings) -> None:
+    """Refuse to serve schedules that would fail on every run: the database must have
+    this release's schema (``make up`` after ``make demo`` points at the demo's)."""
+    from reconsent.db import schema_problem
+    from reconsent.kernel.url_masking import mask_url_passwords
+
+    eng = engine(cfg)
+    try:
+        problem = schema_problem(eng)
+    finally:
+        eng.dispose()
+    if problem:
+        raise ConfigError(
+            f"{mask_url_passwords(cfg.database_url)}: {problem}; or point "
+            "RECONSENT_DATABASE_URL (and RECONSENT_DATA_DIR) at the database to serve, "
+            "e.g. the demo's: see `make up`"
+        )
 
 
 def deploy(
@@ -28,6 +48,7 @@ def deploy(
         every = parse_duration(interval)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _check_database(cfg)
     api = os.environ.setdefault("PREFECT_API_URL", DEFAULT_API)
     server = ensure_server(api, cfg.data_dir / "prefect") if start_server else None
     from prefect import serve

@@ -6,6 +6,7 @@ one clear line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -24,7 +25,7 @@ from reconsent.cli import (
     wave_cmds,
     webhooks_cmds,
 )
-from reconsent.cli.context import errors
+from reconsent.cli.context import errors, shown
 from reconsent.kernel.errors import ReconsentError
 
 app = typer.Typer(
@@ -57,10 +58,14 @@ app.command("deploy")(deploy_cmd.deploy)
 
 
 def main() -> None:
+    # The local Prefect server a flow run starts without PREFECT_API_URL sends telemetry
+    # to Prefect: offline that logs an error on every run, and a consent tool does not
+    # report home unless asked (set it to true to allow).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         app()
     except ReconsentError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]error:[/red] {shown(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (OperationalError, ProgrammingError) as exc:
         detail = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__

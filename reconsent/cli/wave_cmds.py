@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from reconsent.cli.context import console, parse_time, print_json, session, settings
+from reconsent.cli.context import console, parse_time, print_json, session, settings, shown
 from reconsent.kernel.clock import SystemClock
 from reconsent.kernel.waveconfig import load_wave_config
 
@@ -51,7 +51,7 @@ def list_waves(as_json: bool = JSON) -> None:
         return
     table = Table("id", "name", "status", "notice", "created")
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("id", "name", "status", "notice", "created_at")))
+        table.add_row(*(shown(str(r[k])) for k in ("id", "name", "status", "notice", "created_at")))
     console.print(table)
 
 
@@ -95,8 +95,10 @@ def tick(
 ) -> None:
     """Advance the wave once (one Prefect flow run): plan if new, send, escalate, expire."""
     from flows.wave_tick import wave_tick
+    from reconsent.campaigns.waves import get_wave
 
-    settings()
+    with session() as s:  # a wave that does not exist: one line, before Prefect starts
+        get_wave(s, wave_id)
     result = wave_tick(wave_id, parse_time(at))
     if as_json:
         print_json(result)
@@ -127,7 +129,9 @@ def _print_activity(activity: dict[str, dict[str, int]]) -> None:
 
 
 def _print_funnel(funnel: dict[str, Any]) -> None:
-    console.print(f"wave {funnel['wave_id']} [bold]{funnel['name']}[/bold]: {funnel['status']}")
+    console.print(
+        f"wave {funnel['wave_id']} [bold]{shown(funnel['name'])}[/bold]: {funnel['status']}"
+    )
     columns = [
         "sent", "unknown", "failed", "skipped", "retrying", "in_flight", "confirmed", "refused",
     ]  # fmt: skip

@@ -13,17 +13,50 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reconsent.kernel.durations import DURATION_PATTERN, parse_duration
 from reconsent.kernel.errors import ConfigError
 from reconsent.kernel.rules.eligibility import declared_basis_problem
+from reconsent.kernel.rules.names import control_characters
 from reconsent.kernel.vocab import Channel, DeclaredBasis
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, examples=["3d", "30s"])]
 QuietPreset = Literal["it-telemarketing", "us-tcpa", "daytime", "always"]
 
 
+#: The ranges a wave file must keep to (a typo such as "0s" or "100000d" is refused, not run):
+#: a step waits from a minute (a test wave) to a month for an answer; a link lives from an
+#: hour to 90 days (a consent asked for is given while the notice read is current); one
+#: person is asked at most 10 times in at most two years; a channel's daily cap is at most
+#: ten million messages.
+WAIT_RANGE = (timedelta(minutes=1), timedelta(days=30))
+LINK_LIFETIME_RANGE = (timedelta(hours=1), timedelta(days=90))
+MAX_REQUESTS, MAX_CAP_DAYS, MAX_DAILY_CAP = 10, 730, 10_000_000
+
+
+def _within(text: str, bounds: tuple[timedelta, timedelta], what: str) -> str:
+    low, high = bounds
+    if not low <= parse_duration(text) <= high:
+        raise ValueError(f"{what} {text!r} is out of range: from {_shown(low)} to {_shown(high)}")
+    return text
+
+
+def _shown(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    wait: Duration = Field(description="How long to wait for an answer before the next step.")
+    wait: Duration = Field(
+        description="How long to wait for an answer before the next step (1m to 30d)."
+    )
+
+    @field_validator("wait")
+    @classmethod
+    def _sane_wait(cls, value: str) -> str:
+        return _within(value, WAIT_RANGE, "wait")
 
     @property
     def wait_delta(self) -> timedelta:
@@ -35,7 +68,7 @@ class Staleness(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    stale_after_days: int = Field(default=365, ge=1)
+    stale_after_days: int = Field(default=365, ge=1, le=3650)
     old_notice_versions: list[str] = Field(
         default_factory=list,
         description="Consents given under these notice versions are stale; "
@@ -68,8 +101,8 @@ class FrequencyCap(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_requests: int = Field(default=1, ge=1)
-    days: int = Field(default=90, ge=1)
+    max_requests: int = Field(default=1, ge=1, le=MAX_REQUESTS)
+    days: int = Field(default=90, ge=1, le=MAX_CAP_DAYS)
 
 
 class WaveConfig(BaseModel):
@@ -95,11 +128,13 @@ class WaveConfig(BaseModel):
     )
     steps: list[Step] = Field(min_length=1, max_length=10)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
-    link_lifetime: Duration = "14d"
+    link_lifetime: Duration = Field(
+        default="14d", description="How long a request's signed link opens (1h to 90d)."
+    )
     frequency_cap: FrequencyCap | None = Field(
         default=None, description="Skip people already asked this often by other waves."
     )
-    daily_cap: dict[Channel, int] = Field(
+    daily_cap: dict[Channel, Annotated[int, Field(ge=1, le=MAX_DAILY_CAP)]] = Field(
         default_factory=dict,
         description="Most messages this wave sends per channel per UTC day (e.g. sms = 2000).",
     )
@@ -115,6 +150,20 @@ class WaveConfig(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("purposes must not repeat")
         return value
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        # A name reaches terminals, the Prefect UI and reports: no escape sequences.
+        found = control_characters(value)
+        if found:
+            raise ValueError(f"must not contain control characters ({', '.join(found)})")
+        return value
+
+    @field_validator("link_lifetime")
+    @classmethod
+    def _sane_lifetime(cls, value: str) -> str:
+        return _within(value, LINK_LIFETIME_RANGE, "link_lifetime")
 
     @field_validator("lawful_basis", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,18 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
         cwd=cwd,
         timeout=120,
         check=False,
+    )
+
+
+def _named(wave_file: str, name: str) -> str:
+    """The wave file with another name (``name`` as TOML basic-string text)."""
+    return re.sub(r"(?m)^name = .*$", lambda _m: f'name = "{name}"', wave_file)
+
+
+def _link_lifetime(wave_file: str, lifetime: str) -> str:
+    """The wave file with another link lifetime."""
+    return re.sub(
+        r"(?m)^link_lifetime = .*$", lambda _m: f'link_lifetime = "{lifetime}"', wave_file
     )
 
 
@@ -47,7 +60,19 @@ def test_user_mistakes_are_one_line_errors(cli_env: dict[str, str], tmp_path: Pa
     sms_basis.write_text(
         (EXAMPLES / "wave.toml").read_text().replace('email = "soft_spam"', 'sms = "soft spam"')
     )
+    zero_link = tmp_path / "zero-link.toml"
+    zero_link.write_text(_link_lifetime((EXAMPLES / "wave.toml").read_text(), "0s"))
+    century_link = tmp_path / "century-link.toml"
+    century_link.write_text(_link_lifetime((EXAMPLES / "wave.toml").read_text(), "36500d"))
+    escapes = tmp_path / "escapes.toml"
+    escapes.write_text(_named((EXAMPLES / "wave.toml").read_text(), "red \\u001b[31m alert"))
+
     cases = {
+        # a tick of a wave that does not exist: one line, before any Prefect server starts
+        ("wave", "tick", "999"): "wave 999 does not exist",
+        ("wave", "create", str(zero_link)): "link_lifetime",
+        ("wave", "create", str(century_link)): "out of range: from 1h to 90d",
+        ("wave", "create", str(escapes)): "must not contain control characters",
         # no basis can be declared for SMS or calls: refused at create, in one line
         ("wave", "create", str(sms_basis)): "no basis can be declared for sms",
         ("contacts", "import", str(tmp_path / "missing.csv")): "no such file",
@@ -67,6 +92,33 @@ def test_unmigrated_database_says_what_to_do(cli_env: dict[str, str], tmp_path: 
     env = {**cli_env, "RECONSENT_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     result = run(["wave", "list"], env, tmp_path)
     assert result.returncode == 2 and "reconsent db upgrade" in result.stderr
+
+
+def test_deploy_on_a_database_without_schema_says_what_to_point_at(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "RECONSENT_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = run(["deploy", "--no-start-server"], env, tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "has no schema" in result.stderr and "RECONSENT_DATABASE_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_wave_names_are_printed_as_written_never_as_markup(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    marked = tmp_path / "marked.toml"
+    marked.write_text(_named((EXAMPLES / "wave.toml").read_text(), "[red]Spring[/red] wave"))
+
+    assert (
+        run(["catalog", "load", str(EXAMPLES / "catalog.toml")], cli_env, tmp_path).returncode == 0
+    )
+    created = run(["wave", "create", str(marked)], cli_env, tmp_path)
+    assert created.returncode == 0, created.stderr
+    listed = run(["wave", "list"], cli_env, tmp_path)
+    assert "[red]Spring[/red] wave" in listed.stdout
+    status = run(["wave", "status", created.stdout.strip()], cli_env, tmp_path)
+    assert "[red]Spring[/red] wave" in status.stdout
 
 
 def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> None:
