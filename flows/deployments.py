@@ -4,7 +4,9 @@ Deployments, named so a person reading the UI knows what runs:
 
 - ``launch-wave/launch-a-wave``: start a wave from the UI form (the WaveConfig);
 - ``tick-active-waves/every-N-minutes``: the schedule that advances every open wave;
-- ``wave-tick/tick-one-wave``: advance one wave now (parameter: its id).
+- ``wave-tick/tick-one-wave``: advance one wave now (parameter: its id);
+- ``control-wave/control-a-wave``: pause, resume, cancel, approve, decline, edit or
+  promote a wave (the form: its id, the action, who, why).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ DEFAULT_API = "http://127.0.0.1:4200/api"
 def build_deployments(interval: timedelta) -> list[Any]:
     from flows.launch import launch_wave
     from flows.sweep import tick_active_waves
+    from flows.wave_control import control_wave_flow
     from flows.wave_tick import wave_tick
 
     minutes = max(1, int(interval.total_seconds() // 60))
@@ -46,6 +49,12 @@ def build_deployments(interval: timedelta) -> list[Any]:
         wave_tick.to_deployment(
             name="tick-one-wave",
             description="Advance one wave now (idempotent: only what is due happens).",
+            tags=["reconsent", "manual"],
+        ),
+        control_wave_flow.to_deployment(
+            name="control-a-wave",
+            description="Pause, resume, cancel, approve or decline the audience of, edit or "
+            "promote a wave (who and why are kept in its audit).",
             tags=["reconsent", "manual"],
         ),
     ]

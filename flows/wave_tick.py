@@ -13,9 +13,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput
-from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
 from reconsent.campaigns.funnel import complete_if_done, wave_funnel
@@ -23,8 +20,9 @@ from reconsent.campaigns.waves import get_wave, wave_config
 from reconsent.db import unit_of_work
 from reconsent.dispatch.batch_report import BatchReport
 from reconsent.kernel.clock import ensure_utc
+from reconsent.kernel.rules.wave_lifecycle import SENDS_NOTHING
 from reconsent.kernel.vocab import WaveStatus
-from reconsent.planning.planner import plan_wave, record_approval
+from reconsent.planning.planner import plan_wave
 from reconsent.wiring import get_runtime
 
 
@@ -53,27 +51,6 @@ def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
             return dict(wave.plan_summary or {})
         plan_wave(session, wave, now, rpo_validity_days=runtime.settings.rpo_validity_days)
         return dict(wave.plan_summary or {})
-
-
-class AudienceApproval(RunInput):
-    """What the approver answers in the Prefect UI before the first send."""
-
-    approve: bool = Field(description="Send this wave to the audience in the preflight artifact.")
-    approver: str = Field(min_length=1, max_length=200, description="Who decides (for the audit).")
-    note: str = Field(default="", max_length=1000)
-
-
-@task(name="record-approval")
-def approval_task(wave_id: int, approved: bool, approver: str, note: str, now: datetime) -> None:
-    with unit_of_work(get_runtime().engine) as session:
-        record_approval(
-            session,
-            get_wave(session, wave_id),
-            approved=approved,
-            approver=approver,
-            note=note,
-            now=now,
-        )
 
 
 @task(name="find-due-batches")
@@ -111,31 +88,17 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     at = ensure_utc(now) if now else datetime.now(UTC)
     plan = plan_wave_task(wave_id, at)
-    if plan.get("awaiting_approval"):
-        _publish(wave_id, plan, {}, summarise_task(wave_id, at), dry_run=False)
-        logger.info("wave %s: waiting for a person to approve the audience", wave_id)
-        answer = pause_flow_run(
-            wait_for_input=AudienceApproval,
-            timeout=get_runtime().settings.approval_timeout_seconds,
-            key=f"wave-{wave_id}-approval",
-        )
-        approved = bool(answer and answer.approve)
-        approval_task(
-            wave_id, approved, answer.approver if answer else "", answer.note if answer else "", at
-        )
-        if not approved:
-            return {
-                "wave_id": wave_id,
-                "at": at.isoformat(),
-                "plan": plan,
-                "activity": {},
-                "funnel": summarise_task(wave_id, at),
-            }
-        plan = plan_wave_task(wave_id, at)
     with unit_of_work(get_runtime().engine) as session:
-        dry_run = wave_config(get_wave(session, wave_id)).dry_run
+        wave = get_wave(session, wave_id)
+        status, dry_run = wave.status, wave_config(wave).dry_run
+    if status is WaveStatus.AWAITING_APPROVAL:
+        # Never waits: the sweep goes on with the other waves; a person approves with
+        # `reconsent wave approve` or the control-wave deployment, and the next tick sends.
+        logger.info("wave %s: awaiting the approval of its audience", wave_id)
+    elif status in SENDS_NOTHING:
+        logger.info("wave %s is %s: nothing is sent", wave_id, status.value)
     activity: dict[str, dict[str, int]] = {}  # stays empty when no batch ran
-    if not dry_run:
+    if not dry_run and status not in SENDS_NOTHING:
         report, batches = BatchReport(), due_batches_task(wave_id, at)
         for lo, hi in batches:
             report.merge(BatchReport.from_dict(advance_batch_task(wave_id, lo, hi, at)))
@@ -143,7 +106,7 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
             activity = report.as_dict()
     funnel = summarise_task(wave_id, at)
     logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
-    _publish(wave_id, plan, activity, funnel, dry_run)
+    _publish(wave_id, plan, activity, funnel, dry_run, status)
     return {
         "wave_id": wave_id,
         "at": at.isoformat(),
@@ -159,6 +122,7 @@ def _publish(
     activity: dict[str, dict[str, int]],
     funnel: dict[str, Any],
     dry_run: bool,
+    status: WaveStatus,
 ) -> None:
     """Artifacts with aggregate counts only (they show in the Prefect UI)."""
     rows = [{"channel": channel, **counts} for channel, counts in funnel["channels"].items()]
@@ -178,6 +142,7 @@ def _publish(
         key=f"wave-{wave_id}-preflight",
         markdown=(
             f"# Wave {wave_id}{' (dry run)' if dry_run else ''}\n\n"
+            f"Status: **{status.value.replace('_', ' ')}**\n\n"
             f"Eligible: **{plan.get('eligible_total', 0)}** {plan.get('eligible', {})}; "
             f"reachable per channel: {plan.get('reachable', {})}\n\n"
             f"| excluded because | contacts |\n|---|---|\n{excluded}\n\n"

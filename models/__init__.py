@@ -21,6 +21,7 @@ from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
 from models.wave import SendAttempt as SendAttempt
 from models.wave import Wave as Wave
+from models.wave import WaveEvent as WaveEvent
 from models.wave import WaveRequest as WaveRequest
 from models.webhook import WebhookEvent as WebhookEvent
 
@@ -47,6 +48,7 @@ __all__ = [
     "SuppressionLift",
     "SuppressionLogEntry",
     "Wave",
+    "WaveEvent",
     "WaveRequest",
     "WebhookEvent",
     "metadata",

@@ -9,7 +9,14 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
-from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus, WaveStatus
+from reconsent.kernel.vocab import (
+    AttemptStatus,
+    Channel,
+    RequestBasis,
+    RequestStatus,
+    WaveAction,
+    WaveStatus,
+)
 
 
 class Wave(Base):
@@ -26,6 +33,24 @@ class Wave(Base):
     completed_at: Mapped[datetime | None]
     #: Preflight counts: eligible per basis, excluded per reason (aggregates only).
     plan_summary: Mapped[dict[str, Any] | None]
+
+
+class WaveEvent(Base):
+    """The wave's audit: every pause, resume, cancel, approval, edit and promotion, with
+    who did it, when (the decision's own time) and what changed (an edit: the old and
+    new values of each field). Appended, never changed."""
+
+    __tablename__ = "wave_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    action: Mapped[WaveAction] = mapped_column(str_enum(WaveAction))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    #: The status before and after, the reason or note, an edit's changes.
+    details: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_wave_events_wave", "wave_id", "id"),)
 
 
 class WaveRequest(Base):

@@ -180,11 +180,6 @@ class Settings(BaseSettings):
         "once per UTC day (WORM storage, a mailbox drop; with CHECKPOINT_SIGNING_KEY). "
         "Unset: the sweep takes none.",
     )
-    approval_timeout_seconds: int = Field(
-        default=86_400,
-        ge=60,
-        description="How long a tick waits for the audience approval of a require_approval wave.",
-    )
     send_max_tries: int = Field(
         default=3, ge=1, description="Tries of a step on transient errors before escalating."
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from reconsent.cli.context import console, parse_time, print_json, session, settings, shown
 from reconsent.kernel.clock import SystemClock
+from reconsent.kernel.vocab import WaveStatus
 from reconsent.kernel.waveconfig import load_wave_config
 
 wave_app = typer.Typer(help="Re-consent waves.", no_args_is_help=True)
@@ -98,13 +99,39 @@ def tick(
     from reconsent.campaigns.waves import get_wave
 
     with session() as s:  # a wave that does not exist: one line, before Prefect starts
-        get_wave(s, wave_id)
+        wave = get_wave(s, wave_id)
+        if wave.status is WaveStatus.DRAFT and _needs_approval(wave):
+            # Its first plan only publishes the preflight: no Prefect run to wait in.
+            from reconsent.planning.planner import plan_wave
+
+            plan_wave(
+                s,
+                wave,
+                parse_time(at) or SystemClock().now(),
+                rpo_validity_days=(settings().rpo_validity_days),
+            )
+        status = wave.status
+    if status is WaveStatus.AWAITING_APPROVAL:
+        console.print(
+            f"wave {wave_id} awaits the approval of its audience (see `reconsent wave plan "
+            f"{wave_id}`): `reconsent wave approve {wave_id} --by NAME` to send",
+            soft_wrap=True,
+        )
+        return
     result = wave_tick(wave_id, parse_time(at))
     if as_json:
         print_json(result)
         return
     _print_activity(result["activity"])
     _print_funnel(result["funnel"])
+
+
+def _needs_approval(wave: Any) -> bool:
+    from reconsent.campaigns.waves import wave_config
+
+    config = wave_config(wave)
+    approval = (wave.plan_summary or {}).get("approval")
+    return config.require_approval and not config.dry_run and not approval
 
 
 @wave_app.command("status")

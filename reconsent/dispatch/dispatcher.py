@@ -71,6 +71,7 @@ from reconsent.kernel.rules.escalation import (
     StepSpec,
     decide,
 )
+from reconsent.kernel.rules.wave_lifecycle import SENDS_NOTHING
 from reconsent.kernel.vocab import AttemptStatus, Channel, RequestBasis, RequestStatus
 from reconsent.settings import Settings
 
@@ -188,6 +189,8 @@ class Dispatcher:
         with unit_of_work(self.engine) as session:
             conn = session.connection()
             wave = get_wave(session, wave_id)
+            if wave.status in SENDS_NOTHING:  # paused, cancelled... since the batch began
+                return claimed
             steps = step_specs(wave)
             rows = due_rows(conn, wave_id, lo, hi, now, lock=is_postgres(session))
             if not rows:

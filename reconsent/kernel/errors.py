@@ -110,6 +110,10 @@ class CheckpointError(ReconsentError):
     """A ledger checkpoint cannot be written (writers still busy, a file of that name exists)."""
 
 
+class WaveStateError(ReconsentError):
+    """The wave's status does not allow that (approve a decided wave, resume a running one)."""
+
+
 class DecisionError(ReconsentError):
     """A consent decision cannot be recorded (no explicit choice, closed request...)."""
 

@@ -43,11 +43,25 @@ class CollectionMethod(StrEnum):
 
 
 class WaveStatus(StrEnum):
-    DRAFT = "draft"
-    PLANNED = "planned"
+    DRAFT = "draft"  # created; the next tick plans it
+    AWAITING_APPROVAL = "awaiting_approval"  # planned on paper; a person must approve
+    PLANNED = "planned"  # a dry run: planned and reported, never sent
     RUNNING = "running"
+    PAUSED = "paused"  # sends nothing until resumed
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class WaveAction(StrEnum):
+    """What an operator does to a wave (each one an entry of the wave's audit)."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    APPROVE = "approve"
+    DECLINE = "decline"  # the audience refused: the wave is cancelled
+    EDIT = "edit"
+    PROMOTE = "promote"  # a dry run becomes a wave that sends
 
 
 class RequestStatus(StrEnum):

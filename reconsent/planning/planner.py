@@ -87,8 +87,9 @@ def plan_wave(
 ) -> Preflight:
     """Create the wave's requests (once) and store the preflight on the wave.
 
-    A wave that requires approval stays a draft, with ``awaiting_approval`` in its
-    summary, until :func:`record_approval` says yes.
+    A wave that requires approval is left ``awaiting_approval`` (nothing created) until
+    a person approves it (:func:`reconsent.campaigns.wave_controls.control_wave`), which
+    makes it a draft again: the next tick creates its requests.
     """
     config = wave_config(wave)
     approval = (wave.plan_summary or {}).get("approval")
@@ -107,25 +108,9 @@ def plan_wave(
             wave.planned_at = now
     summary = report.as_dict()
     summary["awaiting_approval"] = awaiting and not config.dry_run
+    if summary["awaiting_approval"]:
+        wave.status = WaveStatus.AWAITING_APPROVAL
     if approval:
         summary["approval"] = approval
     wave.plan_summary = summary
     return report
-
-
-def record_approval(
-    session: Session, wave: Wave, *, approved: bool, approver: str, note: str, now: datetime
-) -> None:
-    """The audience decision of a person (from the Prefect UI); a refusal cancels the wave."""
-    summary = dict(wave.plan_summary or {})
-    summary["approval"] = {
-        "approved": approved,
-        "by": approver[:200],
-        "note": note[:1000],
-        "at": now.isoformat(),
-    }
-    summary["awaiting_approval"] = False
-    wave.plan_summary = summary
-    if not approved and wave.status is WaveStatus.DRAFT:
-        wave.status = WaveStatus.CANCELLED
-        wave.completed_at = now

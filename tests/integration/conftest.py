@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reconsent.settings import Settings
+from reconsent.wiring import reset_runtimes
 from tests.conftest import make_settings
 from tests.support.checkout import with_checkout
 
@@ -32,3 +34,22 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
 def dsettings(tmp_path: Path, db_url: str) -> Settings:
     """The dispatch tests' settings (the suite's defaults)."""
     return make_settings(tmp_path, db_url)
+
+
+@pytest.fixture
+def flow_env(
+    prefect_harness: None, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    outbox = tmp_path / "outbox"
+    for name, value in {
+        "RECONSENT_DATABASE_URL": db_url,
+        "RECONSENT_DATA_DIR": str(tmp_path / "var"),
+        "RECONSENT_OUTBOX_DIR": str(outbox),
+        "RECONSENT_CHANNEL_MODE": "outbox",
+        "RECONSENT_SIGNING_KEYS": "flow-test-key",
+        "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_PORTAL_BASE_URL": "http://portal.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield outbox
+    reset_runtimes()

@@ -159,3 +159,45 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     }
     status = json.loads(run(["wave", "status", wave_id, "--json"], cli_env, tmp_path).stdout)
     assert status["status"] == "draft" and status["requests"]["active"] == 0
+
+
+def test_an_operator_approves_pauses_edits_and_cancels_from_the_cli(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert (
+        run(["catalog", "load", str(EXAMPLES / "catalog.toml")], cli_env, tmp_path).returncode == 0
+    )
+    wave_file = tmp_path / "approval.toml"
+    wave_file.write_text(
+        re.sub(
+            r"(?m)^notice_version = .*$",
+            lambda m: f"{m.group(0)}\nrequire_approval = true",
+            (EXAMPLES / "demo-wave.toml").read_text(),
+        )
+    )
+    wave_id = run(["wave", "create", str(wave_file)], cli_env, tmp_path).stdout.strip()
+    # No Prefect server, no paused run: one line that says what to do.
+    tick = run(["wave", "tick", wave_id], cli_env, tmp_path)
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip().splitlines() == [
+        f"wave {wave_id} awaits the approval of its audience (see `reconsent wave plan "
+        f"{wave_id}`): `reconsent wave approve {wave_id} --by NAME` to send"
+    ]
+    listed = json.loads(run(["wave", "list", "--json"], cli_env, tmp_path).stdout)
+    assert listed[0]["status"] == "awaiting_approval"
+    steps = [
+        (["wave", "approve", wave_id, "--by", "Maria", "--note", "checked"], "-> draft"),
+        (["wave", "pause", wave_id, "--by", "Maria"], "draft -> paused"),
+        (["wave", "edit", wave_id, "--set", "steps.0.wait=5d", "--by", "Maria"], "5d"),
+        (["wave", "resume", wave_id, "--by", "Maria"], "paused -> draft"),
+        (["wave", "cancel", wave_id, "--by", "Maria", "--reason", "wrong list"], "cancelled"),
+    ]
+    for args, expected in steps:
+        result = run(args, cli_env, tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert expected in result.stdout, (args, result.stdout)
+    again = run(["wave", "approve", wave_id, "--by", "Luca"], cli_env, tmp_path)
+    assert again.returncode == 2 and "decided already" in again.stderr
+    history = json.loads(run(["wave", "history", wave_id, "--json"], cli_env, tmp_path).stdout)
+    assert [h["action"] for h in history] == ["approve", "pause", "edit", "resume", "cancel"]
+    assert history[2]["changes"] == {"steps.0.wait": {"old": "2h", "new": "5d"}}

@@ -51,6 +51,7 @@ def test_deployment_names_say_what_runs() -> None:
         ("launch-wave", "launch-a-wave"),
         ("tick-active-waves", "every-5-minutes"),
         ("wave-tick", "tick-one-wave"),
+        ("control-wave", "control-a-wave"),
     ]
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -16,29 +14,9 @@ from models import SendAttempt, Wave, WaveRequest
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import ConsentState, RequestStatus, SuppressionReason, WaveStatus
-from reconsent.wiring import reset_runtimes
 from tests.support import factories
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture
-def flow_env(
-    prefect_harness: None, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    outbox = tmp_path / "outbox"
-    for name, value in {
-        "RECONSENT_DATABASE_URL": db_url,
-        "RECONSENT_DATA_DIR": str(tmp_path / "var"),
-        "RECONSENT_OUTBOX_DIR": str(outbox),
-        "RECONSENT_CHANNEL_MODE": "outbox",
-        "RECONSENT_SIGNING_KEYS": "flow-test-key",
-        "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
-        "RECONSENT_PORTAL_BASE_URL": "http://portal.test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield outbox
-    reset_runtimes()
 
 
 def _seed(engine: Engine, clock: FixedClock) -> tuple[int, dict[str, int]]:
@@ -136,46 +114,13 @@ def test_tick_publishes_aggregate_artifacts(
     assert "| duplicate_person | 1 |" in str(artifacts[f"wave-{wave_id}-preflight"])
 
 
-def _resume_when_paused(approve: bool) -> None:
-    """Act as the person in the Prefect UI: wait for the paused run, answer the form."""
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.flow_runs import resume_flow_run
-
-    async def paused_run() -> UUID:
-        async with get_client() as client:
-            for _ in range(600):
-                runs = await client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(
-                        state=FlowRunFilterState(
-                            type=FlowRunFilterStateType(any_=[StateType.PAUSED])
-                        )
-                    )
-                )
-                if runs:
-                    return runs[0].id
-                await asyncio.sleep(0.1)  # polling the API for a state change, bounded
-        raise AssertionError("the tick never paused for approval")
-
-    import asyncio
-
-    run_id = asyncio.run(paused_run())
-    resume_flow_run(
-        run_id, run_input={"approve": approve, "approver": "Maria (marketing ops)", "note": "ok"}
-    )
-
-
 @pytest.mark.parametrize("approve", [True, False])
-def test_approval_gate_holds_the_first_send(
+def test_approval_gate_holds_the_first_send_and_never_waits(
     flow_env: Path, engine: Engine, clock: FixedClock, approve: bool
 ) -> None:
-    import threading
-
+    from flows.wave_control import control_wave_flow
     from flows.wave_tick import wave_tick
+    from reconsent.kernel.vocab import WaveAction
 
     now = clock.now()
     with unit_of_work(engine) as s:
@@ -185,10 +130,15 @@ def test_approval_gate_holds_the_first_send(
             s, now, c, p["marketing_email"], ConsentState.GIVEN, now - timedelta(days=900)
         )
         wave_id = factories.add_wave(s, now, require_approval=True).id
-    person = threading.Thread(target=_resume_when_paused, args=(approve,))
-    person.start()
+    waiting = wave_tick(wave_id, now)  # returns at once: no paused run to answer
+    assert waiting["activity"] == {} and waiting["plan"]["awaiting_approval"] is True
+    assert wave_tick(wave_id, now)["activity"] == {}  # a second tick: still nothing
+    with unit_of_work(engine) as s:
+        assert s.get_one(Wave, wave_id).status is WaveStatus.AWAITING_APPROVAL
+        assert s.scalar(select(func.count()).select_from(SendAttempt)) == 0
+    action = WaveAction.APPROVE if approve else WaveAction.DECLINE
+    control_wave_flow(wave_id, action, by="Maria (marketing ops)", note="ok")
     result = wave_tick(wave_id, now)
-    person.join(timeout=60)
     with unit_of_work(engine) as s:
         wave = s.get_one(Wave, wave_id)
         sent = s.scalar(select(func.count()).select_from(SendAttempt))
