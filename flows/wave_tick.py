@@ -22,7 +22,7 @@ from reconsent.dispatch.batch_report import BatchReport
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.rules.wave_lifecycle import SENDS_NOTHING
 from reconsent.kernel.vocab import WaveStatus
-from reconsent.planning.planner import plan_wave
+from reconsent.planning.planner import plan_once
 from reconsent.wiring import get_runtime
 
 
@@ -45,12 +45,9 @@ def _retry_on_database_hiccup(_task: Any, _run: TaskRun, state: State[Any]) -> b
 )
 def plan_wave_task(wave_id: int, now: datetime) -> dict[str, Any]:
     runtime = get_runtime()
-    with unit_of_work(runtime.engine) as session:
-        wave = get_wave(session, wave_id)
-        if wave.status is not WaveStatus.DRAFT:
-            return dict(wave.plan_summary or {})
-        plan_wave(session, wave, now, rpo_validity_days=runtime.settings.rpo_validity_days)
-        return dict(wave.plan_summary or {})
+    return plan_once(
+        runtime.engine, wave_id, now, rpo_validity_days=runtime.settings.rpo_validity_days
+    )
 
 
 @task(name="find-due-batches")

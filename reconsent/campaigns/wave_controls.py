@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Wave, WaveEvent, WaveRequest
-from reconsent.campaigns.waves import create_wave, wave_config
+from reconsent.campaigns.waves import create_wave, lock_wave, wave_config
 from reconsent.kernel.errors import ConfigError, NotFoundError
 from reconsent.kernel.rules.wave_lifecycle import after
 from reconsent.kernel.vocab import RequestStatus, WaveAction, WaveStatus
@@ -31,13 +31,6 @@ __all__ = ["EDITABLE", "clone_wave", "control_wave", "wave_history"]
 EDITABLE = ("steps.N.wait", "daily_cap.CHANNEL", "frequency_cap", "link_lifetime", "quiet_hours")
 #: Why a cancelled wave's open requests were closed.
 CANCELLED_REASON = "wave_cancelled"
-
-
-def _locked(session: Session, wave_id: int) -> Wave:
-    wave = session.scalar(select(Wave).where(Wave.id == wave_id).with_for_update())
-    if wave is None:
-        raise NotFoundError(f"wave {wave_id} does not exist")
-    return wave
 
 
 def _paused_from(session: Session, wave_id: int) -> WaveStatus | None:
@@ -64,7 +57,7 @@ def control_wave(
     ``{"steps.0.wait": "3d", "daily_cap.sms": 500}``); returns the audit entry."""
     if not actor.strip():
         raise ConfigError("say who decides (--by): it is kept in the wave's audit")
-    wave = _locked(session, wave_id)
+    wave = lock_wave(session, wave_id)
     before = wave.status
     status = after(action, before, _paused_from(session, wave_id))
     details: dict[str, Any] = {"from": before.value, "to": status.value}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Notice, Purpose, Wave
+from reconsent.db import is_postgres
 from reconsent.kernel.errors import ConfigError, NotFoundError
 from reconsent.kernel.rules.eligibility import SOFT_SPAM_EXCLUDED_CATEGORIES
 from reconsent.kernel.rules.escalation import StepSpec
@@ -76,6 +77,24 @@ def wave_purposes(session: Session, config: WaveConfig) -> list[Purpose]:
     if missing:
         raise ConfigError(f"unknown purpose(s): {', '.join(missing)}")
     return [found[code] for code in config.purposes]
+
+
+def lock_wave(session: Session, wave_id: int) -> Wave:
+    """The wave, locked until the unit of work ends, read after the lock: two ticks that
+    plan it at once, or two answers to its approval, take turns (the second one sees
+    what the first did). PostgreSQL: ``FOR UPDATE``; SQLite: a first write takes the
+    database's write lock before anything is read."""
+    if not is_postgres(session):
+        session.execute(update(Wave).where(Wave.id == wave_id).values(status=Wave.status))
+    wave = session.scalar(
+        select(Wave)
+        .where(Wave.id == wave_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if wave is None:
+        raise NotFoundError(f"wave {wave_id} does not exist")
+    return wave
 
 
 def get_wave(session: Session, wave_id: int) -> Wave:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models import Wave
-from reconsent.campaigns.waves import wave_config
+from reconsent.campaigns.waves import lock_wave, wave_config
+from reconsent.db import unit_of_work
 from reconsent.eligibility.rpo_register import RPO_VALIDITY_DAYS, rpo_consulted
 from reconsent.kernel.vocab import Channel, WaveStatus
 from reconsent.kernel.waveconfig import WaveConfig
@@ -114,3 +116,16 @@ def plan_wave(
         summary["approval"] = approval
     wave.plan_summary = summary
     return report
+
+
+def plan_once(
+    engine: Engine, wave_id: int, now: datetime, *, rpo_validity_days: int = RPO_VALIDITY_DAYS
+) -> dict[str, Any]:
+    """The first tick's planning, claimed once: the wave is locked first, so of two ticks
+    that start together one plans and the other finds it planned (no duplicate
+    requests, no unique-constraint failure). Returns the wave's plan summary."""
+    with unit_of_work(engine) as session:
+        wave = lock_wave(session, wave_id)
+        if wave.status is WaveStatus.DRAFT:
+            plan_wave(session, wave, now, rpo_validity_days=rpo_validity_days)
+        return dict(wave.plan_summary or {})
