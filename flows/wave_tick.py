@@ -7,6 +7,7 @@ id range, never a list of contacts, and log and publish counts only.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from prefect.client.schemas.objects import State, TaskRun
 from sqlalchemy.exc import OperationalError
 
 from reconsent.campaigns.funnel import complete_if_done, wave_funnel
+from reconsent.campaigns.wave_artifacts import artifact_key, tick_markdown
+from reconsent.campaigns.wave_report import wave_report
 from reconsent.campaigns.waves import get_wave, wave_config
 from reconsent.db import unit_of_work
 from reconsent.dispatch.batch_report import BatchReport
@@ -103,7 +106,7 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
             activity = report.as_dict()
     funnel = summarise_task(wave_id, at)
     logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
-    _publish(wave_id, plan, activity, funnel, dry_run, status)
+    _publish(wave_id, plan, activity, dry_run)
     return {
         "wave_id": wave_id,
         "at": at.isoformat(),
@@ -114,37 +117,28 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
 
 
 def _publish(
-    wave_id: int,
-    plan: dict[str, Any],
-    activity: dict[str, dict[str, int]],
-    funnel: dict[str, Any],
-    dry_run: bool,
-    status: WaveStatus,
+    wave_id: int, plan: dict[str, Any], activity: dict[str, dict[str, int]], dry_run: bool
 ) -> None:
     """Artifacts with aggregate counts only (they show in the Prefect UI)."""
-    rows = [{"channel": channel, **counts} for channel, counts in funnel["channels"].items()]
+    runtime = get_runtime()
+    with unit_of_work(runtime.engine) as session:
+        wave = get_wave(session, wave_id)
+        report, name = wave_report(session, wave), wave.name
+    url = runtime.settings.database_url
     create_table_artifact(
-        key=f"wave-{wave_id}-funnel", table=rows, description=f"Wave {wave_id} funnel per channel"
-    )
-    excluded = (
-        "\n".join(
-            f"| {reason} | {count} |" for reason, count in sorted(plan.get("excluded", {}).items())
-        )
-        or "| (none) | 0 |"
-    )
-    this_tick = "\n".join(
-        f"- **{group}**: {counts}" for group, counts in activity.items() if counts
+        key=artifact_key(wave_id, name, url, "steps"),
+        table=report["steps"] or [{"step": "-", "sent": 0}],
+        description=f"Wave {wave_id}: per step, channel and locale",
     )
     create_markdown_artifact(
-        key=f"wave-{wave_id}-preflight",
-        markdown=(
-            f"# Wave {wave_id}{' (dry run)' if dry_run else ''}\n\n"
-            f"Status: **{status.value.replace('_', ' ')}**\n\n"
-            f"Eligible: **{plan.get('eligible_total', 0)}** {plan.get('eligible', {})}; "
-            f"reachable per channel: {plan.get('reachable', {})}\n\n"
-            f"| excluded because | contacts |\n|---|---|\n{excluded}\n\n"
-            f"## This tick\n{this_tick or '- nothing was due'}\n\n"
-            f"## Requests\n{funnel['requests']}\n"
+        key=artifact_key(wave_id, name, url, "report"),
+        markdown=tick_markdown(
+            plan, activity, report, dry_run=dry_run, title=f"Wave {wave_id}: {_plain(name)}"
         ),
-        description=f"Wave {wave_id} preflight and tick summary",
+        description=f"Wave {wave_id}: preflight, this tick, report",
     )
+
+
+def _plain(name: str) -> str:
+    """A wave's name as markdown text (no markup of its own)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>-])", r"\\\1", name)

@@ -24,6 +24,7 @@ from reconsent.cli import (
     system_cmds,
     wave_cmds,
     wave_control_cmds,
+    wave_report_cmds,
     webhooks_cmds,
 )
 from reconsent.cli.context import errors, shown
@@ -43,6 +44,7 @@ app.add_typer(data_cmds.consents_app, name="consents")
 app.add_typer(data_cmds.suppressions_app, name="suppressions")
 app.add_typer(data_cmds.rpo_app, name="rpo")
 wave_control_cmds.register(wave_cmds.wave_app)
+wave_report_cmds.register(wave_cmds.wave_app)
 app.add_typer(wave_cmds.wave_app, name="wave")
 app.add_typer(rights_cmd.rights_app, name="rights")
 app.add_typer(system_cmds.channels_app, name="channels")

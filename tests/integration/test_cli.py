@@ -159,6 +159,28 @@ def test_import_create_plan_status(cli_env: dict[str, str], tmp_path: Path) -> N
     }
     status = json.loads(run(["wave", "status", wave_id, "--json"], cli_env, tmp_path).stdout)
     assert status["status"] == "draft" and status["requests"]["active"] == 0
+    report = run(["wave", "report", wave_id], cli_env, tmp_path)
+    assert report.returncode == 0 and "## Per step, channel and locale" in report.stdout
+    assert (
+        json.loads(run(["wave", "report", wave_id, "--format", "json"], cli_env, tmp_path).stdout)[
+            "asked"
+        ]
+        == 0
+    )
+    audience = run(["wave", "audience", "export", wave_id], cli_env, tmp_path)
+    assert audience.returncode == 0, audience.stderr
+    lines = audience.stdout.splitlines()
+    assert lines[0].startswith("external_id,reason,basis,block_email")
+    assert {line.split(",")[1] for line in lines[1:]} == {
+        "eligible",
+        "no_lawful_basis",
+        "duplicate_person",
+    }
+    assert "@" not in audience.stdout  # ids and reasons only, unless --with-contacts
+    detailed = run(["wave", "audience", "export", wave_id, "--with-contacts"], cli_env, tmp_path)
+    assert "giulia@example.it" in detailed.stdout
+    outcomes = run(["wave", "outcomes", "export", wave_id], cli_env, tmp_path)
+    assert outcomes.returncode == 0 and outcomes.stdout.startswith("external_id,purpose,answer")
 
 
 def test_an_operator_approves_pauses_edits_and_cancels_from_the_cli(

@@ -78,3 +78,14 @@ def test_a_name_with_markup_or_escapes_is_printed_as_written(name: str, printed:
         file=out, force_terminal=True, color_system="truecolor", width=200, highlight=False
     ).print(shown(name))
     assert out.getvalue() == printed + "\n"  # no style codes, no raw escape
+
+
+def test_artifact_keys_name_the_wave_and_differ_per_database() -> None:
+    from reconsent.campaigns.wave_artifacts import artifact_key
+
+    one = artifact_key(1, "Autunno 2026: ré-consenso!", "sqlite:////srv/a.db", "report")
+    other = artifact_key(1, "Autunno 2026: ré-consenso!", "postgresql://u:pw@db/b", "report")
+    assert one.startswith("autunno-2026-re-consenso-w1-") and one.endswith("-report")
+    assert one != other
+    assert artifact_key(2, "\x1b[31m", "sqlite://", "steps").startswith("31m-w2-")
+    assert all(c.islower() or c.isdigit() or c == "-" for c in one)
