@@ -10,7 +10,6 @@ import typer
 from reconsent.cli.context import console, session, settings
 from reconsent.kernel.clock import SystemClock
 from reconsent.kernel.errors import ConfigError
-from reconsent.kernel.vocab import Channel
 from reconsent.records.record_inputs import CatalogSnapshot, ProductFacts
 from reconsent.records.record_render import FORMATS, Format
 from reconsent.records.record_texts import LOCALES
@@ -40,10 +39,10 @@ def _format(fmt: str, locale: str) -> Format:
 def _inputs() -> tuple[CatalogSnapshot, ProductFacts]:
     from reconsent.records.catalog_rows import read_snapshot
     from reconsent.records.product_facts import product_facts
-    from reconsent.wiring import provider_for
+    from reconsent.wiring import channel_providers
 
     cfg: Settings = settings()
-    providers = {channel.value: provider_for(cfg, channel)[0] for channel in Channel}
+    providers = channel_providers(cfg)
     with session(cfg) as s:
         snapshot = read_snapshot(s)
     if not snapshot.purposes:

@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reconsent.records.dpia import Dpia
+from reconsent.records.dpia import Dpia, build_dpia
 from reconsent.records.dpia_texts import dpia_labels
-from reconsent.records.record_of_processing import Record
-from reconsent.records.record_texts import retention_rule
+from reconsent.records.record_inputs import CatalogSnapshot, ProductFacts
+from reconsent.records.record_of_processing import Record, build_record
+from reconsent.records.record_texts import LOCALES, retention_rule
 
-__all__ = ["FORMATS", "Format", "render_dpia", "render_record"]
+__all__ = ["FORMATS", "Format", "documents", "render_dpia", "render_record"]
 
 Format = Literal["md", "html", "json"]
 FORMATS: tuple[Format, ...] = ("md", "html", "json")
@@ -70,3 +71,14 @@ def render_dpia(dpia: Dpia, fmt: Format) -> str:
     context = _context(dpia.locale)
     template = _environment().get_template(f"dpia.{fmt}.j2")
     return template.render(d=dpia, title=context["L"]["dpia.title"], **context)
+
+
+def documents(snapshot: CatalogSnapshot, facts: ProductFacts) -> dict[str, str]:
+    """Every document in every locale and format, by file name ("record.it.md", ...)."""
+    out: dict[str, str] = {}
+    for locale in LOCALES:
+        record, dpia = build_record(snapshot, facts, locale), build_dpia(snapshot, facts, locale)
+        for fmt in FORMATS:
+            out[f"record.{locale}.{fmt}"] = render_record(record, fmt)
+            out[f"dpia.{locale}.{fmt}"] = render_dpia(dpia, fmt)
+    return out

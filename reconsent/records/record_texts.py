@@ -118,8 +118,10 @@ _EN: dict[str, str] = {
     "write the file can remove them (protect the file; checkpoints detect rewrites).",
     "m.https": "The consent portal is served over HTTPS.",
     "m.no_https": "The portal's base URL is not https: acceptable only on a developer machine.",
-    "m.portal": "The portal limits requests per client address ({ip}/min) and per link "
-    "({token}/min), puts a CSRF token in every form and security headers on every answer.",
+    "m.portal": "The portal limits requests per client address ({ip}) and per link "
+    "({token}), puts a CSRF token in every form and security headers on every answer.",
+    "m.per_minute": "{n}/min",
+    "m.no_limit": "no limit",
     "m.ip_truncated": "Consent evidence keeps only the network of the client address (/24, "
     "/48) and the user agent.",
     "m.ip_full": "Consent evidence keeps the client address and the user agent "
@@ -238,9 +240,11 @@ _IT: dict[str, str] = {
     "il file può toglierli (proteggere il file; i checkpoint rilevano le riscritture).",
     "m.https": "Il portale del consenso è servito in HTTPS.",
     "m.no_https": "L'URL del portale non è https: accettabile solo su una macchina di sviluppo.",
-    "m.portal": "Il portale limita le richieste per indirizzo ({ip}/min) e per link "
-    "({token}/min), mette un token CSRF in ogni modulo e intestazioni di sicurezza in ogni "
+    "m.portal": "Il portale limita le richieste per indirizzo ({ip}) e per link "
+    "({token}), mette un token CSRF in ogni modulo e intestazioni di sicurezza in ogni "
     "risposta.",
+    "m.per_minute": "{n}/min",
+    "m.no_limit": "nessun limite",
     "m.ip_truncated": "Le prove del consenso conservano solo la rete dell'indirizzo del client "
     "(/24, /48) e lo user agent.",
     "m.ip_full": "Le prove del consenso conservano l'indirizzo del client e lo user agent "
@@ -309,7 +313,11 @@ def security_measures(
     else:
         say.append(("database", t("sqlite")))
     say.append(("https", t("https" if sec.portal_https else "no_https")))
-    say.append(("portal", t("portal", ip=sec.portal_rate_per_ip, token=sec.portal_rate_per_token)))
+    ip, token = (
+        t("per_minute", n=n) if n else t("no_limit")
+        for n in (sec.portal_rate_per_ip, sec.portal_rate_per_token)
+    )
+    say.append(("portal", t("portal", ip=ip, token=token)))
     say.append(("evidence", t("ip_truncated" if sec.evidence_ip_truncate else "ip_full")))
     if sec.receipt_signing:
         say.append(("receipts", t("receipts")))

@@ -162,6 +162,7 @@ def test_security_measures_follow_the_configuration() -> None:
     assert "after 14 days" in configured["links"]
     assert "owns nothing" in configured["database"]
     assert "only the network" in configured["evidence"]
+    assert "per client address (300/min) and per link (60/min)" in configured["portal"]
     assert {"twilio", "sendgrid", "https"} <= set(configured) and "receipts" not in configured
 
     bare = replace(
@@ -169,13 +170,14 @@ def test_security_measures_follow_the_configuration() -> None:
         providers={"email": "outbox", "sms": "outbox", "ivr": "outbox"},
         security=replace(
             SECURITY, database="sqlite", checkpoint_signing=False, portal_https=False,
-            evidence_ip_truncate=False, receipt_signing=True,
+            evidence_ip_truncate=False, receipt_signing=True, portal_rate_per_ip=0,
         ),
     )  # fmt: skip
     plain = {m.code: m.text for m in build_record(SNAPSHOT, bare, "en").security_measures}
     assert "not configured" in plain["checkpoints"] and "SQLite" in plain["database"]
     assert "not https" in plain["https"] and "keeps the client address" in plain["evidence"]
     assert "twilio" not in plain and "sendgrid" not in plain and "receipts" in plain
+    assert "per client address (no limit)" in plain["portal"]
 
 
 def test_contact_rules_aggregate_the_wave_configs() -> None:
