@@ -30,6 +30,7 @@ from reconsent.records.record_render import render_record
 from reconsent.records.record_texts import retention_rule
 from reconsent.settings import Settings
 from tests.support import factories
+from tests.support.readme_blocks import readme_block
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROVIDERS = {"email": "sendgrid", "sms": "twilio", "ivr": "twilio"}
@@ -247,3 +248,21 @@ def test_the_cli_writes_the_record_and_the_dpia(cli_env: dict[str, str], tmp_pat
     assert html.stdout.startswith("<!doctype html>") and "DA COMPLETARE" in html.stdout
     markdown = run("record", "export")
     assert markdown.stdout.startswith("# Registro delle attività di trattamento")
+
+
+def test_the_readme_excerpt_is_what_the_example_catalog_generates(
+    engine: Engine, settings: Settings, clock: FixedClock
+) -> None:
+    _load(engine, EXAMPLES / "catalog.toml", settings, clock)
+    dpo = settings.model_copy(update={"dpo_name": "Maria Rossi", "dpo_contact": "dpo@example.com"})
+    outbox = {"email": "outbox", "sms": "outbox", "ivr": "outbox"}
+    record = build_record(_snapshot(engine), product_facts(dpo, outbox, clock.now()), "en")
+
+    def timeless(text: str) -> str:  # the generation time aside
+        return "\n".join(line for line in text.splitlines() if not line.startswith("Generated "))
+
+    generated = timeless(render_record(record, "md"))
+    parts = [p for p in readme_block("record-excerpt").split("[...]\n") if timeless(p).strip()]
+    assert len(parts) >= 4
+    for part in parts:
+        assert timeless(part).strip() in generated
