@@ -1,4 +1,7 @@
-"""The catalog: purposes of processing and privacy notices, loaded from a TOML file.
+"""The catalog: purposes of processing, processors and privacy notices, from a TOML file.
+
+Processors (``processor_specs.py``: art. 28, DPA, transfer mechanism) are mirrored: upserted
+by code, and one the file no longer lists is removed unless a stored purpose names it.
 
 Purposes are upserted by code (``purpose_specs.py``: what a purpose states; every
 field but the channel may change, reported as "updated").  Notices are rendered

@@ -86,8 +86,8 @@ _EN: dict[str, str] = {
     "hash, so the same person under another id is not asked again.",
     "x.gate": "The contact rule is checked again when a send is claimed and at the hand-over "
     "to the provider, under the lock every no takes.",
-    "x.stop": "SMS STOP, key 9 on a call and the one-click unsubscribe stop that channel at "
-    "once; an objection stops every channel.",
+    "x.stop": "SMS STOP, key 9 on a call and an e-mail unsubscribe stop that channel at "
+    "once; STOPALL, the one-click opt-out, a spam report and an objection stop every channel.",
     "x.hours": "Hours the waves apply, in the person's timezone: {hours}.",
     "x.no_waves": "No wave yet: calling hours and caps are set per wave.",
     "x.caps": "Frequency caps of the waves: {caps}.",
@@ -196,8 +196,9 @@ _IT: dict[str, str] = {
     "dell'indirizzo, così la stessa persona con un altro identificativo non è richiesta di nuovo.",
     "x.gate": "La regola di contatto è verificata di nuovo quando un invio viene preso in "
     "carico e alla consegna al fornitore, sotto il lock che ogni no prende.",
-    "x.stop": "STOP via SMS, il tasto 9 in chiamata e la disiscrizione con un clic fermano "
-    "subito quel canale; un'opposizione li ferma tutti.",
+    "x.stop": "STOP via SMS, il tasto 9 in chiamata e la disiscrizione dalle e-mail fermano "
+    "subito quel canale; STOPALL, l'opt-out con un clic, una segnalazione di spam e "
+    "un'opposizione li fermano tutti.",
     "x.hours": "Orari applicati dalle campagne, nel fuso della persona: {hours}.",
     "x.no_waves": "Nessuna campagna: orari e limiti si impostano per campagna.",
     "x.caps": "Limiti di frequenza delle campagne: {caps}.",

@@ -102,11 +102,11 @@ _EN: dict[str, str] = {
     "m.suppression": "Every no is kept by the keyed hash (HMAC-SHA256) of the address "
     "({count} suppressions in force), so a person imported again under another id is never "
     "contacted; the key's fingerprint is recorded and another key is refused.",
-    "m.links": "Links are signed (HMAC, rotating keys), carry only a request id, never "
-    "personal data, and expire{days}.",
+    "m.links": "Links are signed (HMAC, rotating keys), carry only a request id and a step, "
+    "never personal data, and expire{days}.",
     "m.links_days": " after {days} days (the waves' link lifetime)",
-    "m.twilio": "Twilio callbacks are accepted only with a valid X-Twilio-Signature and "
-    "only for the calls and messages reconsent placed (account, id and number checked).",
+    "m.twilio": "Twilio callbacks are accepted only with a valid X-Twilio-Signature; call "
+    "answers only for the calls reconsent placed (account, call id and number checked).",
     "m.sendgrid": "SendGrid events are accepted only with a valid Event Webhook signature "
     "(ECDSA P-256).",
     "m.sendgrid_unset": "SendGrid's event public key is unset: every event batch is refused.",
@@ -224,10 +224,11 @@ _IT: dict[str, str] = {
     "({count} esclusioni in vigore): chi viene reimportato con un altro identificativo non è "
     "mai contattato; l'impronta della chiave è registrata e un'altra chiave è rifiutata.",
     "m.links": "I link sono firmati (HMAC, chiavi a rotazione), contengono solo un "
-    "identificativo di richiesta, mai dati personali, e scadono{days}.",
+    "identificativo di richiesta e un passo, mai dati personali, e scadono{days}.",
     "m.links_days": " dopo {days} giorni (durata dei link delle campagne)",
-    "m.twilio": "Le notifiche di Twilio sono accettate solo con una X-Twilio-Signature valida "
-    "e solo per chiamate e messaggi inviati da reconsent (account, id e numero verificati).",
+    "m.twilio": "Le notifiche di Twilio sono accettate solo con una X-Twilio-Signature "
+    "valida; le risposte in chiamata solo per le chiamate fatte da reconsent (account, id "
+    "della chiamata e numero verificati).",
     "m.sendgrid": "Gli eventi di SendGrid sono accettati solo con una firma valida dell'Event "
     "Webhook (ECDSA P-256).",
     "m.sendgrid_unset": "La chiave pubblica degli eventi SendGrid non è impostata: ogni lotto "
