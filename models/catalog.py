@@ -72,12 +72,16 @@ class Purpose(Base):
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     #: ``Retention.as_json()``; NULL: not stated in the catalog.
     retention: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The two lists below take their empty default from the database only (no Python
+    # default, not fetched back on insert: ``eager_defaults`` is off), so a purpose written
+    # without them names no column a database at an older revision lacks (the migration
+    # tests write purposes there).
     #: Codes of the catalog's processors (``processors.code``) the purpose uses.
-    processors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    processors: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     #: ["customers", "prospective customers"]: the categories of data subjects.
-    data_subjects: Mapped[list[str]] = mapped_column(
-        JSON, default=list, server_default=text("'[]'")
-    )
+    data_subjects: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+    __mapper_args__ = {"eager_defaults": False}
 
     @property
     def retention_policy(self) -> Retention | None:
