@@ -7,13 +7,12 @@ A part of :class:`reconsent.settings.Settings` (which inherits it, so the variab
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, Field
 
 __all__ = ["RecordSettings"]
 
 
-class RecordSettings(BaseSettings):
+class RecordSettings(BaseModel):
     dpo_name: str | None = Field(
         default=None,
         description="The data protection officer (GDPR art. 37), named in the record of "
