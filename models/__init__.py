@@ -4,6 +4,7 @@ from models.api_access import ApiKey as ApiKey
 from models.api_access import IdempotentRequest as IdempotentRequest
 from models.base import Base as Base
 from models.catalog import Notice as Notice
+from models.catalog import Processor as Processor
 from models.catalog import Purpose as Purpose
 from models.catalog import Retention as Retention
 from models.consent import ConsentEvent as ConsentEvent
@@ -38,6 +39,7 @@ __all__ = [
     "IdempotentRequest",
     "KeyFingerprint",
     "Notice",
+    "Processor",
     "Purpose",
     "Retention",
     "RightsRequest",

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint, false, text
+from sqlalchemy import JSON, Date, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
+from reconsent.kernel.rules.transfers import TransferMechanism
 from reconsent.kernel.vocab import Channel, ConsentState
 
-__all__ = ["RETENTION_STATES", "Notice", "Purpose", "Retention"]
+__all__ = ["RETENTION_STATES", "Notice", "Processor", "Purpose", "Retention"]
 
 #: The states after which a purpose's data has a retention period of its own.
 RETENTION_STATES = (ConsentState.REFUSED, ConsentState.WITHDRAWN, ConsentState.EXPIRED)
@@ -71,10 +72,46 @@ class Purpose(Base):
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     #: ``Retention.as_json()``; NULL: not stated in the catalog.
     retention: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The two lists below take their empty default from the database only (no Python
+    # default, not fetched back on insert: ``eager_defaults`` is off), so a purpose written
+    # without them names no column a database at an older revision lacks (the migration
+    # tests write purposes there).
+    #: Codes of the catalog's processors (``processors.code``) the purpose uses.
+    processors: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    #: ["customers", "prospective customers"]: the categories of data subjects.
+    data_subjects: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+    __mapper_args__ = {"eager_defaults": False}
 
     @property
     def retention_policy(self) -> Retention | None:
         return Retention.from_json(self.retention)
+
+
+class Processor(Base):
+    """A processor (GDPR art. 28) of the catalog: who processes data on the controller's
+    behalf, where, under which agreement and transfer mechanism. Mirrors the catalog
+    file: upserted by code, removed when the file no longer lists it."""
+
+    __tablename__ = "processors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: "processor" or "sub-processor".
+    role: Mapped[str] = mapped_column(String(32), default="processor")
+    #: What it does for the controller ("e-mail delivery").
+    service: Mapped[str] = mapped_column(String(300))
+    #: ISO 3166-1 alpha-2 country where it processes the data.
+    country: Mapped[str] = mapped_column(String(2))
+    dpa_reference: Mapped[str] = mapped_column(String(300))
+    dpa_date: Mapped[date | None] = mapped_column(Date)
+    transfer_mechanism: Mapped[TransferMechanism] = mapped_column(str_enum(TransferMechanism, 16))
+    safeguards: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    #: The channel adapter it is ("sendgrid", "twilio"), if any: the record says whether
+    #: the settings use it.
+    adapter: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
 
 
 class Notice(Base):

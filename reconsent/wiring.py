@@ -48,6 +48,7 @@ __all__ = [
     "api_engine",
     "build_adapter",
     "build_adapters",
+    "channel_providers",
     "command_engine",
     "describe_adapters",
     "get_runtime",
@@ -97,6 +98,11 @@ def provider_for(settings: Settings, channel: Channel) -> tuple[str, tuple[str, 
     """Who serves ``channel`` ("sendgrid", "twilio" or "outbox") and the settings it still lacks."""
     choice = _choose(settings, channel)
     return choice.provider, choice.missing
+
+
+def channel_providers(settings: Settings) -> dict[str, str]:
+    """Who serves each channel, by channel value ("email": "sendgrid", "sms": "outbox"...)."""
+    return {channel.value: _choose(settings, channel).provider for channel in Channel}
 
 
 def call_voice(settings: Settings) -> Voice:

@@ -1,4 +1,7 @@
-"""The catalog: purposes of processing and privacy notices, loaded from a TOML file.
+"""The catalog: purposes of processing, processors and privacy notices, from a TOML file.
+
+Processors (``processor_specs.py``: art. 28, DPA, transfer mechanism) are mirrored: upserted
+by code, and one the file no longer lists is removed unless a stored purpose names it.
 
 Purposes are upserted by code (``purpose_specs.py``: what a purpose states; every
 field but the channel may change, reported as "updated").  Notices are rendered
@@ -30,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Notice, Purpose
+from models import Notice, Processor, Purpose
+from reconsent.campaigns.processor_specs import ProcessorSpec
 from reconsent.campaigns.purpose_specs import Locale, PurposeSpec, Text
 from reconsent.kernel.errors import ConfigError, ImmutableError
 from reconsent.kernel.rules.notice_dates import effective_moment, format_moment
@@ -67,6 +71,7 @@ class NoticeSpec(BaseModel):
 class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    processors: list[ProcessorSpec] = Field(default_factory=list)
     purposes: list[PurposeSpec] = Field(default_factory=list)
     notices: list[NoticeSpec] = Field(default_factory=list)
 
@@ -74,6 +79,12 @@ class CatalogFile(BaseModel):
     def _consistent(self) -> CatalogFile:
         codes = [p.code for p in self.purposes]
         _no_repeats(codes, "purpose code")
+        _no_repeats([p.code for p in self.processors], "processor code")
+        known = {p.code for p in self.processors}
+        for purpose in self.purposes:
+            unknown = sorted(set(purpose.processors) - known)
+            if unknown:
+                raise ValueError(f"purpose {purpose.code} names unknown processor(s): {unknown}")
         _no_repeats([n.version for n in self.notices], "notice version")
         for notice in self.notices:
             listed = notice.purposes if notice.purposes is not None else codes
@@ -99,12 +110,23 @@ class CatalogReport:
     purposes_created: list[str] = field(default_factory=list)
     purposes_updated: list[str] = field(default_factory=list)
     purposes_unchanged: list[str] = field(default_factory=list)
+    processors_created: list[str] = field(default_factory=list)
+    processors_updated: list[str] = field(default_factory=list)
+    processors_unchanged: list[str] = field(default_factory=list)
+    processors_removed: list[str] = field(default_factory=list)
     notices_created: list[str] = field(default_factory=list)
     notices_unchanged: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.purposes_created or self.purposes_updated or self.notices_created)
+        return bool(
+            self.purposes_created
+            or self.purposes_updated
+            or self.processors_created
+            or self.processors_updated
+            or self.processors_removed
+            or self.notices_created
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,7 @@ def load_catalog(session: Session, path: Path, settings: Settings, now: datetime
     wanted = {spec.version: spec.effective for spec in catalog.notices}
     new_notices, effective = _check_notices(session, rendered, wanted, path, report)
     _upsert_purposes(session, catalog.purposes, now, report)
+    _sync_processors(session, catalog.processors, now, report)
     for notice in new_notices:
         session.add(
             Notice(
@@ -296,6 +319,35 @@ def _upsert_purposes(
         for name in changed:
             setattr(purpose, name, values[name])
         (report.purposes_updated if changed else report.purposes_unchanged).append(spec.code)
+
+
+def _sync_processors(
+    session: Session, specs: list[ProcessorSpec], now: datetime, report: CatalogReport
+) -> None:
+    """The processors table mirrors the file: upserted by code, and a processor the file
+    no longer lists is removed, unless a stored purpose still names it (``ConfigError``)."""
+    session.flush()  # the purposes' new references first
+    existing = {p.code: p for p in session.scalars(select(Processor))}
+    for spec in specs:
+        values = spec.stored()
+        processor = existing.pop(spec.code, None)
+        if processor is None:
+            session.add(Processor(code=spec.code, created_at=now, **values))
+            report.processors_created.append(spec.code)
+            continue
+        changed = [name for name, value in values.items() if getattr(processor, name) != value]
+        for name in changed:
+            setattr(processor, name, values[name])
+        (report.processors_updated if changed else report.processors_unchanged).append(spec.code)
+    for code, processor in sorted(existing.items()):
+        users = sorted(p.code for p in session.scalars(select(Purpose)) if code in p.processors)
+        if users:
+            raise ConfigError(
+                f"processor {code} is no longer in the catalog but purpose(s) {users} still "
+                "name it: list it again, or take it out of those purposes"
+            )
+        session.delete(processor)
+        report.processors_removed.append(code)
 
 
 def _no_repeats(values: list[str], what: str) -> None:

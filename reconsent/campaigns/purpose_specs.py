@@ -7,7 +7,9 @@ says whether its data goes to recipients outside the controller
 (``sensitive``, GDPR art. 9) or children's data (``children``), which categories of
 data it uses (``data_categories``), who receives them (``recipients``, e.g.
 ``"SendGrid (processor)"``) and how long they are kept once the consent is no longer
-in force (``retention``: months after a refusal, a withdrawal or the expiry).
+in force (``retention``: months after a refusal, a withdrawal or the expiry). For the
+record of processing it also names the catalog's processors it uses (``processors``,
+their codes) and its categories of data subjects (``data_subjects``).
 """
 
 from __future__ import annotations
@@ -61,10 +63,16 @@ class PurposeSpec(BaseModel):
     retention: RetentionSpec | None = Field(
         default=None, description="Months kept after a refusal, a withdrawal, the expiry."
     )
+    processors: list[str] = Field(
+        default_factory=list, description="Codes of the catalog's processors it uses."
+    )
+    data_subjects: list[Entry] = Field(
+        default_factory=list, description='Categories of data subjects, e.g. "customers".'
+    )
 
     @model_validator(mode="after")
     def _facts(self) -> PurposeSpec:
-        for name in ("data_categories", "recipients"):
+        for name in ("data_categories", "recipients", "processors", "data_subjects"):
             values: list[str] = getattr(self, name)
             repeated = sorted({v for v in values if values.count(v) > 1})
             if repeated:
@@ -91,4 +99,6 @@ class PurposeSpec(BaseModel):
             "data_categories": list(self.data_categories),
             "recipients": list(self.recipients),
             "retention": self.retention.policy().as_json() if self.retention else None,
+            "processors": list(self.processors),
+            "data_subjects": list(self.data_subjects),
         }

@@ -91,10 +91,10 @@ def catalog_load(path: Path = FILE, as_json: bool = JSON) -> None:
 
 @catalog_app.command("list")
 def catalog_list() -> None:
-    """List purposes and published notices."""
+    """List purposes, processors and published notices."""
     from sqlalchemy import select
 
-    from models import Notice, Purpose
+    from models import Notice, Processor, Purpose
 
     with session() as s:
         table = Table("purpose", "channel", "lifetime (months)", "title (en)")
@@ -106,6 +106,10 @@ def catalog_list() -> None:
                 str(p.titles.get("en", "")),
             )
         console.print(table)
+        processors = Table("processor", "name", "country", "transfer", "service")
+        for x in s.scalars(select(Processor).order_by(Processor.code)):
+            processors.add_row(x.code, x.name, x.country, x.transfer_mechanism.value, x.service)
+        console.print(processors)
         notices = Table("notice version", "locale", "digest", "published")
         for n in s.scalars(select(Notice).order_by(Notice.version, Notice.locale)):
             notices.add_row(n.version, n.locale, n.digest[:16], n.published_at.isoformat())

@@ -78,6 +78,7 @@ def demo(
         f"  the funnel again:   {env} reconsent wave status {result['wave_id']}", soft_wrap=True
     )
     console.print(f"  one person's proof: {env} reconsent proof <external_id>", soft_wrap=True)
+    console.print(f"  the DPO's record and DPIA draft: {result['dpo_documents']}/", soft_wrap=True)
     if result.get("proof_example"):
         from reconsent.cli.context import session
         from reconsent.cli.proof_cmd import print_proof

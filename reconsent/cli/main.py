@@ -20,6 +20,7 @@ from reconsent.cli import (
     ledger_cmds,
     proof_cmd,
     receipts_cmd,
+    record_cmds,
     rights_cmd,
     system_cmds,
     wave_cmds,
@@ -52,6 +53,8 @@ app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(receipts_cmd.receipts_app, name="receipts")
 app.add_typer(webhooks_cmds.webhooks_app, name="webhooks")
 app.add_typer(api_cmds.keys_app, name="api-keys")
+app.add_typer(record_cmds.record_app, name="record")
+app.add_typer(record_cmds.dpia_app, name="dpia")
 data_cmds.consents_app.command("export")(api_cmds.consents_export)
 app.command("proof")(proof_cmd.proof)
 app.command("portal")(system_cmds.portal)

@@ -21,6 +21,7 @@ from reconsent.kernel.waveconfig import load_wave_config
 from reconsent.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PROCESSORS = ["sendgrid", "twilio", "hosting"]
 ALL_NOTICES = ["2024-01/it", "2024-01/en", "2026-09/it", "2026-09/en"]
 PURPOSES = [
     "marketing_email",
@@ -55,6 +56,7 @@ def test_example_catalog_loads_and_reloads_unchanged(
 ) -> None:
     report = load(engine, EXAMPLES / "catalog.toml", settings, clock)
     assert report.purposes_created == PURPOSES and report.notices_created == ALL_NOTICES
+    assert report.processors_created == PROCESSORS
     assert report.changed
     with unit_of_work(engine) as session:
         purposes = {p.code: p for p in session.scalars(select(Purpose))}
@@ -76,7 +78,11 @@ def test_example_catalog_loads_and_reloads_unchanged(
 
     clock.advance(timedelta(days=1))
     again = load(engine, EXAMPLES / "catalog.toml", settings, clock)
-    assert again == CatalogReport(purposes_unchanged=PURPOSES, notices_unchanged=ALL_NOTICES)
+    assert again == CatalogReport(
+        purposes_unchanged=PURPOSES,
+        processors_unchanged=PROCESSORS,
+        notices_unchanged=ALL_NOTICES,
+    )
     assert not again.changed
 
 

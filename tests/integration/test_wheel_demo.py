@@ -62,3 +62,8 @@ def test_the_demo_runs_from_an_installed_wheel(tmp_path: Path) -> None:
     out = _run(demo, work, installed, 600)
     assert "[6/6] result" in out and "Done in" in out
     assert (work / "demo" / "var" / "outbox" / "email").is_dir()
+    # The record's templates ship too: the demo ends by writing the DPO's documents.
+    assert (
+        "# Registro delle attività di trattamento"
+        in (work / "demo" / "dpo" / "record.it.md").read_text()
+    )

@@ -9,8 +9,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_block(marker: str) -> str:
-    """The code of the fenced sh or python block right after ``<!-- marker -->``."""
+    """The code of the fenced sh, python or markdown block right after ``<!-- marker -->``."""
     text = README.read_text()
-    found = re.search(rf"<!-- {marker} -->\n```(?:sh|python)\n(.*?)```", text, re.S)
+    found = re.search(rf"<!-- {marker} -->\n```(?:sh|python|markdown)\n(.*?)```", text, re.S)
     assert found, f"README has no {marker} block"
     return found.group(1)

@@ -252,6 +252,8 @@ def _run_demo(
             f"allowed={after['allowed']} {after['reasons']}"
         )
     proof_example = _confirmed_by_phone(engine, wave_id)
+    documents = _dpo_documents(engine, settings, clock, options.directory / "dpo")
+    say(f"      record of processing and DPIA draft (it, en; md, html, json): {documents}/")
     engine.dispose()
     funnel = ticks[-1]["funnel"]
     return {
@@ -264,7 +266,25 @@ def _run_demo(
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,
         "contact_centre": contact_centre,
+        "dpo_documents": str(documents),
     }
+
+
+def _dpo_documents(engine: Any, settings: Any, clock: FixedClock, folder: Path) -> Path:
+    """The record of processing and the DPIA draft of the demo's catalog, base and wave."""
+    from reconsent.db import unit_of_work
+    from reconsent.records.catalog_rows import read_snapshot
+    from reconsent.records.product_facts import product_facts
+    from reconsent.records.record_render import documents
+    from reconsent.wiring import channel_providers
+
+    with unit_of_work(engine) as session:
+        snapshot = read_snapshot(session)
+    facts = product_facts(settings, channel_providers(settings), clock.now())
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in documents(snapshot, facts).items():
+        (folder / name).write_text(content, encoding="utf-8")
+    return folder
 
 
 def _callee(engine: Any, attempt_id: int) -> str:
