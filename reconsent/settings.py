@@ -1,8 +1,7 @@
 """Typed settings, read from the environment (prefix ``RECONSENT_``) and ``.env``.
 
-One place, built on demand (never at import time).  Secrets are ``SecretStr``
-so they never print; ``Settings.describe()`` lists every setting with secrets
-masked, for ``reconsent config``.
+One place, built on demand (never at import time). Secrets are ``SecretStr`` so they never
+print; ``Settings.describe()`` lists every setting with secrets masked, for ``reconsent config``.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, 
 from reconsent.kernel.url_masking import mask_url_passwords
 from reconsent.kernel.waveconfig import QuietPreset
 from reconsent.key_files import dev_key
+from reconsent.settings_retention import RetentionSettings
 
 
 class ChannelMode(StrEnum):
@@ -28,7 +28,7 @@ class ChannelMode(StrEnum):
     PROVIDERS = "providers"  # always the providers: missing credentials are an error
 
 
-class Settings(BaseSettings):
+class Settings(RetentionSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
     )

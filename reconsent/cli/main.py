@@ -19,6 +19,7 @@ from reconsent.cli import (
     ledger_cmds,
     proof_cmd,
     receipts_cmd,
+    retention_cmd,
     rights_cmd,
     system_cmds,
     wave_cmds,
@@ -42,6 +43,7 @@ app.add_typer(data_cmds.suppressions_app, name="suppressions")
 app.add_typer(data_cmds.rpo_app, name="rpo")
 app.add_typer(wave_cmds.wave_app, name="wave")
 app.add_typer(rights_cmd.rights_app, name="rights")
+app.add_typer(retention_cmd.retention_app, name="retention")
 app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(receipts_cmd.receipts_app, name="receipts")

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, String, func, select, type_coerce
 
 from models import ConsentEvent, Purpose
 from reconsent.kernel.rules.chain import VERSIONS, event_hash
+from reconsent.kernel.rules.identifying_evidence import identifying_in_clear
 
 BATCH = 5000
 
@@ -41,7 +42,7 @@ class Break:
     subject_id: str
     event_id: str
     #: hash_mismatch | prev_mismatch | unknown_version | projection_mismatch |
-    #: checkpoint_mismatch | checkpoint_invalid | suppression_mismatch
+    #: checkpoint_mismatch | checkpoint_invalid | suppression_mismatch | unsealed_evidence
     kind: str
     detail: str
 
@@ -253,6 +254,15 @@ def _check(row: Any, codes: dict[int, str], prev: str | None, version: int) -> B
             "hash_mismatch",
             f"a stored field of this event was changed (hash v{version})",
         )
+    if version >= 3 and row.evidence:
+        clear = identifying_in_clear(row.evidence)
+        if clear:
+            return Break(
+                row.subject_id,
+                row.event_id,
+                "unsealed_evidence",
+                f"identifying evidence in clear in a v3 event: {', '.join(clear)}",
+            )
     return None
 
 

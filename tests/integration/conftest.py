@@ -22,6 +22,7 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
             "RECONSENT_SIGNING_KEYS": "cli-key",
             "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
             "RECONSENT_CRM_WEBHOOK_SECRET_KEY": "cli-crm-webhook-key",
+            "RECONSENT_EVIDENCE_KEY": "cli-evidence-key",
             "COLUMNS": "200",
         }
     )

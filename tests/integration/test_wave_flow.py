@@ -34,6 +34,7 @@ def flow_env(
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_SIGNING_KEYS": "flow-test-key",
         "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_EVIDENCE_KEY": "test-evidence-key",
         "RECONSENT_PORTAL_BASE_URL": "http://portal.test",
     }.items():
         monkeypatch.setenv(name, value)
