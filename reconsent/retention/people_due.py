@@ -66,13 +66,14 @@ def _facts(session: Session, ids: list[int]) -> dict[int, PersonFacts]:
         purposes[row.contact_id].append(
             PurposeFacts(row.state, row.occurred_at, row.expires_at, row.retention)
         )
-    asked = dict(
-        session.execute(
+    asked: dict[int, datetime] = {
+        cid: at
+        for cid, at in session.execute(
             select(WaveRequest.contact_id, func.max(WaveRequest.created_at))
             .where(among(session, WaveRequest.contact_id, ids))
             .group_by(WaveRequest.contact_id)
-        ).tuples()
-    )
+        )
+    }
     open_requests = set(
         session.scalars(
             select(RightsRequest.contact_id).where(
