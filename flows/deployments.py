@@ -4,7 +4,8 @@ Deployments, named so a person reading the UI knows what runs:
 
 - ``launch-wave/launch-a-wave``: start a wave from the UI form (the WaveConfig);
 - ``tick-active-waves/every-N-minutes``: the schedule that advances every open wave;
-- ``wave-tick/tick-one-wave``: advance one wave now (parameter: its id).
+- ``wave-tick/tick-one-wave``: advance one wave now (parameter: its id);
+- ``apply-retention/daily``: the retention policy, once a day at 03:00 UTC.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DEFAULT_API = "http://127.0.0.1:4200/api"
 
 def build_deployments(interval: timedelta) -> list[Any]:
     from flows.launch import launch_wave
+    from flows.retention import apply_retention_flow
     from flows.sweep import tick_active_waves
     from flows.wave_tick import wave_tick
 
@@ -47,6 +49,12 @@ def build_deployments(interval: timedelta) -> list[Any]:
             name="tick-one-wave",
             description="Advance one wave now (idempotent: only what is due happens).",
             tags=["reconsent", "manual"],
+        ),
+        apply_retention_flow.to_deployment(
+            name="daily",
+            cron="0 3 * * *",
+            description="Minimise whom the retention policy no longer lets us keep (counts only).",
+            tags=["reconsent", "schedule", "retention"],
         ),
     ]
 

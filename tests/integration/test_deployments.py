@@ -52,6 +52,7 @@ def test_deployment_names_say_what_runs() -> None:
         ("launch-wave", "launch-a-wave"),
         ("tick-active-waves", "every-5-minutes"),
         ("wave-tick", "tick-one-wave"),
+        ("apply-retention", "daily"),
     ]
 
 

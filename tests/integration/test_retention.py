@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from models import ConsentEvent, Contact, EvidenceKey, Purpose, Suppression, Wave
 from reconsent.db import unit_of_work
@@ -265,6 +265,6 @@ def test_verify_flags_identifying_evidence_written_in_clear_under_v3(
         )
         fields["hash"] = event_hash({**fields, "purpose": codes[event.purpose_id]}, head, 3)
         del fields["id"]
-        s.execute(ConsentEvent.__table__.insert().values(**fields))
+        s.execute(insert(ConsentEvent).values(**fields))
     report = verify_ledger(engine)
     assert ("forged-in-clear", "unsealed_evidence") in {(b.event_id, b.kind) for b in report.breaks}
