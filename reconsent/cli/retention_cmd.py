@@ -50,7 +50,8 @@ def print_report(data: dict[str, Any]) -> None:
     console.print(table)
     console.print(
         f"{data['considered']} people considered; {verb} {data['minimised_total']}; "
-        f"evidence keys shredded: {data['evidence_keys_shredded']}; "
+        f"evidence keys {'to shred' if data['dry_run'] else 'shredded'}: "
+        f"{data['evidence_keys_shredded']}; "
         f"address hashes kept in the suppression list: {data['addresses_suppressed']}"
         + (" (dry run: nothing changed)" if data["dry_run"] else "")
     )

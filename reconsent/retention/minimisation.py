@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import Contact, EvidenceKey
 from reconsent.db import SessionSource, among, hold_contacts, unit_of_work
-from reconsent.kernel.rules.retention import Verdict
+from reconsent.kernel.rules.retention_policy import Verdict
 from reconsent.kernel.vocab import SuppressionReason
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.identity_minimisation import forget_identity

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import ConsentStatus, Contact, Purpose, RightsRequest, WaveRequest
 from reconsent.db import among
-from reconsent.kernel.rules.retention import (
+from reconsent.kernel.rules.retention_policy import (
     PersonFacts,
     PurposeFacts,
     Verdict,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from reconsent.kernel.rules.identifying_evidence import IDENTIFYING_KEYS, split
-from reconsent.kernel.rules.retention import (
+from reconsent.kernel.rules.retention_policy import (
     Keep,
     Minimise,
     PersonFacts,

@@ -252,6 +252,12 @@ def _run_demo(
             f"allowed={after['allowed']} {after['reasons']}"
         )
     proof_example = _confirmed_by_phone(engine, wave_id)
+    from reconsent.retention.minimisation import run_retention
+
+    # Storage limitation on the demo base: what the policy would do, then doing it.
+    retention = [
+        run_retention(engine, settings, clock.now(), dry_run=dry).as_dict() for dry in (True, False)
+    ]
     engine.dispose()
     funnel = ticks[-1]["funnel"]
     return {
@@ -264,6 +270,7 @@ def _run_demo(
         "seconds": round(time.monotonic() - started, 1),
         "proof_example": proof_example,
         "contact_centre": contact_centre,
+        "retention": retention,
     }
 
 
