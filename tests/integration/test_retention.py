@@ -20,7 +20,7 @@ from reconsent.db import unit_of_work
 from reconsent.eligibility.send_gate import person_gate
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
-from reconsent.ledger.append import LedgerContext, NewEvent, append_events
+from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.proof import contact_proof
 from reconsent.ledger.verify import verify_ledger
 from reconsent.planning.classification import classify
@@ -34,31 +34,12 @@ PORTAL_EVIDENCE = {"token_id": "t-1", "ip": "203.0.113.9", "user_agent": "Firefo
 MONTHS = 12
 
 
-def _answer(
-    s: Any,
-    ctx: LedgerContext,
-    contact: Contact,
-    purpose: Purpose,
-    state: ConsentState,
-    at: datetime,
-) -> None:
-    append_events(
-        s,
-        [
-            NewEvent(
-                contact_id=contact.id,
-                subject_id=contact.subject_id,
-                purpose=purpose,
-                state=state,
-                occurred_at=at,
-                method=CollectionMethod.PORTAL,
-                actor="subject",
-                channel=Channel.EMAIL,
-                evidence=dict(PORTAL_EVIDENCE),
-            )
-        ],
-        ctx,
-    )
+def _answer(s: Any, at: datetime, contact: Contact, purpose: Purpose, state: ConsentState) -> None:
+    """A portal answer at ``at``, with the portal's evidence (address and browser)."""
+    factories.record(
+        s, at, contact, purpose, state, at,
+        method=CollectionMethod.PORTAL, channel=Channel.EMAIL, evidence=PORTAL_EVIDENCE,
+    )  # fmt: skip
 
 
 def _base(engine: Engine, clock: FixedClock) -> dict[str, int]:
@@ -67,7 +48,6 @@ def _base(engine: Engine, clock: FixedClock) -> dict[str, int]:
     consent expired three months ago (within the six months of ``expired``)."""
     now = clock.now()
     long_ago = now - timedelta(days=730)
-    ctx = LedgerContext("Test S.r.l.", "IT", long_ago, wrapping_key())
     with unit_of_work(engine) as s:
         purposes = factories.add_catalog(s, long_ago)
         for purpose in purposes.values():
@@ -80,12 +60,11 @@ def _base(engine: Engine, clock: FixedClock) -> dict[str, int]:
         people["HOUSEMATE"] = factories.add_contact(
             s, long_ago, "HOUSEMATE", email=factories.own_email("GIVEN")
         )
-        _answer(s, ctx, people["REFUSED"], email, ConsentState.REFUSED, long_ago)
-        _answer(s, ctx, people["HOUSEMATE"], email, ConsentState.REFUSED, long_ago)
-        fresh = LedgerContext("Test S.r.l.", "IT", now - timedelta(days=30), wrapping_key())
-        _answer(s, fresh, people["GIVEN"], email, ConsentState.GIVEN, fresh.now)
+        _answer(s, long_ago, people["REFUSED"], email, ConsentState.REFUSED)
+        _answer(s, long_ago, people["HOUSEMATE"], email, ConsentState.REFUSED)
+        _answer(s, now - timedelta(days=30), people["GIVEN"], email, ConsentState.GIVEN)
         email.lifetime_months = 21  # the EXPIRED person's consent lapsed 3 months ago
-        _answer(s, ctx, people["EXPIRED"], email, ConsentState.GIVEN, long_ago)
+        _answer(s, long_ago, people["EXPIRED"], email, ConsentState.GIVEN)
         email.lifetime_months = 24
         return {name: c.id for name, c in people.items()}
 
