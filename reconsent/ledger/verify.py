@@ -2,7 +2,7 @@
 
 ``verify_ledger`` streams every event in (subject, id) order, recomputes each
 hash from the stored fields and the previous event's hash, under the scheme
-version the event names (v1 or v2, ``reconsent/kernel/rules/chain.py``), and
+version the event names (v1, v2 or v3, ``reconsent/kernel/rules/chain.py``), and
 reports every break with the subject and the event. It then checks that the
 current-state projection equals the latest event of each (contact, purpose)
 (``reconsent/ledger/projection_check.py``). Nothing is loaded whole: memory
