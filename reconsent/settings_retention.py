@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
 __all__ = ["RetentionSettings"]
 
@@ -32,13 +32,23 @@ class RetentionSettings(BaseModel):
         "this many months after their last request or import.",
     )
 
+    #: The derived key with what it was derived from (a portal builds a ledger context per
+    #: request; a ``model_copy`` with another key or data dir derives again).
+    _wrapping: tuple[object, bytes] | None = PrivateAttr(default=None)
+
     def _dev_key(self, variable: str, file_name: str) -> str:  # pragma: no cover - Settings'
         raise NotImplementedError
 
     def evidence_wrapping_key(self) -> bytes:
         """The AES-256 key that wraps the subjects' evidence keys (SHA-256 of the setting)."""
-        if self.evidence_key is not None:
-            text = self.evidence_key.get_secret_value()
-        else:
-            text = self._dev_key("RECONSENT_EVIDENCE_KEY", "evidence.key")
-        return hashlib.sha256(text.encode()).digest()
+        source = (
+            self.evidence_key.get_secret_value() if self.evidence_key else None,
+            getattr(self, "data_dir", None),
+        )
+        if self._wrapping is None or self._wrapping[0] != source:
+            if self.evidence_key is not None:
+                text = self.evidence_key.get_secret_value()
+            else:
+                text = self._dev_key("RECONSENT_EVIDENCE_KEY", "evidence.key")
+            self._wrapping = (source, hashlib.sha256(text.encode()).digest())
+        return self._wrapping[1]
