@@ -173,8 +173,9 @@ class EvidenceReader:
 
     def open(self, subject_id: str, event_id: str, stored: Mapping[str, Any]) -> dict[str, Any]:
         """The evidence with its sealed values restored; when they can no longer be read
-        (the key shredded) ``evidence_shredded: true``; without the wrapping key
-        ``evidence_sealed: true``. Evidence written before sealing is returned as stored."""
+        (the key shredded) ``evidence_shredded: true``; without the wrapping key, or for a
+        sealed value that does not open (tampered), ``evidence_sealed: true``. Evidence
+        written before sealing is returned as stored."""
         box = stored.get(SEALED_KEY)
         if not isinstance(box, str):
             return dict(stored)
@@ -189,9 +190,12 @@ class EvidenceReader:
         if data_key is None:
             return {**clear, SHREDDED_KEY: True}
         raw = base64.b64decode(box)
-        plain = AESGCM(data_key).decrypt(
-            raw[:_NONCE], raw[_NONCE:], _value_aad(subject_id, event_id)
-        )
+        try:
+            plain = AESGCM(data_key).decrypt(
+                raw[:_NONCE], raw[_NONCE:], _value_aad(subject_id, event_id)
+            )
+        except InvalidTag:  # changed or moved from another event: verify names it too
+            return {**clear, SEALED_UNREADABLE: True}
         return {**clear, **json.loads(plain)}
 
 

@@ -21,6 +21,7 @@ from reconsent.eligibility.send_gate import person_gate
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
 from reconsent.ledger.append import LedgerContext
+from reconsent.ledger.evidence_sealing import EvidenceReader
 from reconsent.ledger.proof import contact_proof
 from reconsent.ledger.verify import verify_ledger
 from reconsent.planning.classification import classify
@@ -247,3 +248,19 @@ def test_verify_flags_identifying_evidence_written_in_clear_under_v3(
         s.execute(insert(ConsentEvent).values(**fields))
     report = verify_ledger(engine)
     assert ("forged-in-clear", "unsealed_evidence") in {(b.event_id, b.kind) for b in report.breaks}
+
+
+def test_sealed_evidence_opens_only_with_the_key_and_only_on_its_own_event(
+    engine: Engine, clock: FixedClock
+) -> None:
+    ids = _base(engine, clock)
+    with unit_of_work(engine) as s:
+        event = s.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == ids["GIVEN"])).one()
+        without_key = EvidenceReader(s, None).open(event.subject_id, event.event_id, event.evidence)
+        moved = EvidenceReader(s, wrapping_key()).open(
+            event.subject_id, "another-event", event.evidence
+        )
+        proof = contact_proof(s, "GIVEN")  # no key given: the proof still works
+    assert without_key == {"token_id": "t-1", "evidence_sealed": True}
+    assert moved == {"token_id": "t-1", "evidence_sealed": True}  # bound to its event
+    assert proof["events"][0]["evidence"] == {"token_id": "t-1", "evidence_sealed": True}
