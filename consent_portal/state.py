@@ -55,6 +55,7 @@ class Portal:
             controller=self.settings.controller_name,
             jurisdiction=self.settings.jurisdiction,
             now=self.clock.now(),
+            evidence_key=self.settings.evidence_wrapping_key(),
         )
 
     def public_url(self, path: str) -> str:

@@ -7,6 +7,7 @@ Deployments, named so a person reading the UI knows what runs:
 - ``wave-tick/tick-one-wave``: advance one wave now (parameter: its id);
 - ``control-wave/control-a-wave``: pause, resume, cancel, approve, decline, edit or
   promote a wave (the form: its id, the action, who, why).
+- ``apply-retention/daily``: the retention policy, once a day at 03:00 UTC.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DEFAULT_API = "http://127.0.0.1:4200/api"
 
 def build_deployments(interval: timedelta) -> list[Any]:
     from flows.launch import launch_wave
+    from flows.retention import apply_retention_flow
     from flows.sweep import tick_active_waves
     from flows.wave_control import control_wave_flow
     from flows.wave_tick import wave_tick
@@ -56,6 +58,12 @@ def build_deployments(interval: timedelta) -> list[Any]:
             description="Pause, resume, cancel, approve or decline the audience of, edit or "
             "promote a wave (who and why are kept in its audit).",
             tags=["reconsent", "manual"],
+        ),
+        apply_retention_flow.to_deployment(
+            name="daily",
+            cron="0 3 * * *",
+            description="Minimise whom the retention policy no longer lets us keep (counts only).",
+            tags=["reconsent", "schedule", "retention"],
         ),
     ]
 

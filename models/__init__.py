@@ -16,6 +16,7 @@ from models.consent import suppression_in_force as suppression_in_force
 from models.contact import Contact as Contact
 from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
 from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
+from models.evidence_keys import EvidenceKey as EvidenceKey
 from models.fingerprints import KeyFingerprint as KeyFingerprint
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
@@ -36,6 +37,7 @@ __all__ = [
     "Contact",
     "CrmWebhookDelivery",
     "CrmWebhookEndpoint",
+    "EvidenceKey",
     "IdempotentRequest",
     "KeyFingerprint",
     "Notice",

@@ -69,6 +69,7 @@ class Api:
             controller=self.settings.controller_name,
             jurisdiction=self.settings.jurisdiction,
             now=self.clock.now(),
+            evidence_key=self.settings.evidence_wrapping_key(),
         )
 
     async def run(self, work: Callable[[], T]) -> T:

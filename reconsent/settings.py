@@ -20,6 +20,7 @@ from reconsent.kernel.url_masking import mask_url_passwords
 from reconsent.kernel.waveconfig import QuietPreset
 from reconsent.key_files import dev_key
 from reconsent.record_settings import RecordSettings
+from reconsent.settings_retention import RetentionSettings
 
 
 class ChannelMode(StrEnum):
@@ -28,7 +29,7 @@ class ChannelMode(StrEnum):
     PROVIDERS = "providers"  # always the providers: missing credentials are an error
 
 
-class Settings(RecordSettings, BaseSettings):
+class Settings(RecordSettings, RetentionSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
     )

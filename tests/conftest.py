@@ -150,6 +150,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         "signing_keys": ["test-key-old", "test-key-new"],
         "address_hash_key": "test-address-key",
         "crm_webhook_secret_key": "test-crm-webhook-key",
+        "evidence_key": "test-evidence-key",
         "portal_base_url": "http://portal.test",
         "channel_mode": ChannelMode.OUTBOX,
         "twilio_auth_token": "test-twilio-token",

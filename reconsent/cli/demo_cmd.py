@@ -58,6 +58,11 @@ def demo(
         "what the simulated customers did: "
         + ", ".join(f"{k} {v}" for k, v in result["customers"].items())
     )
+    from reconsent.cli.retention_cmd import print_report
+
+    console.print("\nRetention on the demo base (reconsent retention apply --dry-run, then apply):")
+    for report in result["retention"]:
+        print_report(report)
     db = (directory / "reconsent.db").resolve()
     console.print(f"\nDone in {result['seconds']} s. Where to look:")
     if result["outbox"]:
@@ -87,5 +92,8 @@ def demo(
         console.print(
             f"\nThe proof of one person who answered (reconsent proof {result['proof_example']}):"
         )
+        from reconsent.cli.context import settings
+
         with session() as s:
-            print_proof(contact_proof(s, result["proof_example"]))
+            key = settings().evidence_wrapping_key()
+            print_proof(contact_proof(s, result["proof_example"], key))

@@ -54,7 +54,10 @@ def deploy(
     from prefect import serve
 
     ui = api.removesuffix("/api")
-    console.print(f"Prefect UI: {ui}  (deployments: launch-wave, tick-active-waves, wave-tick)")
+    console.print(
+        f"Prefect UI: {ui}  (deployments: launch-wave, tick-active-waves, wave-tick, "
+        "apply-retention)"
+    )
     try:
         serve(*build_deployments(every), print_starting_message=False)
     finally:

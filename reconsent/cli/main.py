@@ -21,6 +21,7 @@ from reconsent.cli import (
     proof_cmd,
     receipts_cmd,
     record_cmds,
+    retention_cmd,
     rights_cmd,
     system_cmds,
     wave_cmds,
@@ -48,6 +49,7 @@ wave_control_cmds.register(wave_cmds.wave_app)
 wave_report_cmds.register(wave_cmds.wave_app)
 app.add_typer(wave_cmds.wave_app, name="wave")
 app.add_typer(rights_cmd.rights_app, name="rights")
+app.add_typer(retention_cmd.retention_app, name="retention")
 app.add_typer(system_cmds.channels_app, name="channels")
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(receipts_cmd.receipts_app, name="receipts")

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from reconsent.cli.context import console, print_json, session
+from reconsent.cli.context import console, print_json, session, settings
 from reconsent.ledger.proof import contact_proof
 
 
@@ -16,8 +16,11 @@ def proof(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable history."),
 ) -> None:
     """Show the full consent history of one person and their current state per purpose."""
-    with session() as s:
-        data = contact_proof(s, external_id)
+    cfg = settings()
+    # Without the evidence key the sealed evidence shows as sealed (the proof still works).
+    key = cfg.evidence_wrapping_key() if cfg.evidence_key is not None or cfg.dev_keys else None
+    with session(cfg) as s:
+        data = contact_proof(s, external_id, key)
     if as_json:
         from reconsent.cli.receipts_cmd import receipt_for, receipts_for
 
@@ -61,6 +64,11 @@ def print_proof(data: dict[str, Any]) -> None:
             evidence[:60],
         )
     console.print(history)
+    if data.get("evidence_shredded"):
+        console.print(
+            "evidence shredded: this person's identifying evidence (IP, user agent, call and "
+            "message ids) was crypto-shredded; the events and their hashes remain"
+        )
     if data["suppressions"]:
         console.print(
             "suppressed: "

@@ -72,7 +72,9 @@ def import_consents(
     if fmt.mapping is not None:
         fmt.mapping.check((*CONSENT_COLUMNS, *CONSENT_OPTIONAL_COLUMNS), "a consents import")
     report = ImportReport(file=path.name)
-    ctx = LedgerContext(settings.controller_name, settings.jurisdiction, now)
+    ctx = LedgerContext(
+        settings.controller_name, settings.jurisdiction, now, settings.evidence_wrapping_key()
+    )
     seen: set[bytes] = set()  # 16-byte prefixes of the dedupe keys met in this file
     fresh: set[bytes] = set()  # those of the batch being written, until it commits
 

@@ -27,6 +27,7 @@ from reconsent.kernel.crm_events import EventType
 from reconsent.kernel.notice_versions import base_version
 from reconsent.kernel.rules.chain import CURRENT_VERSION, event_hash
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
+from reconsent.ledger.evidence_sealing import EvidenceSealer
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class LedgerContext:
     controller: str
     jurisdiction: str
     now: datetime
+    #: The key that wraps the subjects' evidence keys (``Settings.evidence_wrapping_key``):
+    #: identifying evidence is sealed with it; None refuses such evidence.
+    evidence_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,12 @@ def append_events(
     if not events:
         return []
     heads = _chain_heads(conn, subjects)
+    sealer = EvidenceSealer.for_events(
+        conn, ctx.evidence_key, ((e.subject_id, e.evidence) for e in events), ctx.now
+    )
     rows: list[dict[str, Any]] = []
     for new in events:
-        row = _build(new, ctx, heads.get(new.subject_id))
+        row = _build(new, ctx, heads.get(new.subject_id), sealer)
         heads[new.subject_id] = row["hash"]
         rows.append(row)
     conn.execute(insert(_EVENTS), rows)  # executemany: a short statement, pipelined
@@ -241,10 +248,14 @@ def _chain_heads(conn: Connection, subjects: list[str]) -> dict[str, str]:
     return heads
 
 
-def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str, Any]:
-    """The row of one event, hashed with the current scheme and chained to ``prev_hash``."""
+def _build(
+    new: NewEvent, ctx: LedgerContext, prev_hash: str | None, sealer: EvidenceSealer
+) -> dict[str, Any]:
+    """The row of one event, hashed with the current scheme and chained to ``prev_hash``
+    (its identifying evidence sealed first: the hash covers the sealed form)."""
+    event_id = str(uuid.uuid4())
     fields: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": event_id,
         "subject_id": new.subject_id,
         "contact_id": new.contact_id,
         "purpose": new.purpose.code,
@@ -266,7 +277,7 @@ def _build(new: NewEvent, ctx: LedgerContext, prev_hash: str | None) -> dict[str
         "request_id": new.request_id,
         "attempt_id": new.attempt_id,
         "provider_message_id": new.provider_message_id,
-        "evidence": new.evidence,
+        "evidence": sealer.seal(new.subject_id, event_id, new.evidence),
         "provable": new.provable,
         "source": new.source,
         "dedupe_key": new.dedupe_key,

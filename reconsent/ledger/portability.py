@@ -30,9 +30,11 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def subject_export(session: Session, contact: Contact, controller: str) -> dict[str, Any]:
+def subject_export(
+    session: Session, contact: Contact, controller: str, evidence_key: bytes | None = None
+) -> dict[str, Any]:
     """Everything held about ``contact``, as JSON-ready data (no internal row ids)."""
-    proof = proof_of(session, contact)
+    proof = proof_of(session, contact, evidence_key)
     requests = [
         {
             "kind": r.kind.value,

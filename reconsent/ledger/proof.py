@@ -10,17 +10,29 @@ from sqlalchemy.orm import Session
 
 from models import ConsentEvent, ConsentStatus, Contact, Purpose, Suppression, SuppressionLift
 from reconsent.kernel.errors import NotFoundError
+from reconsent.ledger.evidence_sealing import EvidenceReader, shredded_at
 
 
-def contact_proof(session: Session, external_id: str) -> dict[str, Any]:
+def contact_proof(
+    session: Session, external_id: str, evidence_key: bytes | None = None
+) -> dict[str, Any]:
     contact = session.scalar(select(Contact).where(Contact.external_id == external_id))
     if contact is None:
         raise NotFoundError(f"no contact with external id {external_id!r}")
-    return proof_of(session, contact)
+    return proof_of(session, contact, evidence_key)
 
 
-def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
-    """The proof of ``contact``: current state per purpose, every event, suppressions."""
+def proof_of(
+    session: Session, contact: Contact, evidence_key: bytes | None = None
+) -> dict[str, Any]:
+    """The proof of ``contact``: current state per purpose, every event, suppressions.
+
+    Sealed evidence is opened with ``evidence_key`` (``Settings.evidence_wrapping_key``);
+    an event whose subject's key was shredded shows ``evidence_shredded: true``, one read
+    without the key ``evidence_sealed: true``. ``evidence_shredded`` at the top says the
+    subject's identifying evidence was crypto-shredded (retention or erasure).
+    """
+    reader = EvidenceReader(session, evidence_key)
     codes = {pid: code for pid, code in session.execute(select(Purpose.id, Purpose.code))}
     current = [
         {
@@ -57,7 +69,7 @@ def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
             "wave_id": e.wave_id,
             "request_id": e.request_id,
             "provider_message_id": e.provider_message_id,
-            "evidence": e.evidence,
+            "evidence": reader.open(e.subject_id, e.event_id, e.evidence),
             "provable": e.provable,
             "source": e.source,
             "prev_hash": e.prev_hash,
@@ -84,6 +96,7 @@ def proof_of(session: Session, contact: Contact) -> dict[str, Any]:
         "subject_id": contact.subject_id,
         "locale": contact.locale,
         "erased": contact.erased_at is not None,
+        "evidence_shredded": shredded_at(session, contact.subject_id) is not None,
         "current": current,
         "events": events,
         "suppressions": suppressions,

@@ -2,7 +2,7 @@
 
 ``verify_ledger`` streams every event in (subject, id) order, recomputes each
 hash from the stored fields and the previous event's hash, under the scheme
-version the event names (v1 or v2, ``reconsent/kernel/rules/chain.py``), and
+version the event names (v1, v2 or v3, ``reconsent/kernel/rules/chain.py``), and
 reports every break with the subject and the event. It then checks that the
 current-state projection equals the latest event of each (contact, purpose)
 (``reconsent/ledger/projection_check.py``). Nothing is loaded whole: memory
@@ -28,6 +28,7 @@ from sqlalchemy import Engine, String, func, select, type_coerce
 
 from models import ConsentEvent, Purpose
 from reconsent.kernel.rules.chain import VERSIONS, event_hash
+from reconsent.kernel.rules.identifying_evidence import identifying_in_clear
 
 BATCH = 5000
 
@@ -41,7 +42,7 @@ class Break:
     subject_id: str
     event_id: str
     #: hash_mismatch | prev_mismatch | unknown_version | projection_mismatch |
-    #: checkpoint_mismatch | checkpoint_invalid | suppression_mismatch
+    #: checkpoint_mismatch | checkpoint_invalid | suppression_mismatch | unsealed_evidence
     kind: str
     detail: str
 
@@ -253,6 +254,15 @@ def _check(row: Any, codes: dict[int, str], prev: str | None, version: int) -> B
             "hash_mismatch",
             f"a stored field of this event was changed (hash v{version})",
         )
+    if version >= 3 and row.evidence:
+        clear = identifying_in_clear(row.evidence)
+        if clear:
+            return Break(
+                row.subject_id,
+                row.event_id,
+                "unsealed_evidence",
+                f"identifying evidence in clear in a v3 event: {', '.join(clear)}",
+            )
     return None
 
 

@@ -44,6 +44,7 @@ from reconsent.kernel.vocab import (
     SuppressionReason,
 )
 from reconsent.ledger.append import LedgerContext
+from reconsent.ledger.identity_minimisation import forget_identity
 from reconsent.ledger.objections import record_objection
 
 #: The fields a person may ask to correct, with their longest accepted value.
@@ -254,7 +255,7 @@ def erase_contact(
     every channel (reason ``erasure``, as an objection would); each address
     hash gets its own every-channel ``erasure`` suppression row; names,
     addresses, their hashes and the municipality are nulled on the contact,
-    ``erased_at`` set;
+    ``erased_at`` set, the evidence key shredded (``forget_identity``);
     corrections asked earlier (personal data) are redacted.  Calling it again
     for an erased contact changes nothing.
     """
@@ -282,12 +283,7 @@ def erase_contact(
     # identity: a re-import of the same addresses is never contacted on them).
     _withdraw_and_suppress(session, contact, row, origin, ctx, SuppressionReason.ERASURE)
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h]
-    contact.given_name = contact.family_name = None
-    contact.email = contact.phone = None
-    contact.email_hash = contact.phone_hash = None
-    contact.municipality = None
-    contact.erased_at = ctx.now
-    contact.updated_at = ctx.now
+    forget_identity(session, contact, ctx.now)  # also crypto-shreds the evidence key
     row.details = {"suppressed_addresses": len(hashes)}
     declined: list[RightsRequest] = []
     for earlier in session.scalars(

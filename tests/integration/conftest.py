@@ -24,6 +24,7 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
             "RECONSENT_SIGNING_KEYS": "cli-key",
             "RECONSENT_ADDRESS_HASH_KEY": "cli-address-key",
             "RECONSENT_CRM_WEBHOOK_SECRET_KEY": "cli-crm-webhook-key",
+            "RECONSENT_EVIDENCE_KEY": "cli-evidence-key",
             "COLUMNS": "200",
         }
     )
@@ -48,6 +49,7 @@ def flow_env(
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_SIGNING_KEYS": "flow-test-key",
         "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_EVIDENCE_KEY": "test-evidence-key",
         "RECONSENT_PORTAL_BASE_URL": "http://portal.test",
     }.items():
         monkeypatch.setenv(name, value)

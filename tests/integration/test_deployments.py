@@ -38,6 +38,7 @@ def served_env(
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_SIGNING_KEYS": "deploy-test-key",
         "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_EVIDENCE_KEY": "test-evidence-key",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(ROOT)  # deployments' entrypoints are paths relative to the project
@@ -52,6 +53,7 @@ def test_deployment_names_say_what_runs() -> None:
         ("tick-active-waves", "every-5-minutes"),
         ("wave-tick", "tick-one-wave"),
         ("control-wave", "control-a-wave"),
+        ("apply-retention", "daily"),
     ]
 
 

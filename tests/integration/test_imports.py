@@ -25,6 +25,7 @@ from reconsent.kernel.vocab import (
     SuppressionReason,
 )
 from reconsent.settings import Settings
+from tests.support.evidence import opened
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY = b"test-address-key"
@@ -283,7 +284,7 @@ def test_consents_import_appends_imported_events(
     assert set(by_line) == {2, 3, 4, 5}  # line 6 cites a notice never published
     given, withdrawn, sms = by_line[2], by_line[3], by_line[4]
     assert given.evidence == {"import_file": "history.csv", "line": 2} and not given.provable
-    assert withdrawn.evidence["evidence_ref"] == "ticket-77" and withdrawn.provable
+    assert opened(engine, withdrawn)["evidence_ref"] == "ticket-77" and withdrawn.provable
     assert withdrawn.occurred_at == datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
     assert (given.channel, given.source, given.language) == (Channel.EMAIL, "salesforce", "it")
     assert (given.notice_id, given.notice_digest) == (

@@ -85,6 +85,7 @@ def test_sigkill_mid_batch_then_restart(
                 "data_dir": str(tmp_path / "var"),
                 "signing_keys": "test-key-new",
                 "address_hash_key": "test-address-key",
+                "evidence_key": "test-evidence-key",
                 "portal_base_url": "http://portal.test",
             }
         )

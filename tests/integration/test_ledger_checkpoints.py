@@ -16,6 +16,7 @@ from models import ConsentEvent, Contact, Purpose
 from reconsent.db import make_engine, unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.errors import CheckpointError, ConfigError
+from reconsent.kernel.rules.chain import CURRENT_VERSION
 from reconsent.kernel.rules.merkle import head_lines, merkle_root
 from reconsent.kernel.vocab import ConsentState
 from reconsent.ledger.checkpoint_signing import new_key, public_key_of
@@ -103,7 +104,7 @@ def test_later_checkpoints_chain_to_earlier_ones_and_new_events_are_fine(
     report = verify_with_checkpoints(db_url, folder, PUBLIC, workers=2, min_events=0)
     assert report.ok, report.breaks
     assert [c["ok"] for c in report.checkpoints] == [True, True]
-    assert report.events == 8 and report.versions == {2: 8}
+    assert report.events == 8 and report.versions == {CURRENT_VERSION: 8}
 
 
 def test_an_empty_ledger_can_be_checkpointed(

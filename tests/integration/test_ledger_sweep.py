@@ -32,6 +32,7 @@ def sweep_env(
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_SIGNING_KEYS": "sweep-test-key",
         "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_EVIDENCE_KEY": "test-evidence-key",
         "RECONSENT_CHECKPOINT_DIR": str(folder),
         "RECONSENT_CHECKPOINT_SIGNING_KEY": KEY,
     }.items():

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from models import ConsentEvent, Contact, Purpose
 from reconsent.db import alembic_config, make_engine, unit_of_work, upgrade
 from reconsent.kernel.clock import FixedClock
-from reconsent.kernel.rules.chain import event_hash
+from reconsent.kernel.rules.chain import CURRENT_VERSION, event_hash
 from reconsent.kernel.vocab import ConsentState
 from reconsent.ledger.verify import verify_ledger
 from tests.support import factories
@@ -115,14 +115,14 @@ def test_old_events_read_v1_and_still_verify_and_new_ones_chain_on_as_v2(
         factories.record(s, now, contact, email, ConsentState.GIVEN, now)
     report = verify_ledger(old_engine)
     assert report.ok, report.breaks
-    assert report.versions == {1: 2, 2: 1}
+    assert report.versions == {1: 2, CURRENT_VERSION: 1}  # v3 since evidence is sealed
     with unit_of_work(old_engine) as s:
         chain = s.execute(
             select(ConsentEvent.hash_version, ConsentEvent.prev_hash, ConsentEvent.hash)
             .where(ConsentEvent.subject_id == subject_id)
             .order_by(ConsentEvent.id)
         ).all()
-    assert [v for v, _, _ in chain] == [1, 1, 2]
+    assert [v for v, _, _ in chain] == [1, 1, CURRENT_VERSION]
     assert chain[2].prev_hash == chain[1].hash  # one chain across the schemes
     # the append-only triggers survived the migration
     with (
@@ -168,5 +168,5 @@ def test_downgrade_refuses_while_v2_events_exist(old_engine: Engine, clock: Fixe
         contact = s.get_one(Contact, contact_id)
         email = s.scalars(select(Purpose).where(Purpose.code == "marketing_email")).one()
         factories.record(s, now, contact, email, ConsentState.REFUSED, now)
-    with pytest.raises(RuntimeError, match="scheme v2"):
+    with pytest.raises(RuntimeError, match=r"scheme v[23]"):
         command.downgrade(alembic_config(url), BEFORE)

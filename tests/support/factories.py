@@ -22,8 +22,11 @@ from reconsent.kernel.vocab import (
 )
 from reconsent.kernel.waveconfig import WaveConfig, parse_wave_config
 from reconsent.ledger.append import LedgerContext, NewEvent, NoticeRef, append_events
+from tests.support.evidence import wrapping_key
 
 ADDRESS_KEY = b"test-address-key"
+#: The wrapping key of ``make_settings``'s RECONSENT_EVIDENCE_KEY (tests/support/evidence.py).
+EVIDENCE = wrapping_key()
 
 PURPOSES: list[dict[str, Any]] = [
     {
@@ -151,6 +154,8 @@ def record(
     notice_version: str | None = "2026-09",
     method: CollectionMethod = CollectionMethod.IMPORTED,
     provable: bool = True,
+    channel: Channel | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> None:
     append_events(
         session,
@@ -165,9 +170,11 @@ def record(
                 actor="test",
                 notice=NoticeRef(None, notice_version, None) if notice_version else None,
                 provable=provable,
+                channel=channel,
+                evidence=dict(evidence or {}),
             )
         ],
-        LedgerContext(controller="Test S.r.l.", jurisdiction="IT", now=now),
+        LedgerContext(controller="Test S.r.l.", jurisdiction="IT", now=now, evidence_key=EVIDENCE),
     )
 
 

@@ -96,6 +96,7 @@ def running_site(database: Path, data_dir: Path) -> Iterator[Site]:
         "data_dir": data_dir,
         "signing_keys": ["browser-key"],
         "address_hash_key": "browser-address-key",
+        "evidence_key": "browser-evidence-key",
         "portal_base_url": f"http://127.0.0.1:{port}",
         "channel_mode": ChannelMode.OUTBOX,
         "controller_name": "Esempio Contact Centre S.r.l.",

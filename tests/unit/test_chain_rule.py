@@ -11,6 +11,7 @@ from reconsent.kernel.rules.chain import (
     CURRENT_VERSION,
     HASHED_FIELDS_V1,
     HASHED_FIELDS_V2,
+    HASHED_FIELDS_V3,
     event_hash,
 )
 from reconsent.kernel.vocab import Channel, CollectionMethod, ConsentState
@@ -63,8 +64,7 @@ def test_v1_ignores_what_it_never_covered() -> None:
     assert event_hash(V2, None, 1) == event_hash(V1, None, 1)
 
 
-def test_new_events_are_v2_and_v2_covers_every_field_that_gives_an_event_its_meaning() -> None:
-    assert CURRENT_VERSION == 2
+def test_v2_covers_every_field_that_gives_an_event_its_meaning() -> None:
     assert set(HASHED_FIELDS_V1) < set(HASHED_FIELDS_V2)
     assert {
         "contact_id", "purpose_id", "recorded_at", "notice_id", "dedupe_key"
@@ -91,4 +91,14 @@ def test_v2_times_are_canonical_utc() -> None:
 
 def test_an_unknown_version_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown hash version"):
-        event_hash(V2, None, 3)
+        event_hash(V2, None, 4)
+
+
+def test_new_events_are_v3_which_covers_the_v2_fields_and_its_own_version() -> None:
+    assert CURRENT_VERSION == 3
+    assert HASHED_FIELDS_V3 == HASHED_FIELDS_V2
+    base = event_hash(V2, "c" * 64, 3)
+    assert base != event_hash(V2, "c" * 64, 2)  # the version is hashed: no downgrade
+    for name in HASHED_FIELDS_V3:
+        changed = {**V2, name: "something else" if V2[name] != "something else" else None}
+        assert event_hash(changed, "c" * 64, 3) != base, name

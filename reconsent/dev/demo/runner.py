@@ -254,6 +254,12 @@ def _run_demo(
     proof_example = _confirmed_by_phone(engine, wave_id)
     documents = _dpo_documents(engine, settings, clock, options.directory / "dpo")
     say(f"      record of processing and DPIA draft (it, en; md, html, json): {documents}/")
+    from reconsent.retention.minimisation import run_retention
+
+    # Storage limitation on the demo base: what the policy would do, then doing it.
+    retention = [
+        run_retention(engine, settings, clock.now(), dry_run=dry).as_dict() for dry in (True, False)
+    ]
     engine.dispose()
     funnel = ticks[-1]["funnel"]
     return {
@@ -267,6 +273,7 @@ def _run_demo(
         "proof_example": proof_example,
         "contact_centre": contact_centre,
         "dpo_documents": str(documents),
+        "retention": retention,
     }
 
 

@@ -13,6 +13,15 @@ v1, and new events are written as v2.
   meaning, and the scheme version. Only the database's own row number (``id``)
   is left out: it is assigned at insert, after the hash is computed; the order
   of a chain is fixed by ``prev_hash`` instead. Times are canonical UTC.
+* **v3** (:data:`HASHED_FIELDS_V3`, the same fields as v2, version 3): the
+  evidence holds the values that identify a person only **sealed**
+  (``evidence["sealed"]``: AES-256-GCM under the subject's own data key, see
+  :mod:`reconsent.kernel.rules.identifying_evidence`), and the hash covers the
+  evidence as stored, so it covers the ciphertext, never the plaintext.
+  Deleting the subject's key (crypto-shredding, ``reconsent retention apply``,
+  erasure) makes those values unreadable and changes no byte a hash covers:
+  the chain still verifies. A v3 event with an identifying value in clear is a
+  break (``reconsent/ledger/verify.py``).
 
 A body is the JSON object of those fields (``prev_hash`` included), keys
 sorted, no spaces, UTF-8; the hash is its SHA-256 in hex.
@@ -85,9 +94,12 @@ HASHED_FIELDS_V2 = (
     "dedupe_key",
 )
 
+#: v3 covers the same fields as v2; its evidence carries identifying values only sealed.
+HASHED_FIELDS_V3 = HASHED_FIELDS_V2
+
 #: The version new events are written with.
-CURRENT_VERSION = 2
-VERSIONS = (1, 2)
+CURRENT_VERSION = 3
+VERSIONS = (1, 2, 3)
 
 
 def _canonical_v1(value: Any) -> Any:
@@ -124,10 +136,10 @@ def _body(fields: Mapping[str, Any], names: tuple[str, ...], canonical: Any) -> 
 
 
 def event_hash(fields: Mapping[str, Any], prev_hash: str | None, version: int = 1) -> str:
-    """The hash of one event under scheme ``version`` (1 or 2)."""
-    if version == 2:
-        body = _body(fields, HASHED_FIELDS_V2, _canonical_v2)
-        body["hash_version"] = 2
+    """The hash of one event under scheme ``version`` (1, 2 or 3)."""
+    if version in (2, 3):
+        body = _body(fields, HASHED_FIELDS_V2 if version == 2 else HASHED_FIELDS_V3, _canonical_v2)
+        body["hash_version"] = version
     elif version == 1:
         body = _body(fields, HASHED_FIELDS_V1, _canonical_v1)
     else:

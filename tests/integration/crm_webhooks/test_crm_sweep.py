@@ -34,6 +34,7 @@ def sweep_env(
         "RECONSENT_CHANNEL_MODE": "outbox",
         "RECONSENT_SIGNING_KEYS": "sweep-test-key",
         "RECONSENT_ADDRESS_HASH_KEY": "test-address-key",
+        "RECONSENT_EVIDENCE_KEY": "test-evidence-key",
         "RECONSENT_CRM_WEBHOOK_SECRET_KEY": KEY,
     }.items():
         monkeypatch.setenv(name, value)

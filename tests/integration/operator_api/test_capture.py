@@ -13,6 +13,7 @@ from reconsent.db import unit_of_work
 from reconsent.kernel.vocab import CollectionMethod, ConsentState
 from reconsent.ledger.verify import verify_ledger
 from tests.integration.operator_api.conftest import ANNA, Keys
+from tests.support.evidence import opened
 
 URL = "/api/v1/consents"
 
@@ -60,7 +61,7 @@ def test_a_decision_becomes_operator_events_naming_key_agent_and_call(
     assert phone.notice_digest is not None and phone.provable
     assert phone.evidence["api_key"]["name"] == "desk"
     assert phone.evidence["agent_id"] == "agent-7"
-    assert (phone.evidence["call_id"], phone.evidence["recording_ref"]) == (
+    assert (opened(engine, phone)["call_id"], opened(engine, phone)["recording_ref"]) == (
         "CA123", "rec/2026/12/01/123.wav",
     )  # fmt: skip
     assert verify_ledger(engine).ok

@@ -30,6 +30,7 @@ from reconsent.operators.contact_checks import Lookup
 from reconsent.operators.idempotency import request_digest
 from reconsent.settings import Settings
 from tests.integration.operator_api.conftest import ANNA, Keys
+from tests.support.evidence import wrapping_key
 
 GIVEN, REFUSED = ConsentState.GIVEN, ConsentState.REFUSED
 
@@ -78,7 +79,9 @@ def _states(engine: Engine, external_id_of: dict[int, str]) -> dict[tuple[str, s
 
 @pytest.fixture
 def ctx(api_clock: FixedClock) -> LedgerContext:
-    return LedgerContext(controller="ACME", jurisdiction="IT", now=api_clock.now())
+    return LedgerContext(
+        controller="ACME", jurisdiction="IT", now=api_clock.now(), evidence_key=wrapping_key()
+    )
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from reconsent.kernel.vocab import (
     SuppressionReason,
 )
 from reconsent.settings import Settings
+from tests.support.evidence import opened
 
 if TYPE_CHECKING:
     from tests.integration.portal.conftest import Db, Seeded
@@ -149,7 +150,8 @@ def test_save_records_each_choice_with_evidence_and_closes_the_request(
         )
         assert event.language == "it" and event.request_id == seeded.request_id
         assert event.wave_id == seeded.wave_id and event.dedupe_key is not None
-        assert event.evidence == {
+        assert "ip" not in event.evidence and "sealed" in event.evidence  # sealed at rest
+        assert opened(db.engine, event) == {
             "token_id": token_id(token),
             "ip": "testclient",
             "user_agent": "TestBrowser/1.0",
@@ -364,6 +366,7 @@ def test_app_from_env_reads_the_environment(
     monkeypatch.setenv("RECONSENT_PORTAL_BASE_URL", "https://consent.example")
     monkeypatch.setenv("RECONSENT_SIGNING_KEYS", "env-key")
     monkeypatch.setenv("RECONSENT_ADDRESS_HASH_KEY", "test-address-key")
+    monkeypatch.setenv("RECONSENT_EVIDENCE_KEY", "test-evidence-key")
     with TestClient(app_from_env()) as client:
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}

@@ -28,6 +28,7 @@ from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.objections import record_objection
 from reconsent.settings import Settings
 from tests.conftest import TWILIO_ACCOUNT
+from tests.support.evidence import opened
 
 if TYPE_CHECKING:
     from tests.integration.portal.conftest import Db, Seeded
@@ -180,10 +181,11 @@ def test_one_key_records_one_purpose_and_each_answer_its_own_event(
     ]
     assert _purpose_codes(db, [e.purpose_id for e in events]) == list(seeded.purposes)
     for index, event in enumerate(events):
-        assert event.provider_message_id == CALL and event.evidence["call_sid"] == CALL
-        assert event.evidence["question"] == str(index + 1)
-        assert event.evidence["purpose_asked"] == seeded.purposes[index]
-        assert len(event.evidence["to_hash"]) == 64 and CALLEE not in str(event.evidence)
+        evidence = opened(db.engine, event)
+        assert event.provider_message_id == CALL and evidence["call_sid"] == CALL
+        assert evidence["question"] == str(index + 1)
+        assert evidence["purpose_asked"] == seeded.purposes[index]
+        assert len(evidence["to_hash"]) == 64 and CALLEE not in str(evidence)
     request = db.request(seeded.request_id)
     assert (request.status, request.answered_channel) == (RequestStatus.CONFIRMED, Channel.IVR)
 

@@ -209,6 +209,7 @@ class World:
             controller=self.settings.controller_name,
             jurisdiction=self.settings.jurisdiction,
             now=self.clock.now(),
+            evidence_key=self.settings.evidence_wrapping_key(),
         )
 
     def snapshot(self) -> tuple[object, ...]:

@@ -96,6 +96,7 @@ def _payload(settings: Settings, channel: str) -> str:
         "data_dir": str(settings.data_dir),
         "signing_keys": ",".join(settings.link_signing_keys()),
         "address_hash_key": settings.address_key().decode(),
+        "evidence_key": "test-evidence-key",
         "portal_base_url": settings.portal_base_url,
         "channel_mode": settings.channel_mode.value,
         "sendgrid_api_key": "SG.webhook-tests",

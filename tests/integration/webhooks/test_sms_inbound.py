@@ -22,6 +22,7 @@ from reconsent.kernel.vocab import (
     RequestStatus,
     SuppressionReason,
 )
+from tests.support.evidence import opened
 from tests.support.factories import ADDRESS_KEY
 
 if TYPE_CHECKING:
@@ -68,10 +69,11 @@ def test_stop_stops_sms_only_and_suppresses_the_number(
     with unit_of_work(engine) as session:
         code = session.get_one(Purpose, withdrawal.purpose_id).code
     assert code == "marketing_sms"
-    assert withdrawal.evidence["keyword"] == "STOP" and withdrawal.evidence["message_sid"]
-    assert world.phone("anna") not in str(withdrawal.evidence)  # the number only as its hash
+    evidence = opened(engine, withdrawal)
+    assert evidence["keyword"] == "STOP" and evidence["message_sid"]
+    assert world.phone("anna") not in str(evidence)  # the number only as its hash
     digest = address_hash(ADDRESS_KEY, AddressKind.PHONE, world.phone("anna"))
-    assert withdrawal.evidence["from_hash"] == digest
+    assert evidence["from_hash"] == digest
     assert {(s.contact_id, s.address_hash, s.channel, s.reason) for s in world.suppressions()} == {
         (ids["anna"], None, Channel.SMS, SuppressionReason.STOP),
         (ids["anna"], digest, Channel.SMS, SuppressionReason.STOP),
