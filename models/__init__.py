@@ -16,7 +16,9 @@ from models.contact import Contact as Contact
 from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
 from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.fingerprints import KeyFingerprint as KeyFingerprint
+from models.rights import RightsNotice as RightsNotice
 from models.rights import RightsRequest as RightsRequest
+from models.rights import RightsRequestEvent as RightsRequestEvent
 from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
 from models.wave import SendAttempt as SendAttempt
@@ -39,7 +41,9 @@ __all__ = [
     "Notice",
     "Purpose",
     "Retention",
+    "RightsNotice",
     "RightsRequest",
+    "RightsRequestEvent",
     "RpoConsultation",
     "RpoRegistration",
     "SendAttempt",
