@@ -300,12 +300,6 @@ class Settings(BaseSettings):
         description="A CRM webhook delivery still failing this long after its first try is "
         "given up (state failed; `reconsent webhooks replay` sends it again).",
     )
-    # --- rights desk (issue 15) ---
-    supervisory_authority: str = Field(
-        default="Garante per la protezione dei dati personali (www.garanteprivacy.it)",
-        description="The supervisory authority a declined rights request names, where the "
-        "person may lodge a complaint (GDPR art. 12(4), 77).",
-    )
 
     @field_validator("data_dir")
     @classmethod

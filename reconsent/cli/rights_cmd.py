@@ -156,7 +156,7 @@ def _adapters(cfg: Settings) -> Any:
 
 
 def _notify(eng: Engine, cfg: Settings, now: datetime, request_id: int | None) -> str:
-    from reconsent.rights.notices import send_notices
+    from reconsent.rights.notice_sending import send_notices
 
     report = send_notices(eng, cfg, _adapters(cfg), now, request_id=request_id)
     parts = [f"{n} by {channel}" for channel, n in sorted(report.sent.items())]
@@ -169,13 +169,14 @@ def _notify(eng: Engine, cfg: Settings, now: datetime, request_id: int | None) -
     return "; person told: " + ", ".join(parts) if parts else ""
 
 
-def _act(request_id: int, at: str | None, work: Any) -> None:
-    """Run ``work(session, cfg, engine, now)`` in one unit of work, then send the notice."""
+def _act(at: str | None, work: Any) -> None:
+    """Run ``work(session, cfg, engine, now) -> (request id, message)`` in one unit of
+    work, then send that request's notice."""
     cfg, now = settings(), _now(at)
     eng = engine(cfg)
     try:
         with unit_of_work(eng) as s:
-            message = work(s, cfg, eng, now)
+            request_id, message = work(s, cfg, eng, now)
         print(message + _notify(eng, cfg, now, request_id))
     finally:
         eng.dispose()
@@ -207,13 +208,13 @@ def extend(
     """Extend a request once, before it is due; the person is told why and until when."""
     from reconsent.rights.workflow import extend_request
 
-    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> str:
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         row = extend_request(
             s, request_id, months=months, reason=reason, actor=operator or _operator(), now=now
         )
-        return f"rights request {request_id}: due {row.due_at.isoformat()}"
+        return row.id, f"rights request {request_id}: due {row.due_at.isoformat()}"
 
-    _act(request_id, at, work)
+    _act(at, work)
 
 
 @rights_app.command("complete")
@@ -227,7 +228,7 @@ def complete(
     now); the person is told."""
     from reconsent.rights.workflow import close_request
 
-    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> str:
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         row = close_request(
             s,
             request_id,
@@ -237,9 +238,9 @@ def complete(
             ctx=_ctx(cfg, now),
             processors=_processors(cfg),
         )
-        return f"rights request {request_id}: {row.status.value}"
+        return row.id, f"rights request {request_id}: {row.status.value}"
 
-    _act(request_id, at, work)
+    _act(at, work)
 
 
 @rights_app.command("decline")
@@ -253,7 +254,7 @@ def decline(
     complain to the supervisory authority and to a court."""
     from reconsent.rights.workflow import close_request
 
-    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> str:
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         row = close_request(
             s,
             request_id,
@@ -262,9 +263,9 @@ def decline(
             actor=operator or _operator(),
             ctx=_ctx(cfg, now),
         )
-        return f"rights request {request_id}: {row.status.value}"
+        return row.id, f"rights request {request_id}: {row.status.value}"
 
-    _act(request_id, at, work)
+    _act(at, work)
 
 
 @rights_app.command("apply-rectification")
@@ -279,7 +280,7 @@ def apply_rectification_cmd(
     from reconsent.rights.rectification import apply_rectification
     from reconsent.rights.workflow import close_request
 
-    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> str:
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         key = checked_address_key(eng, cfg, now)
         actor = operator or _operator()
         _, fields = apply_rectification(s, request_id, key=key, actor=actor, now=now)
@@ -292,9 +293,12 @@ def apply_rectification_cmd(
             ctx=_ctx(cfg, now),
             processors=_processors(cfg),
         )
-        return f"rights request {request_id}: {', '.join(fields)} corrected, {row.status.value}"
+        return (
+            row.id,
+            f"rights request {request_id}: {', '.join(fields)} corrected, {row.status.value}",
+        )
 
-    _act(request_id, at, work)
+    _act(at, work)
 
 
 @rights_app.command("lift-restriction")
@@ -312,9 +316,8 @@ def lift_restriction_cmd(
 
     if (request_id is None) == (contact is None):
         raise DecisionError("name the restriction request (ID) or the person (--contact)")
-    found: list[int] = []
 
-    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> str:
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         contact_id = None
         if contact is not None:
             contact_id = s.scalar(select(Contact.id).where(Contact.external_id == contact))
@@ -328,17 +331,9 @@ def lift_restriction_cmd(
             actor=operator or _operator(),
             now=now,
         )
-        found.append(row.id)
-        return f"rights request {row.id}: restriction lifted"
+        return row.id, f"rights request {row.id}: restriction lifted"
 
-    cfg, now = settings(), _now(at)
-    eng = engine(cfg)
-    try:
-        with unit_of_work(eng) as s:
-            message = work(s, cfg, eng, now)
-        print(message + _notify(eng, cfg, now, found[0]))
-    finally:
-        eng.dispose()
+    _act(at, work)
 
 
 @rights_app.command("notify")

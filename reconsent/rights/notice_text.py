@@ -71,7 +71,8 @@ class NoticeFacts:
     due_at: datetime
     controller_name: str
     controller_contact: str
-    authority: str
+    #: The supervisory authority to complain to (None: "of your country").
+    authority: str | None
     reason: str | None = None
     months: int | None = None
     name: str | None = None

@@ -22,11 +22,13 @@ from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import Channel, RightsKind, RightsStatus
 
 __all__ = [
+    "AUTHORITIES",
     "MAX_EXTENSION_MONTHS",
     "NOTIFIED_KINDS",
     "PASSED_ON_KINDS",
     "RequestState",
     "add_months",
+    "authority_for",
     "check_close",
     "check_extend",
     "due_date",
@@ -44,6 +46,18 @@ PASSED_ON_KINDS = frozenset(
 )
 #: Requests whose outcome is told to the person (a fresh link is its own message).
 NOTIFIED_KINDS = frozenset(set(RightsKind) - {RightsKind.LINK_RENEWAL})
+
+
+#: The supervisory authority of the controller's jurisdiction (art. 77), named in a
+#: decline; elsewhere the message names the authority of the person's country.
+AUTHORITIES = {
+    "IT": "Garante per la protezione dei dati personali (www.garanteprivacy.it)",
+    "GB": "Information Commissioner's Office (ico.org.uk)",
+}
+
+
+def authority_for(jurisdiction: str) -> str | None:
+    return AUTHORITIES.get(jurisdiction.strip().upper())
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Each function runs in the caller's unit of work, checks the move with the pure
 rules of :mod:`reconsent.rights.transitions`, writes it with its history step
 (:mod:`reconsent.rights.history`), tells the CRM (``rights.request.*``, listed
 on the request for art. 19) and queues the one notice to the person
-(:mod:`reconsent.rights.notices`; the caller sends it after the commit).
+(:mod:`reconsent.rights.notice_sending`; the caller sends it after the commit).
 
 Completing an open erasure, objection or restriction carries it out (a request
 taken by phone or letter is acted on once the operator has checked who asked):
@@ -38,7 +38,7 @@ from reconsent.kernel.vocab import (
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.objections import record_objection
 from reconsent.rights.history import history_of, log_step
-from reconsent.rights.notices import queue_notice
+from reconsent.rights.notice_sending import queue_notice
 from reconsent.rights.subject_requests import (
     Origin,
     erase_contact,

@@ -27,7 +27,7 @@ from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, RightsKin
 from reconsent.ledger.append import LedgerContext
 from reconsent.planning.planner import preflight
 from reconsent.rights.intake import add_request
-from reconsent.rights.notices import send_notices
+from reconsent.rights.notice_sending import send_notices
 from reconsent.rights.rectification import apply_rectification
 from reconsent.rights.subject_requests import (
     object_to_marketing,

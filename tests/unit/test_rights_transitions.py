@@ -11,7 +11,9 @@ from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import Channel, RightsKind, RightsStatus
 from reconsent.rights.notice_text import NoticeFacts, render_notice
 from reconsent.rights.transitions import (
+    AUTHORITIES,
     RequestState,
+    authority_for,
     check_close,
     check_extend,
     due_date,
@@ -132,3 +134,12 @@ def test_a_completion_needs_no_reason_and_other_languages_read_english() -> None
         "Esempio S.p.A., request ref. 12 (the erasure of your data): has been carried out. "
         "Info: dpo@esempio.it"
     )
+
+
+def test_a_decline_names_the_authority_of_the_controller_s_jurisdiction() -> None:
+    assert authority_for("it") == AUTHORITIES["IT"] and "Garante" in AUTHORITIES["IT"]
+    assert authority_for("GB") == "Information Commissioner's Office (ico.org.uk)"
+    assert authority_for("FR") is None
+    elsewhere = render_notice(_facts("declined", authority=None))
+    assert "reclamo all'autorità di controllo del tuo Paese e ricorso" in elsewhere.text
+    assert "reclamare all'autorità di controllo" in elsewhere.sms

@@ -35,6 +35,7 @@ from reconsent.kernel.ports import ChannelAdapter, MessageContext, OutboundMessa
 from reconsent.kernel.vocab import Channel
 from reconsent.rights.history import log_step
 from reconsent.rights.notice_text import NoticeFacts, render_notice
+from reconsent.rights.transitions import authority_for
 from reconsent.settings import Settings
 
 __all__ = ["NoticeReport", "queue_notice", "send_notices"]
@@ -114,7 +115,7 @@ def _facts(
         due_at=row.due_at,
         controller_name=settings.controller_name,
         controller_contact=settings.controller_contact,
-        authority=settings.supervisory_authority,
+        authority=authority_for(settings.jurisdiction),
         reason=reason,
         months=row.extension_months,
         name=contact.given_name,
