@@ -109,35 +109,38 @@ def add(
     from reconsent.kernel.vocab import RightsKind
     from reconsent.ledger.key_check import checked_address_key
     from reconsent.rights.intake import add_request, find_contact
+    from reconsent.rights.transitions import AT_ONCE_KINDS
+    from reconsent.rights.workflow import close_request
 
     try:
         rights_kind = RightsKind(kind)
     except ValueError:
         raise DecisionError(f"unknown --kind {kind!r}") from None
     corrections = dict(_pair(item) for item in correct)
-    cfg, now = settings(), _now(at)
-    eng = engine(cfg)
-    try:
+    actor = operator or _operator()
+
+    def work(s: Session, cfg: Settings, eng: Engine, now: datetime) -> tuple[int, str]:
         key = checked_address_key(eng, cfg, now) if (email or phone) else b""
-        with unit_of_work(eng) as s:
-            person = find_contact(
-                s, external_id=contact, email=email, phone=phone, key=key, region=cfg.jurisdiction
-            )
-            row = add_request(
-                s,
-                contact=person,
-                kind=rights_kind,
-                received_via=via,
-                received_at=parse_time(received) or now,
-                operator=operator or _operator(),
-                now=now,
-                note=note,
-                corrections=corrections,
-            )
-            rid, due = row.id, row.due_at
-    finally:
-        eng.dispose()
-    print(f"rights request {rid}: {kind}, open, due {due.isoformat()}")
+        person = find_contact(
+            s, external_id=contact, email=email, phone=phone, key=key, region=cfg.jurisdiction
+        )
+        row = add_request(
+            s,
+            contact=person,
+            kind=rights_kind,
+            received_via=via,
+            received_at=parse_time(received) or now,
+            operator=actor,
+            now=now,
+            note=note,
+            corrections=corrections,
+        )
+        if rights_kind in AT_ONCE_KINDS:  # art. 21(3): stops marketing now
+            close_request(s, row.id, decline=False, reason=None, actor=actor, ctx=_ctx(cfg, now))
+            return row.id, f"rights request {row.id}: {kind}, carried out at once"
+        return row.id, f"rights request {row.id}: {kind}, open, due {row.due_at.isoformat()}"
+
+    _act(at, work)
 
 
 def _pair(item: str) -> tuple[str, str]:

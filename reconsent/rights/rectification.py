@@ -65,7 +65,7 @@ def apply_rectification(
 
     The caller then completes the request (:func:`reconsent.rights.workflow.close_request`),
     which tells the person and the CRM. Applied already: nothing changes (a retry)."""
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     if row.kind is not RightsKind.RECTIFICATION:
         raise DecisionError(
             f"rights request {request_id} is a {row.kind.value}, not a rectification"

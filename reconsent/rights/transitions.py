@@ -22,6 +22,7 @@ from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import Channel, RightsKind, RightsStatus
 
 __all__ = [
+    "AT_ONCE_KINDS",
     "AUTHORITIES",
     "MAX_EXTENSION_MONTHS",
     "NOTIFIED_KINDS",
@@ -44,6 +45,9 @@ MAX_EXTENSION_MONTHS = 2
 PASSED_ON_KINDS = frozenset(
     {RightsKind.RECTIFICATION, RightsKind.ERASURE, RightsKind.RESTRICTION, RightsKind.OBJECTION}
 )
+#: Carried out as soon as they are taken, even by phone: an objection to direct
+#: marketing is absolute (art. 21(3)) and honouring a false one harms nobody.
+AT_ONCE_KINDS = frozenset({RightsKind.OBJECTION})
 #: Requests whose outcome is told to the person (a fresh link is its own message).
 NOTIFIED_KINDS = frozenset(set(RightsKind) - {RightsKind.LINK_RENEWAL})
 

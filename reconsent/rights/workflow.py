@@ -58,8 +58,10 @@ __all__ = ["close_request", "extend_request", "get_request", "lift_restriction",
 log = logging.getLogger(__name__)
 
 
-def get_request(session: Session, request_id: int) -> RightsRequest:
-    row = session.get(RightsRequest, request_id)
+def get_request(session: Session, request_id: int, *, lock: bool = False) -> RightsRequest:
+    """The request (``lock``: its row locked until the commit on PostgreSQL, so two
+    operators acting on it at once act one after the other)."""
+    row = session.get(RightsRequest, request_id, with_for_update=lock, populate_existing=lock)
     if row is None:
         raise NotFoundError(f"rights request {request_id} does not exist")
     return row
@@ -80,7 +82,7 @@ def extend_request(
 ) -> RightsRequest:
     """Art. 12(3): one or two more months, once, before the due date, with the reason
     told to the person. Again with the same months: the request as it is."""
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     if row.extension_months == months and row.extension_reason == reason.strip():
         return row  # a retry of this very extension
     new_due = check_extend(state_of(row), months, reason, now)
@@ -109,7 +111,7 @@ def close_request(
     its reason (art. 12(4)); the person is told. ``processors``: the providers that
     process the person's addresses for us, listed on the request as still to be told
     of an erasure or a correction (art. 19; their DPA says how)."""
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     wanted = RightsStatus.DECLINED if decline else RightsStatus.COMPLETED
     if row.status is wanted:
         return row  # a retry: the notice queued the first time is all there is to send
@@ -183,7 +185,7 @@ def lift_restriction(
 
     Named by its request, or by the contact (their latest restriction request)."""
     if request_id is not None:
-        row = get_request(session, request_id)
+        row = get_request(session, request_id, lock=True)
         if row.kind is not RightsKind.RESTRICTION:
             raise DecisionError(
                 f"rights request {request_id} is a {row.kind.value}, not a restriction"

@@ -15,7 +15,14 @@ from functools import cache
 import pytest
 from sqlalchemy import Engine, select
 
-from models import Contact, CrmWebhookDelivery, Purpose, RightsNotice, RightsRequest
+from models import (
+    Contact,
+    CrmWebhookDelivery,
+    Purpose,
+    RightsNotice,
+    RightsRequest,
+    Suppression,
+)
 from reconsent.crm_webhooks.endpoint_admin import add_endpoint
 from reconsent.crm_webhooks.secret_box import SecretBox
 from reconsent.db import unit_of_work
@@ -23,7 +30,14 @@ from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.ports import ChannelAdapter
 from reconsent.kernel.rules.addresses import address_hash
-from reconsent.kernel.vocab import AddressKind, Channel, ConsentState, RightsKind, RightsStatus
+from reconsent.kernel.vocab import (
+    AddressKind,
+    Channel,
+    ConsentState,
+    RightsKind,
+    RightsStatus,
+    SuppressionReason,
+)
 from reconsent.ledger.append import LedgerContext
 from reconsent.planning.planner import preflight
 from reconsent.rights.intake import add_request
@@ -340,3 +354,28 @@ def test_erasure_and_objection_are_passed_on_to_the_crm_and_listed_on_the_reques
     with unit_of_work(engine) as s:
         notice = s.scalar(select(RightsNotice).where(RightsNotice.rights_request_id == erasure))
         assert notice is not None and notice.to_address is None and notice.status == "sent"
+
+
+def test_a_restriction_or_an_objection_taken_by_phone_is_carried_out_on_completion(
+    engine: Engine, clock: FixedClock
+) -> None:
+    restricted = _person(engine, clock)
+    objector = _person(engine, clock, "crm-2")
+    restriction = _intake(engine, clock, restricted, RightsKind.RESTRICTION)
+    objection = _intake(engine, clock, objector, RightsKind.OBJECTION)
+    with unit_of_work(engine) as s:
+        wave = factories.add_wave(s, clock.now())
+        assert preflight(s, wave, clock.now()).eligible_total == 2  # taken, not yet done
+    with unit_of_work(engine) as s:
+        for request in (restriction, objection):
+            close_request(s, request, decline=False, reason=None, actor="anna", ctx=_ctx(clock))
+    with unit_of_work(engine) as s:
+        wave = factories.add_wave(s, clock.now())
+        report = preflight(s, wave, clock.now())
+        suppressions = s.scalars(select(Suppression).where(Suppression.contact_id == objector))
+        reasons = {(x.channel, x.reason) for x in suppressions}
+        steps = [h["action"] for h in request_view(s, objection, clock.now())["history"]]
+    assert report.eligible_total == 0
+    assert report.excluded == {"restricted": 1, "objected": 1}
+    assert (None, SuppressionReason.OBJECTION) in reasons  # every channel
+    assert steps == ["received", "objection_recorded", "completed"]

@@ -156,6 +156,11 @@ def test_a_decline_needs_its_reason_and_a_correction_and_a_lift_are_applied(
         desk,
         tmp_path,
     )
+    objection = _cli(
+        ["rights", "add", "--kind", "objection", "--contact", "crm-8", "--received-via", "phone"],
+        desk,
+        tmp_path,
+    )
     rows = json.loads(_cli(["rights", "list", "--json"], desk, tmp_path).stdout)
 
     assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
@@ -167,7 +172,14 @@ def test_a_decline_needs_its_reason_and_a_correction_and_a_lift_are_applied(
         "rights request 2: restriction lifted; person told: 1 by email"
     )
     assert unknown.returncode == 2 and "no contact holds that address" in unknown.stderr
-    assert [(r["id"], r["status"]) for r in rows] == [(1, "completed"), (2, "completed")]
+    assert objection.stdout.strip() == (
+        "rights request 3: objection, carried out at once; person told: 1 by email"
+    )
+    assert [(r["id"], r["status"]) for r in rows] == [
+        (1, "completed"),
+        (2, "completed"),
+        (3, "completed"),
+    ]
     engine = make_engine(desk)
     with unit_of_work(engine) as s:
         marco = s.scalar(select(Contact).where(Contact.external_id == "crm-8"))
