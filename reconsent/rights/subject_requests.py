@@ -261,12 +261,14 @@ def _withdraw_and_suppress(
     ctx: LedgerContext,
     reason: SuppressionReason,
 ) -> None:
-    """Withdraw every given consent and suppress every channel, naming the rights request."""
+    """Withdraw every given consent and suppress every channel, naming the rights request
+    (taken by an operator: method ``operator``, else the portal's)."""
+    by_operator = bool((origin.evidence or {}).get("operator"))
     record_objection(
         session,
         request_id=origin.request_id,
         contact_id=contact.id,
-        method=CollectionMethod.PORTAL,
+        method=CollectionMethod.OPERATOR if by_operator else CollectionMethod.PORTAL,
         channel=origin.channel,
         evidence={**(origin.evidence or {}), "rights_request": row.id},
         ctx=ctx,

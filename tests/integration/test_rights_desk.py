@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from models import (
+    ConsentEvent,
     Contact,
     CrmWebhookDelivery,
     Purpose,
@@ -33,6 +34,7 @@ from reconsent.kernel.rules.addresses import address_hash
 from reconsent.kernel.vocab import (
     AddressKind,
     Channel,
+    CollectionMethod,
     ConsentState,
     RightsKind,
     RightsStatus,
@@ -338,11 +340,15 @@ def test_erasure_and_objection_are_passed_on_to_the_crm_and_listed_on_the_reques
         view = request_view(s, erasure, clock.now())
         objected = request_view(s, objection_id, clock.now())
         carried = s.get_one(RightsRequest, view["details"]["carried_out_as"])
+        methods = set(
+            s.scalars(select(ConsentEvent.method).where(ConsentEvent.contact_id == person))
+        ) - {CollectionMethod.IMPORTED}
         assert (carried.kind, carried.status) == (RightsKind.ERASURE, RightsStatus.COMPLETED)
     told = {(b["type"], b["data"]["request_id"]) for b in bodies}
     assert ("rights.request.completed", erasure) in told
     assert ("rights.request.completed", objection_id) in told
     assert erased.email is None and erased.erased_at is not None
+    assert methods == {CollectionMethod.OPERATOR}  # the ledger says who took it
     assert f"CRM webhook endpoint {endpoint_id}: rights.request.completed" in " ".join(
         view["recipients"]
     )
