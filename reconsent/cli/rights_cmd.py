@@ -79,7 +79,9 @@ def list_requests(
             str(r["id"]),
             r["kind"],
             r["status"],
-            r["external_id"] if r["kind"] != "erasure" else "(erased)",
+            "(erased)"
+            if r["kind"] == "erasure" and r["status"] == "completed"
+            else r["external_id"],
             r["received_at"][:16],
             f"[red]{due} overdue[/red]" if r["overdue"] else due,
             r["channel"] or r["received_via"] or "-",

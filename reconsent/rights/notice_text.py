@@ -99,6 +99,12 @@ def _day(moment: datetime, language: str, timezone: str) -> str:
     return f"{local.day} {months[local.month - 1]} {local.year}"
 
 
+def _sentence(text: str | None) -> str:
+    """The operator's words on one line, ending as a sentence ends."""
+    words = " ".join((text or "").split())
+    return words + "." if words and words[-1] not in ".!?" else words
+
+
 def render_notice(facts: NoticeFacts) -> ServiceNotice:
     """The notice in the person's language; ``ValueError`` for an unknown action."""
     if facts.action not in ACTIONS:
@@ -114,7 +120,7 @@ def render_notice(facts: NoticeFacts) -> ServiceNotice:
         "received": _day(facts.received_at, language, facts.timezone),
         "due": _day(facts.due_at, language, facts.timezone),
         "months": facts.months or 0,
-        "reason": " ".join((facts.reason or "").split()),
+        "reason": _sentence(facts.reason),
         "controller_name": facts.controller_name,
         "controller_contact": facts.controller_contact,
         "authority": facts.authority,

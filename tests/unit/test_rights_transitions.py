@@ -143,3 +143,11 @@ def test_a_decline_names_the_authority_of_the_controller_s_jurisdiction() -> Non
     elsewhere = render_notice(_facts("declined", authority=None))
     assert "reclamo all'autorità di controllo del tuo Paese e ricorso" in elsewhere.text
     assert "reclamare all'autorità di controllo" in elsewhere.sms
+
+
+def test_the_operator_s_reason_reads_as_one_sentence() -> None:
+    busy = render_notice(_facts("extended", "en", reason="  We are\nbusy "))
+    asked = render_notice(_facts("declined", "en", reason="Is it you?"))
+    assert busy.sms.endswith("Why: We are busy. Info: dpo@esempio.it")
+    assert "Why: We are busy.\n" in busy.text
+    assert "Why: Is it you? You may complain to" in asked.sms
