@@ -15,10 +15,13 @@ from reconsent.kernel.vocab import Channel, RightsKind, RightsStatus
 class RightsRequest(Base):
     """One request a person made from the rights centre (or an expired link).
 
-    ``due_at`` is one calendar month after receipt (art. 12(3)).  ``details``
+    ``due_at`` is one calendar month after receipt (art. 12(3)), or later once
+    extended (``extension_months``, with its reason; once).  ``details``
     holds what the request needs (the requested correction, the link to
     renew); an erasure redacts the personal data in it.  ``evidence`` is the
-    portal's usual evidence (token id, client address, user agent).
+    portal's usual evidence (token id, client address, user agent), or, for a
+    request an operator took by phone, e-mail or letter, the operator and the way
+    it was received.  Each step is in ``rights_request_events``.
     """
 
     __tablename__ = "rights_requests"
