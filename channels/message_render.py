@@ -126,6 +126,8 @@ def _render_email(
 
 def render_email(msg: OutboundMessage) -> RenderedEmail:
     """One message rendered whole (values HTML-escaped in the HTML part by autoescape)."""
+    if msg.notice is not None:
+        return RenderedEmail(msg.notice.subject, msg.notice.text, msg.notice.html)
     values = {
         "greeting": greeting_for(msg.context.locale, msg.to_name),
         "link": msg.link,
@@ -212,8 +214,11 @@ def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENT
     """The SMS text, with the link and an opt-out link (alphanumeric senders get no replies).
 
     Falls back to a shorter wording when the full one needs more than
-    ``max_segments``; raises :class:`SmsTooLongError` when neither fits.
+    ``max_segments``; raises :class:`SmsTooLongError` when neither fits.  A service
+    notice is sent as it was rendered (it carries its reasons, which are not shortened).
     """
+    if msg.notice is not None:
+        return msg.notice.sms
     env = environment()
     locale = resolve_language(msg.context.locale)
     values = {

@@ -38,6 +38,7 @@ from channels.message_render import (
     DEFAULT_SMS_MAX_SEGMENTS,
     apply_substitutions,
     email_substitutions,
+    render_email,
     render_email_template,
     render_sms,
     sms_segments,
@@ -90,6 +91,10 @@ class FileOutbox:
     def path_for(self, attempt_id: int) -> Path:
         return self.root / self.channel.value / f"attempt-{attempt_id}.{_EXTENSIONS[self.channel]}"
 
+    def notice_path_for(self, notice_id: int) -> Path:
+        """Where a service notice goes (its own numbering: never an attempt's file)."""
+        return self.root / self.channel.value / f"notice-{notice_id}.{_EXTENSIONS[self.channel]}"
+
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         for msg in messages:
             if msg.channel is not self.channel:
@@ -110,10 +115,11 @@ class FileOutbox:
         except (ValueError, IndexError, MessageError, UnicodeError) as exc:
             # The message, not the address: failed and escalated, never a suppression.
             return self._failed(msg, SendOutcome.UNSENDABLE, "render_error", exc)
-        path = self.path_for(msg.attempt_id)
+        notice = msg.notice is not None
+        path = self.notice_path_for(msg.attempt_id) if notice else self.path_for(msg.attempt_id)
         try:
             created = _write_atomic(path, content, self._dirs)
-            if created:
+            if created and not notice:  # the manifest lists the wave's links only
                 manifest.append(self._manifest_entry(msg, path))
         except OSError as exc:
             return SendResult(
@@ -127,7 +133,7 @@ class FileOutbox:
             msg.attempt_id,
             SendOutcome.SENT,
             self.provider,
-            provider_message_id=f"outbox-{msg.attempt_id}",
+            provider_message_id=f"outbox-{'notice-' if notice else ''}{msg.attempt_id}",
         )
 
     def _failed(
@@ -158,6 +164,8 @@ class FileOutbox:
     def _message(self, msg: OutboundMessage) -> MIMEMultipart:
         """An RFC 5322 message built with the compat32 MIME classes: the modern
         ``EmailMessage`` API re-parses every header and costs ~10x more per message."""
+        if msg.notice is not None:
+            return self._notice_message(msg)
         # The context's body rendered once, then this message's values: equal to
         # render_email(msg), without a Jinja render per message.
         rendered = apply_substitutions(render_email_template(msg.context), email_substitutions(msg))
@@ -173,6 +181,21 @@ class FileOutbox:
         email["List-Unsubscribe"] = f"<{msg.optout_link}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email["X-Reconsent-Attempt"] = str(msg.attempt_id)
+        email.attach(_text_part(rendered.text, "plain"))
+        email.attach(_text_part(rendered.html, "html"))
+        return email
+
+    def _notice_message(self, msg: OutboundMessage) -> MIMEMultipart:
+        """A service notice: its own text, no List-Unsubscribe (it asks for nothing)."""
+        rendered = render_email(msg)
+        digest = hashlib.sha256(f"{rendered.text}\0{rendered.html}".encode()).hexdigest()
+        email = MIMEMultipart("alternative", boundary=f"reconsent-{digest[:32]}")
+        email["From"] = self._from_header
+        email["To"] = formataddr((msg.to_name or "", _ascii_address(msg.to)), charset="utf-8")
+        email["Subject"] = _header(rendered.subject)
+        email["Date"] = format_datetime(self._clock.now())
+        email["Message-ID"] = f"<reconsent.notice-{msg.attempt_id}@{self._from_domain}>"
+        email["X-Reconsent-Notice"] = str(msg.attempt_id)
         email.attach(_text_part(rendered.text, "plain"))
         email.attach(_text_part(rendered.html, "html"))
         return email

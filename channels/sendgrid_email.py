@@ -48,7 +48,7 @@ from reconsent.kernel.ports import MessageContext, OutboundMessage, SendOutcome,
 from reconsent.kernel.rules.provider_answers import classify_sendgrid, parse_retry_after
 from reconsent.kernel.vocab import Channel
 
-__all__ = ["MAX_PERSONALIZATIONS", "SendGridEmail", "build_payload"]
+__all__ = ["MAX_PERSONALIZATIONS", "SendGridEmail", "build_payload", "notice_payload"]
 
 _log = logging.getLogger(__name__)
 MAX_PERSONALIZATIONS = 1000
@@ -104,6 +104,33 @@ def _envelope(context: MessageContext, from_email: str, from_name: str | None) -
 
 def _address(email: str, name: str | None) -> dict[str, str]:
     return {"name": name, "email": email} if name else {"email": email}
+
+
+def notice_payload(
+    msg: OutboundMessage, from_email: str, from_name: str | None = None
+) -> dict[str, Any]:
+    """The ``mail/send`` body of one service notice: its own subject and text, no
+    List-Unsubscribe, ``custom_args`` naming the notice (never a wave attempt's id)."""
+    assert msg.notice is not None
+    notice = msg.notice
+    return {
+        "from": _address(from_email, from_name),
+        "subject": notice.subject,
+        "content": [
+            {"type": "text/plain", "value": notice.text},
+            {"type": "text/html", "value": notice.html},
+        ],
+        "tracking_settings": {
+            "click_tracking": {"enable": False, "enable_text": False},
+            "open_tracking": {"enable": False},
+        },
+        "personalizations": [
+            {
+                "to": [_address(msg.to, msg.to_name)],
+                "custom_args": {"rights_notice_id": str(msg.attempt_id)},
+            }
+        ],
+    }
 
 
 def _personalization(msg: OutboundMessage) -> dict[str, Any]:
@@ -162,12 +189,24 @@ class SendGridEmail:
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         groups: dict[MessageContext, list[OutboundMessage]] = {}
+        notices: list[OutboundMessage] = []
         for msg in messages:
             if msg.channel is not Channel.EMAIL:
                 raise ValueError(f"attempt {msg.attempt_id} is not an email message")
-            groups.setdefault(msg.context, []).append(msg)
+            if msg.notice is not None:
+                notices.append(msg)
+            else:
+                groups.setdefault(msg.context, []).append(msg)
         results: list[SendResult] = []
         stop: SendResult | None = None
+        for msg in notices:  # one request each: a notice shares no body with another
+            if stop is not None:
+                results.append(self._not_attempted(msg, stop))
+                continue
+            payload = notice_payload(msg, self.from_email, self.from_name)
+            notice_results = self._send_payload(payload, [msg])
+            results += notice_results
+            stop = next((r for r in notice_results if r.outcome is SendOutcome.TRANSIENT), None)
         for context, group in groups.items():
             for start in range(0, len(group), self.per_request):
                 chunk = group[start : start + self.per_request]
@@ -184,7 +223,13 @@ class SendGridEmail:
     def _send_chunk(
         self, context: MessageContext, chunk: Sequence[OutboundMessage]
     ) -> list[SendResult]:
-        payload = build_payload(context, chunk, self.from_email, self.from_name)
+        return self._send_payload(
+            build_payload(context, chunk, self.from_email, self.from_name), chunk
+        )
+
+    def _send_payload(
+        self, payload: dict[str, Any], chunk: Sequence[OutboundMessage]
+    ) -> list[SendResult]:
         personalizations: list[dict[str, Any]] = payload["personalizations"]
         pending = list(zip(chunk, personalizations, strict=True))
         results: list[SendResult] = []

@@ -16,6 +16,7 @@ from reconsent.kernel.clock import SystemClock
 from reconsent.kernel.errors import CheckpointError
 from reconsent.kernel.vocab import WaveStatus
 from reconsent.ledger.checkpoints import take_daily_checkpoint
+from reconsent.rights.notice_sending import send_notices
 from reconsent.rights.renewals import send_link_renewals
 from reconsent.wiring import get_runtime
 
@@ -43,6 +44,16 @@ def link_renewals_task() -> dict[str, Any]:
         "waiting": report.waiting,
         "retrying": report.retrying,
     }
+
+
+@task(name="send-rights-notices")
+def rights_notices_task() -> dict[str, Any]:
+    """The answers to rights requests still to tell (a provider error left them pending)."""
+    runtime = get_runtime()
+    report = send_notices(
+        runtime.engine, runtime.settings, runtime.adapters.__getitem__, datetime.now(UTC)
+    )
+    return {"sent": dict(report.sent), "failed": report.failed, "retrying": report.retrying}
 
 
 @task(name="daily-ledger-checkpoint")
@@ -83,20 +94,29 @@ def crm_webhooks_task() -> dict[str, int]:
 @flow(name="tick-active-waves", log_prints=False)
 def tick_active_waves() -> dict[str, Any]:
     """Advance every draft or running wave (each wave's tick is its own flow run), send
-    the fresh links people asked for, the CRM webhooks that are due, and take the day's
-    ledger checkpoint."""
+    the fresh links people asked for, the rights notices still pending, the CRM webhooks
+    that are due, and take the day's ledger checkpoint."""
     results: dict[str, Any] = {}
     for wave_id in active_waves_task():
         with tags(f"wave-{wave_id}"):
             results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
     renewals = link_renewals_task()
+    notices = rights_notices_task()
     crm = crm_webhooks_task()
     checkpoint = ledger_checkpoint_task()
     get_run_logger().info(
-        "ticked %d wave(s); link renewals %s; CRM webhooks %s; ledger checkpoint %s",
+        "ticked %d wave(s); link renewals %s; rights notices %s; CRM webhooks %s; "
+        "ledger checkpoint %s",
         len(results),
         renewals,
+        notices,
         crm,
         checkpoint or "none",
     )
-    return {"waves": results, "renewals": renewals, "crm_webhooks": crm, "checkpoint": checkpoint}
+    return {
+        "waves": results,
+        "renewals": renewals,
+        "rights_notices": notices,
+        "crm_webhooks": crm,
+        "checkpoint": checkpoint,
+    }

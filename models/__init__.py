@@ -18,7 +18,9 @@ from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
 from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.evidence_keys import EvidenceKey as EvidenceKey
 from models.fingerprints import KeyFingerprint as KeyFingerprint
+from models.rights import RightsNotice as RightsNotice
 from models.rights import RightsRequest as RightsRequest
+from models.rights import RightsRequestEvent as RightsRequestEvent
 from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
 from models.wave import SendAttempt as SendAttempt
@@ -44,7 +46,9 @@ __all__ = [
     "Processor",
     "Purpose",
     "Retention",
+    "RightsNotice",
     "RightsRequest",
+    "RightsRequestEvent",
     "RpoConsultation",
     "RpoRegistration",
     "SendAttempt",

@@ -42,6 +42,17 @@ class MessageContext:
 
 
 @dataclass(frozen=True)
+class ServiceNotice:
+    """A service message already rendered (e.g. the outcome of a rights request): not a
+    request for consent, so no link and no opt-out; adapters send its text as it is."""
+
+    subject: str
+    text: str  # the e-mail's plain-text body
+    html: str  # the e-mail's HTML body
+    sms: str  # the SMS text
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """One request to one person on one channel: data, not rendered text.
 
@@ -61,6 +72,9 @@ class OutboundMessage:
     to_name: str | None = None  # given name, for the greeting
     voice_url: str | None = None  # IVR: where the provider fetches the call's TwiML
     status_callback_url: str | None = None  # SMS / IVR: provider status webhook
+    #: A service notice instead of the wave's message: ``attempt_id`` is then the
+    #: notice's own id (``rights_notices.id``), ``link`` and ``optout_link`` are empty.
+    notice: ServiceNotice | None = None
 
 
 class SendOutcome(StrEnum):

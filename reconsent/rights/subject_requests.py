@@ -22,7 +22,6 @@ operators by ``reconsent rights list``.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +45,8 @@ from reconsent.kernel.vocab import (
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.identity_minimisation import forget_identity
 from reconsent.ledger.objections import record_objection
+from reconsent.rights.history import log_step
+from reconsent.rights.transitions import PASSED_ON_KINDS, due_date
 
 #: The fields a person may ask to correct, with their longest accepted value.
 RECTIFIABLE: dict[str, int] = {
@@ -70,6 +71,7 @@ __all__ = [
     "request_rectification",
     "restrict_contact",
     "rights_dedupe_key",
+    "tell_crm",
 ]
 
 
@@ -86,13 +88,6 @@ class Origin:
 
 #: No link, no evidence: a request recorded by an operator or a test.
 NO_ORIGIN = Origin()
-
-
-def due_date(received: datetime) -> datetime:
-    """One calendar month after ``received`` (31 Jan -> 28/29 Feb), same time of day."""
-    year, month = received.year + received.month // 12, received.month % 12 + 1
-    day = min(received.day, calendar.monthrange(year, month)[1])
-    return received.replace(year=year, month=month, day=day)
 
 
 def rights_dedupe_key(kind: RightsKind, nonce: str) -> str:
@@ -131,20 +126,53 @@ def record_rights_request(
     )
     session.add(row)
     session.flush()
+    log_step(session, row, "received", now, actor=_actor(origin), details=_received(origin))
+    if completed:
+        log_step(session, row, "completed", now, actor=_actor(origin))
     _tell_crm(session, [row], EventType.RIGHTS_REQUEST_CREATED, now)
     if completed:
         _tell_crm(session, [row], EventType.RIGHTS_REQUEST_COMPLETED, now)
     return row, False
 
 
+def _actor(origin: Origin) -> str | None:
+    """Who received the request: the operator an intake names, else the portal's link."""
+    operator = (origin.evidence or {}).get("operator")
+    if operator:
+        return str(operator)
+    return "portal" if origin.request_id is not None or origin.nonce else None
+
+
+def _received(origin: Origin) -> dict[str, Any]:
+    via = (origin.evidence or {}).get("received_via")
+    if via:
+        return {"received_via": via}
+    return {"channel": origin.channel.value} if origin.channel else {}
+
+
 def _tell_crm(
     session: Session, rows: list[RightsRequest], event_type: EventType, now: datetime
 ) -> None:
-    """The CRM's ``rights.request.*`` deliveries, in this transaction."""
+    """The CRM's ``rights.request.*`` deliveries, in this transaction; for a correction,
+    an erasure, a restriction or an objection the endpoints told are listed on the
+    request (art. 19: the recipients the controller informed)."""
     conn = session.connection()
     subs = subscriptions(conn)
-    if subs.wants(event_type):
-        enqueue_rights_request(conn, rows, event_type, now, subs)
+    if not subs.wants(event_type):
+        return
+    enqueue_rights_request(conn, rows, event_type, now, subs)
+    endpoints = subs.targets(event_type)
+    for row in rows:
+        if row.kind in PASSED_ON_KINDS:
+            details = {"recipient": "crm", "event": str(event_type), "endpoints": endpoints}
+            log_step(session, row, "passed_on", now, details=details)
+
+
+def tell_crm(
+    session: Session, rows: list[RightsRequest], event_type: EventType, now: datetime
+) -> None:
+    """:func:`_tell_crm` for the operator's workflow (:mod:`reconsent.rights.workflow`)."""
+    _tell_crm(session, rows, event_type, now)
 
 
 def close_rights_request(
@@ -158,6 +186,7 @@ def close_rights_request(
     if row.status is RightsStatus.OPEN:
         row.status = RightsStatus.DECLINED if decline else RightsStatus.COMPLETED
         row.completed_at = now
+        log_step(session, row, row.status.value, now)
         session.flush()
         kind = EventType.RIGHTS_REQUEST_DECLINED if decline else EventType.RIGHTS_REQUEST_COMPLETED
         _tell_crm(session, [row], kind, now)
@@ -233,12 +262,14 @@ def _withdraw_and_suppress(
     ctx: LedgerContext,
     reason: SuppressionReason,
 ) -> None:
-    """Withdraw every given consent and suppress every channel, naming the rights request."""
+    """Withdraw every given consent and suppress every channel, naming the rights request
+    (taken by an operator: method ``operator``, else the portal's)."""
+    by_operator = bool((origin.evidence or {}).get("operator"))
     record_objection(
         session,
         request_id=origin.request_id,
         contact_id=contact.id,
-        method=CollectionMethod.PORTAL,
+        method=CollectionMethod.OPERATOR if by_operator else CollectionMethod.PORTAL,
         channel=origin.channel,
         evidence={**(origin.evidence or {}), "rights_request": row.id},
         ctx=ctx,
