@@ -53,11 +53,17 @@ DEFAULT_SMS_MAX_SEGMENTS = 3
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 #: Per-recipient substitution tags: plain (text part) and HTML-escaped (HTML part).
-TEXT_TAGS = {"greeting": "-greeting-", "link": "-link-", "optout_link": "-optout-"}
+TEXT_TAGS = {
+    "greeting": "-greeting-",
+    "link": "-link-",
+    "optout_link": "-optout-",
+    "code": "-code-",
+}
 HTML_TAGS = {
     "greeting": "-greeting_html-",
     "link": "-link_html-",
     "optout_link": "-optout_html-",
+    "code": "-code_html-",
 }
 
 _GREETINGS = {
@@ -118,9 +124,13 @@ def _render_email(
     env = environment()
     locale = resolve_language(context.locale)
     common = _context_vars(context, locale)
-    subject = env.get_template(f"{locale}/email_subject.txt").render(common).strip()
-    text = env.get_template(f"{locale}/email.txt").render(common, **text_values)
-    html = env.get_template(f"{locale}/email.html").render(common, subject=subject, **html_values)
+    # A one-time code message has its own short templates (code_email*).
+    name = "code_email" if context.verification else "email"
+    # The code message's subject carries its code (the ``-code-`` tag for SendGrid).
+    subject = env.get_template(f"{locale}/{name}_subject.txt").render(common, **text_values)
+    subject = subject.strip()
+    text = env.get_template(f"{locale}/{name}.txt").render(common, **text_values)
+    html = env.get_template(f"{locale}/{name}.html").render(common, subject=subject, **html_values)
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
@@ -130,6 +140,7 @@ def render_email(msg: OutboundMessage) -> RenderedEmail:
         "greeting": greeting_for(msg.context.locale, msg.to_name),
         "link": msg.link,
         "optout_link": msg.optout_link,
+        "code": msg.code or "",
     }
     return _render_email(msg.context, values, values)
 
@@ -148,9 +159,11 @@ def email_substitutions(msg: OutboundMessage) -> dict[str, str]:
         "-greeting-": greeting,
         "-link-": msg.link,
         "-optout-": msg.optout_link,
+        "-code-": msg.code or "",
         "-greeting_html-": _escaped(greeting),
         "-link_html-": _escaped(msg.link),
         "-optout_html-": _escaped(msg.optout_link),
+        "-code_html-": msg.code or "",  # digits only: nothing to escape
     }
 
 
@@ -220,9 +233,14 @@ def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENT
         **_context_vars(msg.context, locale),
         "link": msg.link,
         "optout_link": msg.optout_link,
+        "code": msg.code or "",
     }
     needed = 0
-    names = ("sms_confirm.txt",) if msg.context.confirmation else ("sms.txt", "sms_short.txt")
+    names: tuple[str, ...] = ("sms.txt", "sms_short.txt")
+    if msg.context.verification:
+        names = ("sms_code.txt",)
+    elif msg.context.confirmation:
+        names = ("sms_confirm.txt",)
     for name in names:
         text = " ".join(env.get_template(f"{locale}/{name}").render(values).split())
         _, needed = sms_segments(text)

@@ -16,6 +16,7 @@ from models.contact import Contact as Contact
 from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
 from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.fingerprints import KeyFingerprint as KeyFingerprint
+from models.identity_codes import OneTimeCode as OneTimeCode
 from models.rights import RightsRequest as RightsRequest
 from models.rpo import RpoConsultation as RpoConsultation
 from models.rpo import RpoRegistration as RpoRegistration
@@ -37,6 +38,7 @@ __all__ = [
     "IdempotentRequest",
     "KeyFingerprint",
     "Notice",
+    "OneTimeCode",
     "Purpose",
     "Retention",
     "RightsRequest",
