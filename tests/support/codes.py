@@ -12,9 +12,10 @@ import email
 import re
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.testclient import TestClient
+if TYPE_CHECKING:  # importing it warns once (see tests/integration/portal/conftest.py)
+    from starlette.testclient import TestClient
 
 _CODE = re.compile(r"\b(\d{6})\b")
 _NUMBER = re.compile(r"code-(\d+)\.")
@@ -26,16 +27,27 @@ def code_files(outbox: Path) -> list[Path]:
     return sorted(found, key=lambda path: int(_NUMBER.search(path.name).group(1)))  # type: ignore[union-attr]
 
 
-def _text(path: Path) -> str:
-    if path.suffix == ".txt":
-        return path.read_text(encoding="utf-8").split("\n\n", 1)[1]
+def _part(path: Path, content_type: str) -> str:
     message: Message = email.message_from_bytes(path.read_bytes())
     for part in message.walk():
-        if part.get_content_type() == "text/plain":
+        if part.get_content_type() == content_type:
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
             return payload.decode("utf-8")
-    raise AssertionError(f"{path.name} has no text part")
+    raise AssertionError(f"{path.name} has no {content_type} part")
+
+
+def _text(path: Path) -> str:
+    if path.suffix == ".txt":
+        return path.read_text(encoding="utf-8").split("\n\n", 1)[1]
+    return _part(path, "text/plain")
+
+
+def latest_email_html(outbox: Path) -> str:
+    """The HTML of the newest code e-mail: what a mail client shows."""
+    emails = [path for path in code_files(outbox) if path.suffix == ".eml"]
+    assert emails, "no code e-mail in the outbox"
+    return _part(emails[-1], "text/html")
 
 
 def latest_code(outbox: Path) -> str:
