@@ -54,7 +54,7 @@ def test_a_forwarded_link_alone_cannot_see_download_or_erase(
         verify_on_rights_page(browser, page, site, "it")
         expect(page.get_by_role("button", name="Mostra i miei dati")).to_be_visible()
         json_form = page.locator("form", has=page.get_by_role("button", name="Scarica (JSON)"))
-        copied = {
+        copied: dict[str, str | float | bool] = {
             name: json_form.locator(f'input[name="{name}"]').get_attribute("value") or ""
             for name in ("nonce", "csrf")
         }
