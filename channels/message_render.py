@@ -53,18 +53,14 @@ DEFAULT_SMS_MAX_SEGMENTS = 3
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 #: Per-recipient substitution tags: plain (text part) and HTML-escaped (HTML part).
-TEXT_TAGS = {
-    "greeting": "-greeting-",
-    "link": "-link-",
-    "optout_link": "-optout-",
-    "code": "-code-",
-}
+TEXT_TAGS = {"greeting": "-greeting-", "link": "-link-", "optout_link": "-optout-"}
 HTML_TAGS = {
     "greeting": "-greeting_html-",
     "link": "-link_html-",
     "optout_link": "-optout_html-",
-    "code": "-code_html-",
 }
+#: A one-time code message's only per-recipient value (digits: the same in both parts).
+CODE_TAGS = {"code": "-code-"}
 
 _GREETINGS = {
     "it": ("Gentile {name},", "Gentile cliente,"),
@@ -140,30 +136,33 @@ def render_email(msg: OutboundMessage) -> RenderedEmail:
         "greeting": greeting_for(msg.context.locale, msg.to_name),
         "link": msg.link,
         "optout_link": msg.optout_link,
-        "code": msg.code or "",
     }
+    if msg.context.verification:
+        values = {"code": msg.code or ""}
     return _render_email(msg.context, values, values)
 
 
 @lru_cache(maxsize=256)
 def render_email_template(context: MessageContext) -> RenderedEmail:
     """One body per context, with substitution tags where per-recipient values go."""
+    if context.verification:
+        return _render_email(context, CODE_TAGS, CODE_TAGS)
     html_tags = {name: Markup(tag) for name, tag in HTML_TAGS.items()}  # noqa: S704 - constant tags
     return _render_email(context, TEXT_TAGS, html_tags)
 
 
 def email_substitutions(msg: OutboundMessage) -> dict[str, str]:
     """The per-recipient values for :func:`render_email_template`'s tags."""
+    if msg.context.verification:
+        return {CODE_TAGS["code"]: msg.code or ""}
     greeting = greeting_for(msg.context.locale, msg.to_name)
     return {
         "-greeting-": greeting,
         "-link-": msg.link,
         "-optout-": msg.optout_link,
-        "-code-": msg.code or "",
         "-greeting_html-": _escaped(greeting),
         "-link_html-": _escaped(msg.link),
         "-optout_html-": _escaped(msg.optout_link),
-        "-code_html-": msg.code or "",  # digits only: nothing to escape
     }
 
 

@@ -20,6 +20,7 @@ from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, 
 from reconsent.kernel.url_masking import mask_url_passwords
 from reconsent.kernel.waveconfig import QuietPreset
 from reconsent.key_files import dev_key
+from reconsent.portal_code_settings import PortalCodeSettings
 
 
 class ChannelMode(StrEnum):
@@ -28,7 +29,7 @@ class ChannelMode(StrEnum):
     PROVIDERS = "providers"  # always the providers: missing credentials are an error
 
 
-class Settings(BaseSettings):
+class Settings(PortalCodeSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
     )
@@ -300,43 +301,6 @@ class Settings(BaseSettings):
         description="A CRM webhook delivery still failing this long after its first try is "
         "given up (state failed; `reconsent webhooks replay` sends it again).",
     )
-    # --- one-time codes and the preference centre (issue 15) ---
-    portal_code_minutes: int = Field(
-        default=10,
-        ge=1,
-        le=60,
-        description="How long a one-time code (sent to an address we hold, before access, "
-        "download, erasure and the preference centre) stays valid, in minutes.",
-    )
-    portal_code_attempts: int = Field(
-        default=3,
-        ge=1,
-        le=10,
-        description="Wrong codes that lock a one-time code challenge, and that address's new "
-        "code requests, for `portal_code_lock_minutes`.",
-    )
-    portal_code_lock_minutes: int = Field(
-        default=30, ge=1, description="How long a challenge locked by wrong codes stays locked."
-    )
-    portal_code_per_address: int = Field(
-        default=5,
-        ge=1,
-        description="One-time codes asked per hour for one address (by its keyed hash, known "
-        "or not); beyond: 429.",
-    )
-    portal_code_per_client: int = Field(
-        default=20,
-        ge=1,
-        description="One-time codes asked per hour from one client network; beyond: 429.",
-    )
-    portal_session_minutes: int = Field(
-        default=15,
-        ge=1,
-        le=120,
-        description="How long the signed session a correct one-time code opens lasts (the "
-        "preference centre, access, download and erasure), in minutes.",
-    )
-
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
