@@ -42,7 +42,14 @@ from consent_portal.code_store import (
 from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import error_page, link_error_page, one, page, path_for, read_form
 from consent_portal.security import client_ip, truncate_ip
-from consent_portal.state import Portal, open_link, portal_of, retry_on_conflict, run_sync
+from consent_portal.state import (
+    OpenLink,
+    Portal,
+    open_link,
+    portal_of,
+    retry_on_conflict,
+    run_sync,
+)
 from consent_portal.verified_sessions import open_session
 from models import Contact
 from reconsent.db import unit_of_work
@@ -201,15 +208,24 @@ async def link_code(request: Request) -> Response:
     return await run_sync(_link_code, portal_of(request), request, fields)
 
 
-def _link_code(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
-    token = request.path_params["token"]
+def _link_person(portal: Portal, request: Request) -> tuple[OpenLink, Contact] | Response:
+    """The link of the request's token and its person (detached); or its error page."""
     try:
         with unit_of_work(portal.engine) as session:
-            link = open_link(session, portal, LinkUse.LANDING, token)
+            link = open_link(session, portal, LinkUse.LANDING, request.path_params["token"])
             contact = session.get_one(Contact, link.contact.id)
             session.expunge(contact)
     except LinkError as exc:
         return link_error_page(portal, request, exc)
+    return link, contact
+
+
+def _link_code(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
+    token = request.path_params["token"]
+    opened = _link_person(portal, request)
+    if isinstance(opened, Response):
+        return opened
+    link, contact = opened
     grant = portal.csrf.check(link.payload.token_id, one(fields, "csrf"), one(fields, "nonce"))
     locale = choose_locale(grant.language if grant else None, link.contact.locale)
     if grant is None:
@@ -279,11 +295,10 @@ async def link_verify(request: Request) -> Response:
 
 def _link_verify(portal: Portal, request: Request, fields: dict[str, list[str]]) -> Response:
     token = request.path_params["token"]
-    try:
-        with unit_of_work(portal.engine) as session:
-            link = open_link(session, portal, LinkUse.LANDING, token)
-    except LinkError as exc:
-        return link_error_page(portal, request, exc)
+    opened = _link_person(portal, request)
+    if isinstance(opened, Response):
+        return opened
+    link, _contact = opened
     verified = _verify(portal, request, fields, link.contact.locale)
     if isinstance(verified, Response):
         return verified

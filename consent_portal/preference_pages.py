@@ -23,7 +23,12 @@ from consent_portal.decision_posts import CHOICE_PREFIX, explicit_choices
 from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import error_page, one, page, path_for, read_form
 from consent_portal.preference_posts import current_preferences, record_changes
-from consent_portal.rights_pages import FORMATS, access_data, download_response
+from consent_portal.rights_pages import (
+    FORMATS,
+    download_response,
+    record_access,
+    record_download,
+)
 from consent_portal.security import FormGrant, client_ip, user_agent
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
 from consent_portal.verified_sessions import VerifiedSession, clear_session, session_of
@@ -31,14 +36,8 @@ from models import Contact
 from reconsent.campaigns.notices import localized
 from reconsent.db import unit_of_work
 from reconsent.kernel.errors import DecisionError
-from reconsent.kernel.vocab import ConsentState, RightsKind
-from reconsent.ledger.portability import subject_export
-from reconsent.rights.subject_requests import (
-    Origin,
-    erase_contact,
-    object_to_marketing,
-    record_rights_request,
-)
+from reconsent.kernel.vocab import ConsentState
+from reconsent.rights.subject_requests import Origin, erase_contact, object_to_marketing
 
 #: The rights the centre's own forms post: ``/me/rights/<kind>``.
 KINDS = ("access", "objection", "erasure")
@@ -199,15 +198,7 @@ def _me_rights(portal: Portal, request: Request, fields: dict[str, list[str]]) -
             return None
         ctx = portal.ledger_context()
         if kind == "access":
-            record_rights_request(
-                session,
-                contact=contact,
-                kind=RightsKind.ACCESS,
-                now=ctx.now,
-                origin=origin,
-                completed=True,
-            )
-            return "data", access_data(session, portal, contact, locale)
+            return "data", record_access(session, portal, contact, locale, origin)[2]
         if kind == "objection":
             row, _ = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
         else:
@@ -257,16 +248,7 @@ def _me_download(portal: Portal, request: Request, fields: dict[str, list[str]])
         contact = _contact(portal, session, verified)
         if contact is None:
             return None
-        record_rights_request(
-            session,
-            contact=contact,
-            kind=RightsKind.PORTABILITY,
-            now=portal.clock.now(),
-            origin=origin,
-            details={"format": fmt},
-            completed=True,
-        )
-        return subject_export(session, contact, portal.settings.controller_name)
+        return record_download(session, portal, contact, fmt, origin)
 
     data = retry_on_conflict(portal.engine, work)
     if data is None:

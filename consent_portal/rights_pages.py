@@ -72,6 +72,8 @@ __all__ = [
     "access_data",
     "download",
     "download_response",
+    "record_access",
+    "record_download",
     "rights_action",
     "rights_page",
 ]
@@ -216,15 +218,7 @@ def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]
         current = open_link(session, portal, LinkUse.LANDING, token)
         contact, ctx = contact_of(session, current), portal.ledger_context()
         if kind == "access":
-            row, replay = record_rights_request(
-                session,
-                contact=contact,
-                kind=RightsKind.ACCESS,
-                now=ctx.now,
-                origin=origin,
-                completed=True,
-            )
-            return row, replay, access_data(session, portal, contact, locale)
+            return record_access(session, portal, contact, locale, origin)
         if kind == "rectification":
             row, replay = request_rectification(
                 session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
@@ -274,6 +268,37 @@ def _done(
     return page(portal, request, "rights_done.html", locale, context)
 
 
+def record_access(
+    session: Session, portal: Portal, contact: Contact, locale: str, origin: Origin
+) -> tuple[RightsRequest, bool, dict[str, Any]]:
+    """An access request, answered at once: its row, whether a replay, and the data shown."""
+    row, replay = record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.ACCESS,
+        now=portal.clock.now(),
+        origin=origin,
+        completed=True,
+    )
+    return row, replay, access_data(session, portal, contact, locale)
+
+
+def record_download(
+    session: Session, portal: Portal, contact: Contact, fmt: str, origin: Origin
+) -> dict[str, Any]:
+    """A portability request in ``fmt``, answered at once: the export."""
+    record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.PORTABILITY,
+        now=portal.clock.now(),
+        origin=origin,
+        details={"format": fmt},
+        completed=True,
+    )
+    return subject_export(session, contact, portal.settings.controller_name)
+
+
 def access_data(session: Session, portal: Portal, contact: Contact, locale: str) -> dict[str, Any]:
     """What the access page shows: the subject's export and the purposes' titles."""
     data = subject_export(session, contact, portal.settings.controller_name)
@@ -319,18 +344,7 @@ def _download(portal: Portal, request: Request, fields: dict[str, list[str]]) ->
 
     def record(session: Session) -> dict[str, Any]:
         current = open_link(session, portal, LinkUse.LANDING, token)
-        record_rights_request(
-            session,
-            contact=contact_of(session, current),
-            kind=RightsKind.PORTABILITY,
-            now=portal.clock.now(),
-            origin=origin,
-            details={"format": fmt},
-            completed=True,
-        )
-        return subject_export(
-            session, contact_of(session, current), portal.settings.controller_name
-        )
+        return record_download(session, portal, contact_of(session, current), fmt, origin)
 
     try:
         data = retry_on_conflict(portal.engine, record)

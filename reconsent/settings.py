@@ -1,8 +1,7 @@
 """Typed settings, read from the environment (prefix ``RECONSENT_``) and ``.env``.
 
-One place, built on demand (never at import time).  Secrets are ``SecretStr``
-so they never print; ``Settings.describe()`` lists every setting with secrets
-masked, for ``reconsent config``.
+Built on demand (never at import time); secrets are ``SecretStr`` (masked by ``describe()``,
+for ``reconsent config``); the portal's code settings: ``reconsent.portal_code_settings``.
 """
 
 from __future__ import annotations
@@ -301,6 +300,7 @@ class Settings(PortalCodeSettings, BaseSettings):
         description="A CRM webhook delivery still failing this long after its first try is "
         "given up (state failed; `reconsent webhooks replay` sends it again).",
     )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
