@@ -24,6 +24,7 @@ from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import error_page, one, page, path_for, read_form
 from consent_portal.preference_posts import current_preferences, record_changes
 from consent_portal.rights_pages import (
+    FIX_PREFIX,
     FORMATS,
     download_response,
     record_access,
@@ -37,10 +38,17 @@ from reconsent.campaigns.notices import localized
 from reconsent.db import unit_of_work
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import ConsentState
-from reconsent.rights.subject_requests import Origin, erase_contact, object_to_marketing
+from reconsent.rights.subject_requests import (
+    RECTIFIABLE,
+    Origin,
+    erase_contact,
+    object_to_marketing,
+    request_rectification,
+    restrict_contact,
+)
 
 #: The rights the centre's own forms post: ``/me/rights/<kind>``.
-KINDS = ("access", "objection", "erasure")
+KINDS = ("access", "rectification", "restriction", "objection", "erasure")
 
 __all__ = ["KINDS", "me_choices", "me_download", "me_rights", "preferences"]
 
@@ -103,7 +111,7 @@ def _preferences(portal: Portal, request: Request) -> Response:
         "purposes": purposes,
         "forms": _forms(portal, request, verified, locale),
         "notice_url": notice_url,
-        "saved": request.query_params.get("saved") == "1",
+        "fields": [name for name in RECTIFIABLE if name != "note"],
     }
     return page(portal, request, "preferences.html", locale, context)
 
@@ -199,13 +207,24 @@ def _me_rights(portal: Portal, request: Request, fields: dict[str, list[str]]) -
         ctx = portal.ledger_context()
         if kind == "access":
             return "data", record_access(session, portal, contact, locale, origin)[2]
-        if kind == "objection":
+        if kind == "rectification":
+            corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
+            row, _ = request_rectification(
+                session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
+            )
+        elif kind == "restriction":
+            row, _ = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
+        elif kind == "objection":
             row, _ = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
         else:
             row, _ = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
         return "done", row.due_at
 
-    done = retry_on_conflict(portal.engine, work)
+    try:
+        done = retry_on_conflict(portal.engine, work)
+    except DecisionError:  # a correction form with nothing to correct
+        back = _back(request, locale)
+        return error_page(portal, request, locale, "no_correction", 400, extra=back)
     if done is None:
         return _no_session(portal, request)
     what, value = done
@@ -221,7 +240,7 @@ def _me_rights(portal: Portal, request: Request, fields: dict[str, list[str]]) -
             due=value.strftime("%Y-%m-%d"), contact=portal.settings.controller_contact
         ),
     }
-    if kind == "objection":
+    if kind != "erasure":
         context |= _back(request, locale)
     response = page(portal, request, "message.html", locale, context)
     if kind == "erasure":

@@ -156,13 +156,16 @@ def test_objection_from_the_centre_stops_every_channel(
     assert row.evidence["via"] == "preference_centre"
 
 
-def test_access_download_and_erasure_from_the_centre(
+def test_every_right_from_the_centre(
     client: TestClient, seeded: Seeded, db: Db, settings: Settings
 ) -> None:
     forms = _open(client, settings).context["forms"]
 
     seen = post_form(client, forms["access"])
     downloaded = post_form(client, forms["json"])
+    nothing_to_fix = post_form(client, forms["rectification"], **{"fix.email": " "})
+    fixed = post_form(client, forms["rectification"], **{"fix.family_name": "Bianchi"})
+    restricted = post_form(client, forms["restriction"])
     unconfirmed = post_form(client, forms["erasure"])
     erased = post_form(client, forms["erasure"], confirm="yes")
     after = client.get("/me?lang=en")
@@ -170,6 +173,9 @@ def test_access_download_and_erasure_from_the_centre(
     assert seen.status_code == 200 and seen.template.name == "data.html"
     assert "x@example.com" in seen.text
     assert downloaded.json()["contact"]["email"] == "x@example.com"
+    assert nothing_to_fix.status_code == 400 and nothing_to_fix.context["error"] == "no_correction"
+    assert fixed.status_code == restricted.status_code == 200
+    assert "Processing is restricted" in restricted.text
     assert unconfirmed.status_code == 400
     assert erased.status_code == 200 and 'reconsent_session=""' in erased.headers["set-cookie"]
     assert after.status_code == 401
@@ -177,7 +183,13 @@ def test_access_download_and_erasure_from_the_centre(
         contact = session.get_one(Contact, seeded.contact_id)
         kinds = session.scalars(select(RightsRequest.kind).order_by(RightsRequest.id)).all()
     assert contact.erased_at is not None and contact.email is None
-    assert kinds == [RightsKind.ACCESS, RightsKind.PORTABILITY, RightsKind.ERASURE]
+    assert kinds == [
+        RightsKind.ACCESS,
+        RightsKind.PORTABILITY,
+        RightsKind.RECTIFICATION,
+        RightsKind.RESTRICTION,
+        RightsKind.ERASURE,
+    ]
 
 
 def test_the_centre_forms_need_their_session_csrf_token(
