@@ -24,11 +24,11 @@ from consent_portal.i18n import choose_locale, page_locale, texts
 from consent_portal.page_render import error_page, one, page, path_for, read_form
 from consent_portal.preference_posts import current_preferences, record_changes
 from consent_portal.rights_pages import (
-    FIX_PREFIX,
+    ACTIONS,
     FORMATS,
     download_response,
-    record_access,
     record_download,
+    record_right,
 )
 from consent_portal.security import FormGrant, client_ip, user_agent
 from consent_portal.state import Portal, portal_of, retry_on_conflict, run_sync
@@ -38,17 +38,10 @@ from reconsent.campaigns.notices import localized
 from reconsent.db import unit_of_work
 from reconsent.kernel.errors import DecisionError
 from reconsent.kernel.vocab import ConsentState
-from reconsent.rights.subject_requests import (
-    RECTIFIABLE,
-    Origin,
-    erase_contact,
-    object_to_marketing,
-    request_rectification,
-    restrict_contact,
-)
+from reconsent.rights.subject_requests import RECTIFIABLE, Origin
 
-#: The rights the centre's own forms post: ``/me/rights/<kind>``.
-KINDS = ("access", "rectification", "restriction", "objection", "erasure")
+#: The rights the centre's own forms post (``/me/rights/<kind>``): the rights centre's.
+KINDS = ACTIONS
 
 __all__ = ["KINDS", "me_choices", "me_download", "me_rights", "preferences"]
 
@@ -204,21 +197,8 @@ def _me_rights(portal: Portal, request: Request, fields: dict[str, list[str]]) -
         contact = _contact(portal, session, verified)
         if contact is None:
             return None
-        ctx = portal.ledger_context()
-        if kind == "access":
-            return "data", record_access(session, portal, contact, locale, origin)[2]
-        if kind == "rectification":
-            corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
-            row, _ = request_rectification(
-                session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
-            )
-        elif kind == "restriction":
-            row, _ = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
-        elif kind == "objection":
-            row, _ = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
-        else:
-            row, _ = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
-        return "done", row.due_at
+        row, _replay, data = record_right(session, portal, contact, kind, origin, fields, locale)
+        return ("data", data) if data is not None else ("done", row.due_at)
 
     try:
         done = retry_on_conflict(portal.engine, work)

@@ -74,6 +74,7 @@ __all__ = [
     "download_response",
     "record_access",
     "record_download",
+    "record_right",
     "rights_action",
     "rights_page",
 ]
@@ -211,25 +212,12 @@ def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]
     back = {"back_url": _urls(request, locale)["rights"]}
     if kind == "erasure" and one(fields, "confirm") != "yes":
         return error_page(portal, request, locale, "erasure_unconfirmed", 400, extra=back)
-    corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
     token = request.path_params["token"]
 
     def record(session: Session) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
         current = open_link(session, portal, LinkUse.LANDING, token)
-        contact, ctx = contact_of(session, current), portal.ledger_context()
-        if kind == "access":
-            return record_access(session, portal, contact, locale, origin)
-        if kind == "rectification":
-            row, replay = request_rectification(
-                session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
-            )
-        elif kind == "restriction":
-            row, replay = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
-        elif kind == "objection":
-            row, replay = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
-        else:
-            row, replay = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
-        return row, replay, None
+        contact = contact_of(session, current)
+        return record_right(session, portal, contact, kind, origin, fields, locale)
 
     try:
         row, replay, data = retry_on_conflict(portal.engine, record)
@@ -266,6 +254,35 @@ def _done(
         "urls": _urls(request, locale) if links else None,
     }
     return page(portal, request, "rights_done.html", locale, context)
+
+
+def record_right(
+    session: Session,
+    portal: Portal,
+    contact: Contact,
+    kind: str,
+    origin: Origin,
+    fields: dict[str, list[str]],
+    locale: str,
+) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
+    """One of ``ACTIONS`` for ``contact`` (the link's or the preference centre's): its
+    row, whether a replay, and for access the data to show (in ``locale``). ``fields``:
+    the form (corrections: ``fix.<field>``); correcting nothing raises ``DecisionError``."""
+    ctx = portal.ledger_context()
+    if kind == "access":
+        return record_access(session, portal, contact, locale, origin)
+    if kind == "rectification":
+        corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
+        row, replay = request_rectification(
+            session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
+        )
+    elif kind == "restriction":
+        row, replay = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
+    elif kind == "objection":
+        row, replay = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
+    else:
+        row, replay = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
+    return row, replay, None
 
 
 def record_access(
