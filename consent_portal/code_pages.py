@@ -31,6 +31,7 @@ from starlette.responses import RedirectResponse, Response
 
 from consent_portal.code_messages import code_message, send_after
 from consent_portal.code_store import (
+    Checked,
     Issued,
     Target,
     check_code,
@@ -241,15 +242,15 @@ def _link_code(portal: Portal, request: Request, fields: dict[str, list[str]]) -
 
 def _verify(
     portal: Portal, request: Request, fields: dict[str, list[str]], fallback: str | None
-) -> tuple[int, str, str] | Response:
-    """(contact id, session id, locale) for the right code; else the page to answer."""
+) -> tuple[Checked, str, str] | Response:
+    """(the check, session id, locale) for the right code; else the page to answer."""
     public_id = one(fields, "challenge")
     grant = portal.csrf.check(_code_form_id(public_id), one(fields, "csrf"), one(fields, "nonce"))
     locale = choose_locale(grant.language if grant else request.query_params.get("lang"), fallback)
     if grant is None or not public_id:
         return error_page(portal, request, locale, "forbidden", 403)
 
-    def work(session: Session) -> Any:
+    def work(session: Session) -> Checked:
         return check_code(
             session,
             public_id,
@@ -261,7 +262,7 @@ def _verify(
 
     checked = retry_on_conflict(portal.engine, work)
     if checked.verdict is Verdict.OK and checked.contact_id is not None:
-        return checked.contact_id, public_id, locale
+        return checked, public_id, locale
     t = texts(locale)
     if checked.verdict is Verdict.WRONG:
         error = t["code_wrong"].format(left=checked.attempts_left)
@@ -282,9 +283,10 @@ def _home_verify(portal: Portal, request: Request, fields: dict[str, list[str]])
     verified = _verify(portal, request, fields, None)
     if isinstance(verified, Response):
         return verified
-    contact_id, session_id, locale = verified
+    checked, session_id, locale = verified
+    assert checked.contact_id is not None  # _verify answers only a right code
     response = RedirectResponse(path_for(request, "preferences") + f"?lang={locale}", 303)
-    open_session(portal, response, contact_id, session_id)
+    open_session(portal, response, checked.contact_id, session_id, checked.channel)
     return response
 
 
@@ -302,10 +304,10 @@ def _link_verify(portal: Portal, request: Request, fields: dict[str, list[str]])
     verified = _verify(portal, request, fields, link.contact.locale)
     if isinstance(verified, Response):
         return verified
-    contact_id, session_id, locale = verified
-    if contact_id != link.contact.id:  # a code asked for somebody else: not this link's
+    checked, session_id, locale = verified
+    if checked.contact_id != link.contact.id:  # a code for somebody else: not this link's
         return error_page(portal, request, locale, "forbidden", 403)
     rights = path_for(request, "rights", token=token) + f"?lang={locale}"
     response = RedirectResponse(rights, 303)
-    open_session(portal, response, contact_id, session_id)
+    open_session(portal, response, link.contact.id, session_id, checked.channel)
     return response

@@ -79,6 +79,8 @@ class Checked:
     attempts_left: int
     contact_id: int | None = None
     request_id: int | None = None
+    #: Where the code went: the channel the person proved they control.
+    channel: Channel | None = None
 
 
 def policy_of(settings: Settings) -> CodePolicy:
@@ -187,4 +189,4 @@ def check_code(
     )
     if attempt.verdict is not Verdict.OK:
         return Checked(attempt.verdict, attempt.attempts_left)
-    return Checked(Verdict.OK, 0, row.contact_id, row.request_id)
+    return Checked(Verdict.OK, 0, row.contact_id, row.request_id, row.channel)

@@ -5,8 +5,9 @@ No wave link: the person proved control of an address we hold
 (:mod:`consent_portal.verified_sessions`). Here they see every purpose of the
 catalog with their current state and change any of them (Yes / No: recorded by
 :mod:`consent_portal.preference_posts`), object to all marketing at once, and
-exercise the rights that need a proven identity: see their data, download it,
-erase it (each recorded as a rights request, like the link's rights centre).
+exercise every right of the link's rights centre: see, download, correct,
+restrict, erase (each a rights request, :func:`consent_portal.rights_pages.record_right`,
+with no wave request and the channel the code went by).
 Every form carries a CSRF token bound to the session; without a session every
 page answers 401 with the way to ask for a code.
 """
@@ -133,6 +134,13 @@ def _evidence(portal: Portal, request: Request, verified: VerifiedSession, grant
     }
 
 
+def _origin(
+    portal: Portal, request: Request, verified: VerifiedSession, grant: FormGrant
+) -> Origin:
+    """A rights request's origin: no wave request; the channel the code went by."""
+    return Origin(None, verified.channel, _evidence(portal, request, verified, grant), grant.nonce)
+
+
 def _back(request: Request, locale: str) -> dict[str, str]:
     return {"back_url": path_for(request, "preferences") + f"?lang={locale}"}
 
@@ -191,7 +199,9 @@ def _me_rights(portal: Portal, request: Request, fields: dict[str, list[str]]) -
     if kind == "erasure" and one(fields, "confirm") != "yes":
         back = _back(request, locale)
         return error_page(portal, request, locale, "erasure_unconfirmed", 400, extra=back)
-    origin = Origin(None, None, _evidence(portal, request, verified, grant), grant.nonce)
+    origin = Origin(
+        None, verified.channel, _evidence(portal, request, verified, grant), grant.nonce
+    )
 
     def work(session: Session) -> tuple[str, Any] | None:
         contact = _contact(portal, session, verified)
@@ -241,7 +251,9 @@ def _me_download(portal: Portal, request: Request, fields: dict[str, list[str]])
     if isinstance(checked, Response):
         return checked
     verified, grant, _locale = checked
-    origin = Origin(None, None, _evidence(portal, request, verified, grant), grant.nonce)
+    origin = Origin(
+        None, verified.channel, _evidence(portal, request, verified, grant), grant.nonce
+    )
 
     def work(session: Session) -> dict[str, Any] | None:
         contact = _contact(portal, session, verified)

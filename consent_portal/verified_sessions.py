@@ -3,9 +3,10 @@
 The cookie's value is ``itsdangerous``-signed (the link-signing keys, their own
 salt; the newest key signs, all verify) and carries the contact id, the
 challenge that opened it (the session id: the CSRF tokens of its forms are
-bound to it) and its end, checked on the portal's clock. The cookie is
-``HttpOnly``, ``SameSite=Strict``, ``Path=/`` and, when the portal is served
-over https, ``Secure`` with the ``__Host-`` prefix. Nothing personal is in it.
+bound to it), the channel the code went by, and its end, checked on the
+portal's clock. The cookie is ``HttpOnly``, ``SameSite=Strict``, ``Path=/``
+and, when the portal is served over https, ``Secure`` with the ``__Host-``
+prefix. Nothing personal is in it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from consent_portal.state import Portal
+from reconsent.kernel.vocab import Channel
 
 SESSION_SALT = "reconsent.portal.session.v1"
 COOKIE_NAME = "reconsent_session"
@@ -32,6 +34,8 @@ class VerifiedSession:
     #: The public id of the challenge that opened it: the CSRF token id of its forms.
     session_id: str
     ends_at: datetime
+    #: The channel the code went by (what the person proved they control).
+    channel: Channel | None = None
 
     @property
     def csrf_id(self) -> str:
@@ -50,13 +54,20 @@ def _serializer(portal: Portal) -> URLSafeSerializer:
     return URLSafeSerializer(portal.settings.link_signing_keys(), salt=SESSION_SALT)
 
 
-def open_session(portal: Portal, response: Response, contact_id: int, session_id: str) -> None:
+def open_session(
+    portal: Portal,
+    response: Response,
+    contact_id: int,
+    session_id: str,
+    channel: Channel | None = None,
+) -> None:
     """Set the session cookie for ``contact_id`` on ``response`` (``portal_session_minutes``)."""
     minutes = portal.settings.portal_session_minutes
     ends = portal.clock.now() + timedelta(minutes=minutes)
-    value = _serializer(portal).dumps(
-        {"c": contact_id, "s": session_id, "e": int(ends.timestamp())}
-    )
+    payload = {"c": contact_id, "s": session_id, "e": int(ends.timestamp())}
+    if channel is not None:
+        payload["ch"] = channel.value
+    value = _serializer(portal).dumps(payload)
     response.set_cookie(
         _cookie_name(portal),
         str(value),
@@ -93,4 +104,6 @@ def session_of(portal: Portal, request: Request) -> VerifiedSession | None:
     ends_at = datetime.fromtimestamp(ends, UTC)
     if portal.clock.now() >= ends_at:
         return None
-    return VerifiedSession(contact_id, session_id, ends_at)
+    channel = data.get("ch")
+    known = Channel(channel) if channel in {c.value for c in Channel} else None
+    return VerifiedSession(contact_id, session_id, ends_at, known)

@@ -152,7 +152,7 @@ def test_objection_from_the_centre_stops_every_channel(
     assert {s.reason for s in db.suppressions()} == {SuppressionReason.OBJECTION}
     with unit_of_work(db.engine) as session:
         [row] = session.scalars(select(RightsRequest)).all()
-    assert (row.kind, row.request_id, row.channel) == (RightsKind.OBJECTION, None, None)
+    assert (row.kind, row.request_id, row.channel) == (RightsKind.OBJECTION, None, Channel.EMAIL)
     assert row.evidence["via"] == "preference_centre"
 
 
