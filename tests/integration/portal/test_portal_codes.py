@@ -248,3 +248,30 @@ def test_the_session_cookie_is_httponly_samesite_and_secure_over_https(
     for flag in ("HttpOnly", "Secure", "Path=/", "SameSite=strict", "Max-Age=900"):
         assert flag in cookie
     assert "x@example.com" not in cookie and "Domain" not in cookie
+
+
+def test_a_call_or_sms_link_gets_its_code_by_sms(
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db, settings: Settings
+) -> None:
+    for step in (1, 2):  # the wave's SMS step, then its call
+        token = signer.sign(LinkUse.LANDING, seeded.request_id, step)
+        assert _ask_on_link(client, token).status_code == 200
+
+    files = code_files(settings.outbox_path)
+    assert [f.parent.name for f in files] == ["sms", "sms"]
+    assert "To: +393331234567" in files[0].read_text()
+    assert [r.channel for r in _codes(db)] == [Channel.SMS, Channel.SMS]
+
+
+def test_code_requests_are_limited_per_client(
+    settings: Settings, clock: FixedClock, engine: Engine, seeded: Seeded
+) -> None:
+    limited = settings.model_copy(update={"portal_code_per_client": 2})
+    with TestClient(create_app(limited, clock=clock, engine=engine), base_url=BASE_URL) as c:
+        answers = [ask_from_home(c, f"n{i}@example.com") for i in range(3)]
+        clock.advance(timedelta(hours=1))
+        later = ask_from_home(c, "n3@example.com")
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].context["error"] == "code_limited" and "Retry-After" in answers[2].headers
+    assert later.status_code == 200
