@@ -59,6 +59,8 @@ HTML_TAGS = {
     "link": "-link_html-",
     "optout_link": "-optout_html-",
 }
+#: A one-time code message's only per-recipient value (digits: the same in both parts).
+CODE_TAGS = {"code": "-code-"}
 
 _GREETINGS = {
     "it": ("Gentile {name},", "Gentile cliente,"),
@@ -118,9 +120,13 @@ def _render_email(
     env = environment()
     locale = resolve_language(context.locale)
     common = _context_vars(context, locale)
-    subject = env.get_template(f"{locale}/email_subject.txt").render(common).strip()
-    text = env.get_template(f"{locale}/email.txt").render(common, **text_values)
-    html = env.get_template(f"{locale}/email.html").render(common, subject=subject, **html_values)
+    # A one-time code message has its own short templates (code_email*).
+    name = "code_email" if context.verification else "email"
+    # The code message's subject carries its code (the ``-code-`` tag for SendGrid).
+    subject = env.get_template(f"{locale}/{name}_subject.txt").render(common, **text_values)
+    subject = subject.strip()
+    text = env.get_template(f"{locale}/{name}.txt").render(common, **text_values)
+    html = env.get_template(f"{locale}/{name}.html").render(common, subject=subject, **html_values)
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
@@ -133,18 +139,24 @@ def render_email(msg: OutboundMessage) -> RenderedEmail:
         "link": msg.link,
         "optout_link": msg.optout_link,
     }
+    if msg.context.verification:
+        values = {"code": msg.code or ""}
     return _render_email(msg.context, values, values)
 
 
 @lru_cache(maxsize=256)
 def render_email_template(context: MessageContext) -> RenderedEmail:
     """One body per context, with substitution tags where per-recipient values go."""
+    if context.verification:
+        return _render_email(context, CODE_TAGS, CODE_TAGS)
     html_tags = {name: Markup(tag) for name, tag in HTML_TAGS.items()}  # noqa: S704 - constant tags
     return _render_email(context, TEXT_TAGS, html_tags)
 
 
 def email_substitutions(msg: OutboundMessage) -> dict[str, str]:
     """The per-recipient values for :func:`render_email_template`'s tags."""
+    if msg.context.verification:
+        return {CODE_TAGS["code"]: msg.code or ""}
     greeting = greeting_for(msg.context.locale, msg.to_name)
     return {
         "-greeting-": greeting,
@@ -225,9 +237,14 @@ def render_sms(msg: OutboundMessage, max_segments: int = DEFAULT_SMS_MAX_SEGMENT
         **_context_vars(msg.context, locale),
         "link": msg.link,
         "optout_link": msg.optout_link,
+        "code": msg.code or "",
     }
     needed = 0
-    names = ("sms_confirm.txt",) if msg.context.confirmation else ("sms.txt", "sms_short.txt")
+    names: tuple[str, ...] = ("sms.txt", "sms_short.txt")
+    if msg.context.verification:
+        names = ("sms_code.txt",)
+    elif msg.context.confirmation:
+        names = ("sms_confirm.txt",)
     for name in names:
         text = " ".join(env.get_template(f"{locale}/{name}").render(values).split())
         _, needed = sms_segments(text)

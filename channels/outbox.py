@@ -6,8 +6,12 @@ Layout under ``root``::
                                      List-Unsubscribe + List-Unsubscribe-Post (RFC 8058)
     sms/attempt-<attempt_id>.txt     "To:" and "Segments:" lines, a blank line, the text
     ivr/attempt-<attempt_id>.xml     the TwiML a person who answers would hear
+    email/code-<id>.eml, sms/code-<id>.txt
+                                     a one-time code (``OutboundMessage.code``): <id> is
+                                     the code challenge's, not an attempt's
     index.jsonl                      one JSON line per attempt written for the first time:
                                      attempt_id, request_id, channel, file, link, voice_url
+                                     (a code message: code_id, channel, file; never the code)
 
 Files are written atomically (temporary file + ``os.replace``), so sending the
 same attempt again rewrites its file harmlessly (``idempotent = True``) and the
@@ -88,8 +92,9 @@ class FileOutbox:
         self._manifest_lock = threading.Lock()
         self._dirs: set[Path] = set()  # folders already created
 
-    def path_for(self, attempt_id: int) -> Path:
-        return self.root / self.channel.value / f"attempt-{attempt_id}.{_EXTENSIONS[self.channel]}"
+    def path_for(self, attempt_id: int, *, code: bool = False) -> Path:
+        stem = f"code-{attempt_id}" if code else f"attempt-{attempt_id}"
+        return self.root / self.channel.value / f"{stem}.{_EXTENSIONS[self.channel]}"
 
     def notice_path_for(self, notice_id: int) -> Path:
         """Where a service notice goes (its own numbering: never an attempt's file)."""
@@ -116,7 +121,10 @@ class FileOutbox:
             # The message, not the address: failed and escalated, never a suppression.
             return self._failed(msg, SendOutcome.UNSENDABLE, "render_error", exc)
         notice = msg.notice is not None
-        path = self.notice_path_for(msg.attempt_id) if notice else self.path_for(msg.attempt_id)
+        if notice:
+            path = self.notice_path_for(msg.attempt_id)
+        else:
+            path = self.path_for(msg.attempt_id, code=msg.code is not None)
         try:
             created = _write_atomic(path, content, self._dirs)
             if created and not notice:  # the manifest lists the wave's links only
@@ -177,10 +185,14 @@ class FileOutbox:
         email["To"] = formataddr((msg.to_name or "", _ascii_address(msg.to)), charset="utf-8")
         email["Subject"] = _header(rendered.subject)
         email["Date"] = format_datetime(self._clock.now())
-        email["Message-ID"] = f"<reconsent.attempt-{msg.attempt_id}@{self._from_domain}>"
-        email["List-Unsubscribe"] = f"<{msg.optout_link}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        email["X-Reconsent-Attempt"] = str(msg.attempt_id)
+        if msg.code is not None:  # a one-time code: a service message, nothing to unsubscribe
+            email["Message-ID"] = f"<reconsent.code-{msg.attempt_id}@{self._from_domain}>"
+            email["X-Reconsent-Code"] = str(msg.attempt_id)
+        else:
+            email["Message-ID"] = f"<reconsent.attempt-{msg.attempt_id}@{self._from_domain}>"
+            email["List-Unsubscribe"] = f"<{msg.optout_link}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            email["X-Reconsent-Attempt"] = str(msg.attempt_id)
         email.attach(_text_part(rendered.text, "plain"))
         email.attach(_text_part(rendered.html, "html"))
         return email
@@ -201,11 +213,14 @@ class FileOutbox:
         return email
 
     def _manifest_entry(self, msg: OutboundMessage, path: Path) -> dict[str, object]:
+        file = path.relative_to(self.root).as_posix()
+        if msg.code is not None:
+            return {"code_id": msg.attempt_id, "channel": msg.channel.value, "file": file}
         return {
             "attempt_id": msg.attempt_id,
             "request_id": msg.request_id,
             "channel": msg.channel.value,
-            "file": path.relative_to(self.root).as_posix(),
+            "file": file,
             "link": msg.link,
             "voice_url": msg.voice_url,
         }

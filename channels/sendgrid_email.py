@@ -134,6 +134,14 @@ def notice_payload(
 
 
 def _personalization(msg: OutboundMessage) -> dict[str, Any]:
+    if msg.code is not None:
+        # A one-time code: a service message (no unsubscribe), and no attempt id for the
+        # Event Webhook to match (the challenge's id is not an attempt's).
+        return {
+            "to": [_address(msg.to, msg.to_name)],
+            "substitutions": email_substitutions(msg),
+            "custom_args": {"code_id": str(msg.attempt_id)},
+        }
     return {
         "to": [_address(msg.to, msg.to_name)],
         "headers": {

@@ -24,9 +24,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from consent_portal import (
+    code_pages,
     home_page,
     inbound_calls,
     pages,
+    preference_pages,
     receipt_pages,
     renewal_pages,
     rights_pages,
@@ -126,6 +128,14 @@ def create_app(
             name="receipt_json",
         ),
         Route("/c/{token}/renew", renewal_pages.renew, methods=["POST"], name="renew"),
+        Route("/c/{token}/code", code_pages.link_code, methods=["POST"], name="link_code"),
+        Route("/c/{token}/verify", code_pages.link_verify, methods=["POST"], name="link_verify"),
+        Route("/me/code", code_pages.home_code, methods=["POST"], name="me_code"),
+        Route("/me/verify", code_pages.home_verify, methods=["POST"], name="me_verify"),
+        Route("/me", preference_pages.preferences, methods=["GET"], name="preferences"),
+        Route("/me/choices", preference_pages.me_choices, methods=["POST"], name="me_choices"),
+        Route("/me/rights/{kind}", preference_pages.me_rights, methods=["POST"], name="me_rights"),
+        Route("/me/data.{fmt}", preference_pages.me_download, methods=["POST"], name="me_download"),
         Route("/notice/{version}", receipt_pages.notice_page, methods=["GET"], name="notice"),
         Route("/o/{token}", pages.optout_page, methods=["GET"], name="optout_page"),
         Route("/o/{token}", pages.optout, methods=["POST"], name="optout"),

@@ -3,7 +3,9 @@
 A person who got a message or a call, or who only remembers the host name a
 voicemail said, lands here: who is asking and why, how to choose, how to get a
 fresh link, how to stop, and the latest published privacy notice. No link, no
-personal data, nothing recorded.
+personal data, nothing recorded. Its form asks for a one-time code
+(:mod:`consent_portal.code_pages`) that opens the standing preference centre
+(:mod:`consent_portal.preference_pages`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from consent_portal.code_pages import HOME_FORM
 from consent_portal.i18n import page_locale
 from consent_portal.page_render import page, path_for
 from consent_portal.state import Portal, portal_of, run_sync
@@ -38,4 +41,7 @@ def _home(portal: Portal, request: Request) -> Response:
     notice_url = (
         None if latest is None else path_for(request, "notice", version=latest) + f"?lang={locale}"
     )
-    return page(portal, request, "home.html", locale, {"notice_url": notice_url})
+    grant, csrf = portal.csrf.issue(HOME_FORM, locale)
+    code_form = {"action": path_for(request, "me_code"), "nonce": grant.nonce, "csrf": csrf}
+    context = {"notice_url": notice_url, "code_form": code_form}
+    return page(portal, request, "home.html", locale, context)

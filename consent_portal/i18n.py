@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from types import MappingProxyType
 
+from consent_portal.i18n_codes import CODE_STRINGS
 from consent_portal.i18n_home import HOME_STRINGS
 from consent_portal.i18n_labels import LABEL_STRINGS
 from consent_portal.i18n_receipts import RECEIPT_STRINGS
@@ -172,11 +173,13 @@ def _texts(lang: str) -> Mapping[str, str]:
         **HOME_STRINGS[DEFAULT_LOCALE],
         **LABEL_STRINGS[DEFAULT_LOCALE],
         **RECEIPT_STRINGS[DEFAULT_LOCALE],
+        **CODE_STRINGS[DEFAULT_LOCALE],
         **STRINGS[lang],
         **RIGHTS_STRINGS.get(lang, {}),
         **HOME_STRINGS.get(lang, {}),
         **LABEL_STRINGS.get(lang, {}),
         **RECEIPT_STRINGS.get(lang, {}),
+        **CODE_STRINGS.get(lang, {}),
     }
     return MappingProxyType(merged)
 

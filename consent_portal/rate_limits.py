@@ -2,7 +2,8 @@
 
 The bucket is the kernel's (:class:`reconsent.kernel.rules.token_bucket.TokenBucket`).
 
-Only the pages people open are limited (``/c/``, ``/o/``, ``/notice/``); the
+Only the pages people open are limited (``/c/``, ``/o/``, ``/notice/``, the
+preference centre and its code forms under ``/me``); the
 stylesheet, the health check and the signed provider webhooks are not.  Over
 the limit a request gets a friendly, localized 429 page with ``Retry-After``
 and nothing behind it runs.  The buckets live in the worker's memory (one
@@ -26,7 +27,7 @@ from consent_portal.page_render import error_page
 from reconsent.kernel.rules.token_bucket import TokenBucket
 
 #: Paths a person opens: limited per client address; the token ones per link too.
-LIMITED_PREFIXES = ("/c/", "/o/", "/notice/")
+LIMITED_PREFIXES = ("/c/", "/o/", "/notice/", "/me")
 TOKEN_PREFIXES = ("/c/", "/o/")
 MAX_KEYS = 100_000
 

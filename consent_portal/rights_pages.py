@@ -6,6 +6,15 @@ the link (signature and age), the form's CSRF token, then records a
 ``rights_requests`` row with the portal's usual evidence through
 :mod:`reconsent.rights.subject_requests`; the same form posted twice records one request.
 Downloads (JSON, CSV) are POSTs too: each is a recorded portability request.
+
+Access, downloads and erasure also need the person's verified session: a
+one-time code sent to the address we hold (:mod:`consent_portal.code_pages`),
+so a forwarded link alone can neither see, download nor erase the data. The
+other rights stay link-only: a correction is checked by an operator before it
+is applied, and a restriction or an objection only stops processing (what a
+forwarded link's holder could do is to stop marketing, never to read or
+destroy anything), and asking for a code first would make "no" harder than
+the "yes" the same link records (art. 7(3), 21(2)).
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ from consent_portal.state import (
     retry_on_conflict,
     run_sync,
 )
-from models import Purpose, RightsRequest
+from consent_portal.verified_sessions import session_of
+from models import Contact, Purpose, RightsRequest
 from reconsent.campaigns.notices import localized
 from reconsent.db import unit_of_work
 from reconsent.kernel.errors import BadLink, DecisionError, LinkError
@@ -49,11 +59,25 @@ from reconsent.rights.subject_requests import (
 )
 
 ACTIONS = ("access", "rectification", "restriction", "objection", "erasure")
+#: What needs the verified session of a one-time code (and the downloads).
+VERIFIED_ACTIONS = ("access", "erasure")
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
 #: Field name prefix of a requested correction: ``fix.<field>``.
 FIX_PREFIX = "fix."
 
-__all__ = ["ACTIONS", "FORMATS", "download", "rights_action", "rights_page"]
+__all__ = [
+    "ACTIONS",
+    "FORMATS",
+    "VERIFIED_ACTIONS",
+    "access_data",
+    "download",
+    "download_response",
+    "record_access",
+    "record_download",
+    "record_right",
+    "rights_action",
+    "rights_page",
+]
 
 
 def _forms(portal: Portal, request: Request, link: OpenLink, locale: str) -> dict[str, Any]:
@@ -61,6 +85,7 @@ def _forms(portal: Portal, request: Request, link: OpenLink, locale: str) -> dic
     token = request.path_params["token"]
     targets = {kind: path_for(request, "rights_action", token=token, kind=kind) for kind in ACTIONS}
     targets |= {fmt: path_for(request, "download", token=token, fmt=fmt) for fmt in FORMATS}
+    targets["code"] = path_for(request, "link_code", token=token)
     forms: dict[str, Any] = {}
     for name, url in targets.items():
         grant, csrf = portal.csrf.issue(link.payload.token_id, locale)
@@ -107,8 +132,20 @@ def _rights_page(portal: Portal, request: Request) -> Response:
         "forms": _forms(portal, request, link, locale),
         "fields": [name for name in RECTIFIABLE if name != "note"],
         "urls": _urls(request, locale),
+        "verified": _is_verified(portal, request, link),
     }
     return page(portal, request, "rights.html", locale, context)
+
+
+def _is_verified(portal: Portal, request: Request, link: OpenLink) -> bool:
+    """The request carries the session a one-time code opened for the link's person."""
+    verified = session_of(portal, request)
+    return verified is not None and verified.contact_id == link.contact.id
+
+
+def _code_needed(portal: Portal, request: Request, locale: str) -> Response:
+    back = {"back_url": _urls(request, locale)["rights"]}
+    return error_page(portal, request, locale, "code_needed", 403, extra=back)
 
 
 def _verified(
@@ -169,42 +206,18 @@ def _rights_action(portal: Portal, request: Request, fields: dict[str, list[str]
     if isinstance(verified, Response):
         return verified
     link, grant, locale = verified
+    if kind in VERIFIED_ACTIONS and not _is_verified(portal, request, link):
+        return _code_needed(portal, request, locale)
     origin = _evidence(portal, request, link, grant)
     back = {"back_url": _urls(request, locale)["rights"]}
     if kind == "erasure" and one(fields, "confirm") != "yes":
         return error_page(portal, request, locale, "erasure_unconfirmed", 400, extra=back)
-    corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
     token = request.path_params["token"]
 
     def record(session: Session) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
         current = open_link(session, portal, LinkUse.LANDING, token)
-        contact, ctx = contact_of(session, current), portal.ledger_context()
-        if kind == "access":
-            row, replay = record_rights_request(
-                session,
-                contact=contact,
-                kind=RightsKind.ACCESS,
-                now=ctx.now,
-                origin=origin,
-                completed=True,
-            )
-            data = subject_export(session, contact, portal.settings.controller_name)
-            titles = {
-                p.code: localized(p.titles, locale, default=p.code)
-                for p in session.scalars(select(Purpose))
-            }
-            return row, replay, {**data, "purpose_titles": titles}
-        if kind == "rectification":
-            row, replay = request_rectification(
-                session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
-            )
-        elif kind == "restriction":
-            row, replay = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
-        elif kind == "objection":
-            row, replay = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
-        else:
-            row, replay = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
-        return row, replay, None
+        contact = contact_of(session, current)
+        return record_right(session, portal, contact, kind, origin, fields, locale)
 
     try:
         row, replay, data = retry_on_conflict(portal.engine, record)
@@ -243,6 +256,80 @@ def _done(
     return page(portal, request, "rights_done.html", locale, context)
 
 
+def record_right(
+    session: Session,
+    portal: Portal,
+    contact: Contact,
+    kind: str,
+    origin: Origin,
+    fields: dict[str, list[str]],
+    locale: str,
+) -> tuple[RightsRequest, bool, dict[str, Any] | None]:
+    """One of ``ACTIONS`` for ``contact`` (the link's or the preference centre's): its
+    row, whether a replay, and for access the data to show (in ``locale``). ``fields``:
+    the form (corrections: ``fix.<field>``); correcting nothing raises ``DecisionError``."""
+    ctx = portal.ledger_context()
+    if kind == "access":
+        return record_access(session, portal, contact, locale, origin)
+    if kind == "rectification":
+        corrections = {name: one(fields, FIX_PREFIX + name) for name in RECTIFIABLE}
+        row, replay = request_rectification(
+            session, contact=contact, corrections=corrections, now=ctx.now, origin=origin
+        )
+    elif kind == "restriction":
+        row, replay = restrict_contact(session, contact=contact, now=ctx.now, origin=origin)
+    elif kind == "objection":
+        row, replay = object_to_marketing(session, contact=contact, ctx=ctx, origin=origin)
+    else:
+        row, replay = erase_contact(session, contact=contact, ctx=ctx, origin=origin)
+    return row, replay, None
+
+
+def record_access(
+    session: Session, portal: Portal, contact: Contact, locale: str, origin: Origin
+) -> tuple[RightsRequest, bool, dict[str, Any]]:
+    """An access request, answered at once: its row, whether a replay, and the data shown."""
+    row, replay = record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.ACCESS,
+        now=portal.clock.now(),
+        origin=origin,
+        completed=True,
+    )
+    return row, replay, access_data(session, portal, contact, locale)
+
+
+def record_download(
+    session: Session, portal: Portal, contact: Contact, fmt: str, origin: Origin
+) -> dict[str, Any]:
+    """A portability request in ``fmt``, answered at once: the export."""
+    record_rights_request(
+        session,
+        contact=contact,
+        kind=RightsKind.PORTABILITY,
+        now=portal.clock.now(),
+        origin=origin,
+        details={"format": fmt},
+        completed=True,
+    )
+    return subject_export(
+        session, contact, portal.settings.controller_name, portal.settings.evidence_wrapping_key()
+    )
+
+
+def access_data(session: Session, portal: Portal, contact: Contact, locale: str) -> dict[str, Any]:
+    """What the access page shows: the subject's export and the purposes' titles."""
+    data = subject_export(
+        session, contact, portal.settings.controller_name, portal.settings.evidence_wrapping_key()
+    )
+    titles = {
+        p.code: localized(p.titles, locale, default=p.code)
+        for p in session.scalars(select(Purpose))
+    }
+    return {**data, "purpose_titles": titles}
+
+
 def _data_page(
     portal: Portal, request: Request, link: OpenLink, locale: str, data: dict[str, Any]
 ) -> Response:
@@ -270,33 +357,29 @@ def _download(portal: Portal, request: Request, fields: dict[str, list[str]]) ->
     verified = _verified(portal, request, fields)
     if isinstance(verified, Response):
         return verified
-    link, grant, _locale = verified
+    link, grant, locale = verified
+    if not _is_verified(portal, request, link):
+        return _code_needed(portal, request, locale)
     origin = _evidence(portal, request, link, grant)
     token = request.path_params["token"]
 
     def record(session: Session) -> dict[str, Any]:
         current = open_link(session, portal, LinkUse.LANDING, token)
-        record_rights_request(
-            session,
-            contact=contact_of(session, current),
-            kind=RightsKind.PORTABILITY,
-            now=portal.clock.now(),
-            origin=origin,
-            details={"format": fmt},
-            completed=True,
-        )
-        return subject_export(
-            session, contact_of(session, current), portal.settings.controller_name
-        )
+        return record_download(session, portal, contact_of(session, current), fmt, origin)
 
     try:
         data = retry_on_conflict(portal.engine, record)
     except LinkError as exc:
         return link_error_page(portal, request, exc)
+    return download_response(portal, fmt, data)
+
+
+def download_response(portal: Portal, fmt: str, data: dict[str, Any]) -> Response:
+    """The export as an attachment: JSON, or CSV with a BOM (spreadsheets read UTF-8)."""
     if fmt == "json":
         body = json.dumps(data, ensure_ascii=False, indent=2)
     else:
-        body = "\ufeff" + export_csv(data)  # the BOM makes spreadsheets read UTF-8
+        body = "\ufeff" + export_csv(data)
     stamp = portal.clock.now().strftime("%Y%m%d")
     return Response(
         body,

@@ -22,11 +22,14 @@ CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 
 CSRF_SALT = "reconsent.portal.csrf.v1"
 #: Paths whose URL carries a signed token: never cached anywhere.
 TOKEN_PATH_PREFIXES = ("/c/", "/o/", "/webhooks/")
+#: The preference centre and its code forms: a person's data, never cached either.
+SESSION_PATHS = ("/me",)
 
 
 def no_store(path: str) -> bool:
-    """A URL carrying a signed token (and the health check) is never cached anywhere."""
-    return path.startswith(TOKEN_PATH_PREFIXES) or path == "/healthz"
+    """A URL carrying a signed token, the preference centre (and the health check) is
+    never cached anywhere."""
+    return path.startswith(TOKEN_PATH_PREFIXES + SESSION_PATHS) or path == "/healthz"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from models.crm_webhooks import CrmWebhookDelivery as CrmWebhookDelivery
 from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.evidence_keys import EvidenceKey as EvidenceKey
 from models.fingerprints import KeyFingerprint as KeyFingerprint
+from models.identity_codes import OneTimeCode as OneTimeCode
 from models.rights import RightsNotice as RightsNotice
 from models.rights import RightsRequest as RightsRequest
 from models.rights import RightsRequestEvent as RightsRequestEvent
@@ -43,6 +44,7 @@ __all__ = [
     "IdempotentRequest",
     "KeyFingerprint",
     "Notice",
+    "OneTimeCode",
     "Processor",
     "Purpose",
     "Retention",

@@ -19,6 +19,7 @@ from reconsent.kernel.rules.patron_days import PatronCalendar, parse_month_day, 
 from reconsent.kernel.url_masking import mask_url_passwords
 from reconsent.kernel.waveconfig import QuietPreset
 from reconsent.key_files import dev_key
+from reconsent.portal_code_settings import PortalCodeSettings
 from reconsent.record_settings import RecordSettings
 from reconsent.settings_retention import RetentionSettings
 
@@ -29,7 +30,7 @@ class ChannelMode(StrEnum):
     PROVIDERS = "providers"  # always the providers: missing credentials are an error
 
 
-class Settings(RecordSettings, RetentionSettings, BaseSettings):
+class Settings(RecordSettings, RetentionSettings, PortalCodeSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
     )

@@ -39,6 +39,9 @@ class MessageContext:
     #: A confirmation of choices made on a call (the link to see, change or withdraw
     #: them), not a request: a service message, worded as such.
     confirmation: bool = False
+    #: A one-time code (the message's ``code``) asked by the person on the portal: a
+    #: service message with the code and nothing else (no link, no purposes, no opt-out).
+    verification: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class OutboundMessage:
     #: A service notice instead of the wave's message: ``attempt_id`` is then the
     #: notice's own id (``rights_notices.id``), ``link`` and ``optout_link`` are empty.
     notice: ServiceNotice | None = None
+    #: The one-time code of a verification message (``context.verification``); then
+    #: ``attempt_id`` is the code challenge's id and ``request_id`` 0 (no wave request).
+    code: str | None = None
 
 
 class SendOutcome(StrEnum):

@@ -99,8 +99,10 @@ _EN: dict[str, str] = {
     "x.none": "none",
     "x.one_choice": "One choice per purpose, none pre-selected; on calls one question per "
     "purpose, each answer its own event.",
-    "x.link_holder": "Residual: whoever holds a person's link can see and change that "
-    "person's choices and use their rights page until the link expires.",
+    "x.link_holder": "A link alone cannot see, download or erase a person's data: a one-time "
+    "code sent to the address we hold is asked first (three wrong codes lock it for a "
+    "while); residual: whoever holds a link can still answer that request's question, "
+    'object or restrict until the link expires (a "no" stays as easy as a "yes").',
     "x.transfer": "{name} ({country}): {mechanism}",
     "x.no_transfers": "No processor outside the EEA.",
     "x.retention": "{code}: {rule}",
@@ -210,8 +212,11 @@ _IT: dict[str, str] = {
     "x.none": "nessuna",
     "x.one_choice": "Una scelta per finalità, nessuna preselezionata; in chiamata una domanda "
     "per finalità, ogni risposta un evento a sé.",
-    "x.link_holder": "Residuo: chi possiede il link di una persona può vederne e cambiarne le "
-    "scelte e usarne la pagina dei diritti finché il link non scade.",
+    "x.link_holder": "Il solo link non permette di vedere, scaricare o cancellare i dati di "
+    "una persona: prima si chiede un codice monouso inviato all'indirizzo che conserviamo "
+    "(tre codici errati lo bloccano per un po'); residuo: chi possiede un link può ancora "
+    "rispondere alla domanda di quella richiesta, opporsi o chiedere la limitazione finché "
+    'il link non scade (un "no" resta facile quanto un "sì").',
     "x.transfer": "{name} ({country}): {mechanism}",
     "x.no_transfers": "Nessun responsabile fuori dallo SEE.",
     "x.retention": "{code}: {rule}",

@@ -34,6 +34,7 @@ def product_facts(settings: Settings, providers: dict[str, str], now: datetime) 
         security=security_facts(settings),
         large_scale_contacts=settings.dpia_large_scale_contacts,
         generated_at=now,
+        unanswered_months=settings.retention_unanswered_months,
     )
 
 

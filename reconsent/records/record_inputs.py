@@ -127,3 +127,6 @@ class ProductFacts:
     #: Contacts from which the DPIA counts the processing as large scale.
     large_scale_contacts: int
     generated_at: datetime
+    #: Months after the last request or import a person who never answered is kept
+    #: (``reconsent retention apply``).
+    unanswered_months: int = 24

@@ -114,7 +114,7 @@ class Record:
     gaps: tuple[str, ...]
 
 
-_RETENTION_RULES = ("in_force", "ledger", "suppression")
+_RETENTION_RULES = ("in_force", "ledger", "suppression", "unanswered", "evidence")
 
 
 def build_record(snapshot: CatalogSnapshot, facts: ProductFacts, locale: str) -> Record:
@@ -166,7 +166,10 @@ def build_record(snapshot: CatalogSnapshot, facts: ProductFacts, locale: str) ->
         processors=processors,
         transfers=transfers,
         channels=channels,
-        retention_rules=tuple(text(locale, f"retention.{key}") for key in _RETENTION_RULES),
+        retention_rules=tuple(
+            text(locale, f"retention.{key}", months=facts.unanswered_months)
+            for key in _RETENTION_RULES
+        ),
         security_measures=tuple(
             Measure(code, words) for code, words in security_measures(snapshot, facts, locale)
         ),

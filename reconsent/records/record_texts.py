@@ -85,6 +85,12 @@ _EN: dict[str, str] = {
     "retention.suppression": "A refusal, withdrawal, objection or erasure stays in the "
     "suppression list as a keyed hash of the address only, so that the person is never "
     "contacted again.",
+    "retention.unanswered": "A person who never answered is kept {months} months after the "
+    "last request or import; then, like everyone past the retention of every purpose, their "
+    "identity is reduced to the address hashes (reconsent retention apply, daily).",
+    "retention.evidence": "Evidence that identifies a person (IP address, browser, call and "
+    "message ids) is encrypted with a key of that person's own, destroyed at minimisation "
+    "or erasure (crypto-shredding): the proof's chains still verify.",
     "gap.dpo": "No DPO is set (RECONSENT_DPO_NAME): name one, or record why none is required "
     "(art. 37).",
     "gap.retention": "Purpose {code}: no retention in the catalog.",
@@ -211,6 +217,14 @@ _IT: dict[str, str] = {
     "retention.suppression": "Un rifiuto, una revoca, un'opposizione o una cancellazione "
     "restano nella lista di esclusione solo come hash con chiave dell'indirizzo, perché la "
     "persona non sia mai più contattata.",
+    "retention.unanswered": "Chi non ha mai risposto è conservato per {months} mesi dall'ultima "
+    "richiesta o importazione; poi, come chiunque abbia superato la conservazione di ogni "
+    "finalità, la sua identità è ridotta agli hash degli indirizzi (reconsent retention "
+    "apply, ogni giorno).",
+    "retention.evidence": "Le evidenze che identificano una persona (indirizzo IP, browser, "
+    "identificativi di chiamate e messaggi) sono cifrate con una chiave propria di quella "
+    "persona, distrutta alla minimizzazione o alla cancellazione (crypto-shredding): le "
+    "catene della prova restano verificabili.",
     "gap.dpo": "Nessun DPO impostato (RECONSENT_DPO_NAME): indicarlo, o annotare perché non è "
     "obbligatorio (art. 37).",
     "gap.retention": "Finalità {code}: nessun termine di conservazione nel catalogo.",

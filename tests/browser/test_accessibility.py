@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page
 
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.links import LinkSigner, LinkUse
+from tests.browser.code_mail import CODE_LABEL, CONTINUE, SEND_CODE, ask_for_code, type_code
 from tests.support.portal_site import Site
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -52,7 +53,9 @@ def _optout(site: Site, who: str) -> str:
 
 @pytest.mark.parametrize("axe_page", [375, 1280], indirect=True, ids=["375px", "1280px"])
 @pytest.mark.parametrize("who", sorted(LOCALES))
-def test_axe_finds_no_violation_on_any_page(axe_page: Page, site: Site, who: str) -> None:
+def test_axe_finds_no_violation_on_any_page(
+    axe_page: Page, site: Site, who: str, browser: Browser
+) -> None:
     from datetime import timedelta
 
     lang = LOCALES[who]
@@ -75,8 +78,18 @@ def test_axe_finds_no_violation_on_any_page(axe_page: Page, site: Site, who: str
     check("confirmation")
     check("receipt", f"{link}/receipt")
     check("rights centre", f"{link}/rights")
+    code = ask_for_code(browser, page, site, SEND_CODE[lang])
+    check("code entry")
+    page.get_by_label(CODE_LABEL[lang]).fill("000000" if code != "000000" else "111111")
+    page.get_by_role("button", name=CONTINUE[lang]).click()
+    check("wrong code")
+    type_code(page, code, lang)
+    check("rights centre, verified")
     page.get_by_role("button", name=SHOW_DATA[lang]).click()
     check("your data")
+    check("preference centre", f"{site.base_url}/me?lang={lang}")
+    page.context.clear_cookies()
+    check("no session", f"{site.base_url}/me?lang={lang}")
     check("notice", f"{site.base_url}/notice/2026-09?lang={lang}")
     check("opt-out", _optout(site, who))
     check("expired link", site.link(who, age=timedelta(days=15)))

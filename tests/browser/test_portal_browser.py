@@ -15,12 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from models import ConsentEvent, Contact, RightsRequest, Suppression
 from reconsent.db import unit_of_work
 from reconsent.kernel.vocab import ConsentState, RightsKind, SuppressionReason
+from tests.browser.code_mail import verify_on_rights_page
 from tests.support.evidence import opened
 from tests.support.portal_site import Site
 
@@ -148,9 +149,12 @@ def test_keyboard_only_completion(page: Page, site: Site) -> None:
     ]
 
 
-def test_the_rights_centre(page: Page, site: Site) -> None:
+def test_the_rights_centre(page: Page, site: Site, browser: Browser) -> None:
     page.goto(site.link("giulia"))
     page.get_by_role("link", name="I suoi dati e i suoi diritti").click()
+    expect(page.locator("h1")).to_have_text("I suoi dati e i suoi diritti")
+    expect(page.get_by_role("button", name="Mostra i miei dati")).to_have_count(0)
+    verify_on_rights_page(browser, page, site, "it")  # the one-time code, read in the mail
     expect(page.locator("h1")).to_have_text("I suoi dati e i suoi diritti")
 
     page.get_by_role("button", name="Mostra i miei dati").click()

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from flows.deployments import build_deployments
 from models import Wave
+from reconsent.campaigns.wave_artifacts import artifact_key
 from reconsent.db import make_engine, unit_of_work
 from reconsent.kernel.clock import FixedClock
 from reconsent.kernel.vocab import ConsentState
@@ -100,6 +101,7 @@ def test_launcher_form_runs_a_wave_on_a_served_deployment(
         wave = s.scalars(select(Wave).where(Wave.name == "Served wave")).one()
         wave_id = wave.id
         assert wave.plan_summary and wave.plan_summary["eligible_total"] == 1
-    assert f"wave-{wave_id}-preflight" in keys and f"wave-{wave_id}-funnel" in keys
+    assert artifact_key(wave_id, "Served wave", served_env, "report") in keys
+    assert artifact_key(wave_id, "Served wave", served_env, "steps") in keys
     engine.dispose()
     assert os.environ["RECONSENT_DATABASE_URL"] == served_env

@@ -95,7 +95,9 @@ def running_site(database: Path, data_dir: Path) -> Iterator[Site]:
         "database_url": url,
         "data_dir": data_dir,
         "signing_keys": ["browser-key"],
-        "address_hash_key": "browser-address-key",
+        # The key the seeded contacts' hashes were made with: an address typed on the
+        # home page is found by its hash.
+        "address_hash_key": factories.ADDRESS_KEY.decode(),
         "evidence_key": "browser-evidence-key",
         "portal_base_url": f"http://127.0.0.1:{port}",
         "channel_mode": ChannelMode.OUTBOX,

@@ -23,7 +23,9 @@ from reconsent.kernel.vocab import (
     RightsStatus,
     SuppressionReason,
 )
+from reconsent.settings import Settings
 from tests.support import factories
+from tests.support.codes import verify_link
 
 if TYPE_CHECKING:
     from tests.integration.portal.conftest import Db, Seeded
@@ -82,11 +84,14 @@ def test_the_rights_centre_is_linked_and_changes_nothing_on_get(
         "restriction",
         "objection",
         "erasure",
+        "code",
     }
-    assert len({f["nonce"] for f in forms.values()}) == 7  # one nonce per form
-    assert page.text.count('name="csrf"') == 7 and page.text.count("<form") == 7
+    assert len({f["nonce"] for f in forms.values()}) == 8  # one nonce per form
+    # Without a one-time code: no access, download or erasure form, a "send me a code" one.
+    assert page.context["verified"] is False
+    assert page.text.count('name="csrf"') == 4 and page.text.count("<form") == 4
+    assert f'action="/c/{token}/code"' in page.text and "erase-confirm" not in page.text
     assert '<label for="fix-email">' in page.text and 'id="fix-email"' in page.text
-    assert 'type="checkbox" id="erase-confirm" name="confirm" value="yes" required' in page.text
     assert "checked" not in page.text and "<script" not in page.text
     assert "x@example.com" not in page.text  # no personal data until the person asks
     assert page.headers["cache-control"] == "no-store"
@@ -94,10 +99,16 @@ def test_the_rights_centre_is_linked_and_changes_nothing_on_get(
 
 
 def test_access_shows_the_data_and_is_recorded_with_its_due_date(
-    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db, clock: FixedClock
+    client: TestClient,
+    signer: LinkSigner,
+    seeded: Seeded,
+    db: Db,
+    clock: FixedClock,
+    settings: Settings,
 ) -> None:
     _give(db, seeded, "profiling")
     token = signer.sign(LinkUse.LANDING, seeded.request_id)
+    verify_link(client, token, settings.outbox_path)
     form = _forms(client, token)["access"]
 
     response = _post(client, form)
@@ -122,10 +133,11 @@ def test_access_shows_the_data_and_is_recorded_with_its_due_date(
 
 
 def test_portability_downloads_json_and_csv(
-    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db, settings: Settings
 ) -> None:
     _give(db, seeded, "marketing_email")
     token = signer.sign(LinkUse.LANDING, seeded.request_id)
+    verify_link(client, token, settings.outbox_path)
     forms = _forms(client, token)
 
     as_json = _post(client, forms["json"])
@@ -219,10 +231,11 @@ def test_objection_withdraws_and_suppresses_every_channel_at_once(
 
 
 def test_erasure_removes_the_identity_keeps_hashes_and_history(
-    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db
+    client: TestClient, signer: LinkSigner, seeded: Seeded, db: Db, settings: Settings
 ) -> None:
     _give(db, seeded, "marketing_email")
     token = signer.sign(LinkUse.LANDING, seeded.request_id)
+    verify_link(client, token, settings.outbox_path)
     forms = _forms(client, token)
     _post(client, forms["rectification"], **{"fix.family_name": "Bianchi"})
     before = _contact(db, seeded.contact_id)
@@ -275,7 +288,7 @@ def test_every_rights_form_needs_its_csrf_token(
         client.post(mine[name]["action"], data={**foreign[name], "confirm": "yes"}) for name in mine
     ]
 
-    assert [r.status_code for r in responses] == [403] * 14
+    assert [r.status_code for r in responses] == [403] * 16
     assert _rights(db) == [] and db.suppressions() == []
     assert _contact(db, seeded.contact_id).erased_at is None
 
