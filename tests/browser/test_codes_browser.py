@@ -26,6 +26,7 @@ from tests.browser.code_mail import (
     verify_on_rights_page,
 )
 from tests.browser.conftest import PHONE
+from tests.support.evidence import opened
 from tests.support.portal_site import Site
 
 
@@ -136,7 +137,9 @@ def test_the_preference_centre_from_the_home_page(page: Page, site: Site, browse
         (True, ConsentState.REFUSED, CollectionMethod.PORTAL),
     ]
     assert {e.source for e in events} == {"portal:preference_centre"}
-    assert "HeadlessChrome" in events[0].evidence["user_agent"]
+    assert "user_agent" not in events[0].evidence  # sealed at rest, per person
+    evidence = opened(site.engine, events[0], "browser-evidence-key")
+    assert "HeadlessChrome" in evidence["user_agent"]
     cookies = {c["name"]: c for c in page.context.cookies()}
     session_cookie = cookies["reconsent_session"]
     assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Strict"
