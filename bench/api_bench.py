@@ -191,6 +191,7 @@ def measure(url: str, work: Path) -> list[dict[str, Any]]:
         "RECONSENT_DATA_DIR": str(work / "var"),
         "RECONSENT_SIGNING_KEYS": "bench-signing-key",
         "RECONSENT_ADDRESS_HASH_KEY": ADDRESS_KEY,
+        "RECONSENT_EVIDENCE_KEY": "bench-evidence-key",  # identifying evidence sealed per person
         "RECONSENT_API_FREQUENCY_CAP": "3",  # the cap's query runs too
     }
     rows: list[dict[str, Any]] = []

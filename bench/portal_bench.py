@@ -301,6 +301,7 @@ def measure_backend(backend: str, url: str, work: Path) -> list[dict[str, Any]]:
         "RECONSENT_DATA_DIR": str(work / "var"),
         "RECONSENT_SIGNING_KEYS": KEYS,
         "RECONSENT_ADDRESS_HASH_KEY": "bench-address-key",
+        "RECONSENT_EVIDENCE_KEY": "bench-evidence-key",
         "RECONSENT_PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
         "RECONSENT_CHANNEL_MODE": "outbox",
         # wrk is one client address: the limiter runs (and costs what it costs) but never bites.
