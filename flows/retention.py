@@ -31,7 +31,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"{report['considered']} people considered; minimised "
         f"**{report['minimised_total']}**; evidence keys shredded: "
         f"**{report['evidence_keys_shredded']}**; address hashes kept for the suppression "
-        f"list: {report['addresses_suppressed']}\n\n"
+        f"list: {report['addresses_suppressed']}; old one-time code challenges deleted: "
+        f"{report['codes_deleted']}\n\n"
         f"| | people |\n|---|---|\n{minimised or '| minimised | 0 |'}\n{kept}\n"
     )
 

@@ -52,6 +52,8 @@ def print_report(data: dict[str, Any]) -> None:
         f"{data['considered']} people considered; {verb} {data['minimised_total']}; "
         f"evidence keys {'to shred' if data['dry_run'] else 'shredded'}: "
         f"{data['evidence_keys_shredded']}; "
-        f"address hashes kept in the suppression list: {data['addresses_suppressed']}"
+        f"address hashes kept in the suppression list: {data['addresses_suppressed']}; "
+        f"old one-time code challenges {'to delete' if data['dry_run'] else 'deleted'}: "
+        f"{data['codes_deleted']}"
         + (" (dry run: nothing changed)" if data["dry_run"] else "")
     )

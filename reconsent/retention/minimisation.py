@@ -31,6 +31,7 @@ from reconsent.kernel.vocab import SuppressionReason
 from reconsent.ledger.append import LedgerContext
 from reconsent.ledger.identity_minimisation import forget_identity
 from reconsent.ledger.objections import suppress_person_addresses
+from reconsent.retention.code_purge import purge_codes
 from reconsent.retention.people_due import still_due, verdicts
 from reconsent.settings import Settings
 
@@ -50,6 +51,8 @@ class RetentionReport:
     kept: dict[str, int] = field(default_factory=dict)
     evidence_keys_shredded: int = 0
     addresses_suppressed: int = 0
+    #: One-time code challenges past their use (``code_purge.py``).
+    codes_deleted: int = 0
 
     @property
     def minimised_total(self) -> int:
@@ -64,6 +67,7 @@ class RetentionReport:
             "kept": dict(sorted(self.kept.items())),
             "evidence_keys_shredded": self.evidence_keys_shredded,
             "addresses_suppressed": self.addresses_suppressed,
+            "codes_deleted": self.codes_deleted,
         }
 
 
@@ -140,6 +144,8 @@ def apply_retention(
         report.addresses_suppressed += hashes
         for _, reason in chunk:
             _tally(report.minimised, reason)
+    with unit_of_work(engine) as session:
+        report.codes_deleted = purge_codes(session, ctx.now, dry_run=dry_run)
     return report
 
 
