@@ -54,6 +54,5 @@ def print_report(data: dict[str, Any]) -> None:
         f"{data['evidence_keys_shredded']}; "
         f"address hashes kept in the suppression list: {data['addresses_suppressed']}; "
         f"old one-time code challenges {'to delete' if data['dry_run'] else 'deleted'}: "
-        f"{data['codes_deleted']}"
-        + (" (dry run: nothing changed)" if data["dry_run"] else "")
+        f"{data['codes_deleted']}" + (" (dry run: nothing changed)" if data["dry_run"] else "")
     )
