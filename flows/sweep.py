@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from flows.wave_tick import wave_tick
 from models import Wave
+from reconsent.campaigns.wave_artifacts import database_tag
 from reconsent.crm_webhooks.delivery_worker import drain_with_settings
 from reconsent.db import unit_of_work
 from reconsent.kernel.clock import SystemClock
@@ -91,7 +92,13 @@ def crm_webhooks_task() -> dict[str, int]:
     }
 
 
-@flow(name="tick-active-waves", log_prints=False)
+def _sweep_run_name() -> str:
+    """``sweep-<database digest>-<UTC time>``: which database, and when."""
+    tag = database_tag(get_runtime().settings.database_url)
+    return f"sweep-{tag}-{datetime.now(UTC):%Y%m%d-%H%M}"
+
+
+@flow(name="tick-active-waves", flow_run_name=_sweep_run_name, log_prints=False)
 def tick_active_waves() -> dict[str, Any]:
     """Advance every draft or running wave (each wave's tick is its own flow run), send
     the fresh links people asked for, the rights notices still pending, the CRM webhooks

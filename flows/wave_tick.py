@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.client.schemas.objects import State, TaskRun
 from sqlalchemy.exc import OperationalError
 
@@ -79,7 +85,22 @@ def summarise_task(wave_id: int, now: datetime) -> dict[str, Any]:
         return wave_funnel(session, wave)
 
 
-@flow(name="wave-tick", flow_run_name="wave-{wave_id}-tick", log_prints=False)
+def _tick_run_name() -> str:
+    """``<name-slug>-w<id>-<database digest>-tick``: the UI names the wave, and two
+    databases served by one Prefect server never share a run name."""
+    from prefect.runtime import flow_run
+
+    wave_id = int(flow_run.parameters["wave_id"])
+    runtime = get_runtime()
+    try:
+        with unit_of_work(runtime.engine) as session:
+            name = get_wave(session, wave_id).name
+    except Exception:  # a wave that does not exist fails in the run, with its message
+        return f"wave-{wave_id}-tick"
+    return artifact_key(wave_id, name, runtime.settings.database_url, "tick")
+
+
+@flow(name="wave-tick", flow_run_name=_tick_run_name, log_prints=False)
 def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Advance wave ``wave_id``: plan it if new, then send, escalate and expire what is due.
 
@@ -100,8 +121,13 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
     activity: dict[str, dict[str, int]] = {}  # stays empty when no batch ran
     if not dry_run and status not in SENDS_NOTHING:
         report, batches = BatchReport(), due_batches_task(wave_id, at)
-        for lo, hi in batches:
+        progress = create_progress_artifact(
+            0.0, description=f"Wave {wave_id}: batches of this tick done (%)"
+        )
+        assert isinstance(progress, UUID)  # a sync flow: the call itself, not a coroutine
+        for done, (lo, hi) in enumerate(batches, start=1):
             report.merge(BatchReport.from_dict(advance_batch_task(wave_id, lo, hi, at)))
+            update_progress_artifact(progress, 100.0 * done / len(batches))
         if batches:
             activity = report.as_dict()
     funnel = summarise_task(wave_id, at)

@@ -13,7 +13,7 @@ from typing import Any
 from reconsent.campaigns.wave_report import render_markdown
 from reconsent.kernel.url_masking import mask_url_passwords
 
-__all__ = ["artifact_key", "tick_markdown"]
+__all__ = ["artifact_key", "database_tag", "tick_markdown"]
 
 
 def artifact_key(wave_id: int, name: str, database_url: str, kind: str) -> str:
@@ -21,8 +21,12 @@ def artifact_key(wave_id: int, name: str, database_url: str, kind: str) -> str:
     (what Prefect accepts); the tag is a digest of the database's address."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-")
-    tag = hashlib.sha256(mask_url_passwords(database_url).encode()).hexdigest()[:6]
-    return f"{slug or 'wave'}-w{wave_id}-{tag}-{kind}"
+    return f"{slug or 'wave'}-w{wave_id}-{database_tag(database_url)}-{kind}"
+
+
+def database_tag(database_url: str) -> str:
+    """Six hex digits of the database's address (its password masked): which database."""
+    return hashlib.sha256(mask_url_passwords(database_url).encode()).hexdigest()[:6]
 
 
 def _rows(title: str, counts: dict[str, Any]) -> list[str]:

@@ -102,6 +102,14 @@ async def _artifacts() -> dict[str, object]:
     return {a.key: a.data for a in artifacts if a.key}
 
 
+async def _runs_and_progress() -> tuple[set[str], dict[str, object]]:
+    async with get_client() as client:
+        runs = await client.read_flow_runs()
+        artifacts = await client.read_artifacts()
+    progress = {str(a.flow_run_id): a.data for a in artifacts if a.type == "progress"}
+    return {r.name for r in runs}, {r.name: progress.get(str(r.id)) for r in runs}
+
+
 def test_tick_publishes_aggregate_artifacts(
     flow_env: Path, engine: Engine, clock: FixedClock
 ) -> None:
@@ -118,6 +126,9 @@ def test_tick_publishes_aggregate_artifacts(
     report = str(artifacts[artifact_key(wave_id, "Test wave", url, "report")])
     assert "| duplicate_person | 1 |" in report and "| sent | email | 2 |" in report
     assert "| step | channel | locale |" in report and "{" not in report  # no Python dicts
+    names, progress = asyncio.run(_runs_and_progress())
+    run_name = artifact_key(wave_id, "Test wave", url, "tick")  # the wave and the database
+    assert run_name in names and progress[run_name] == 100.0  # every batch done
 
 
 @pytest.mark.parametrize("approve", [True, False])
