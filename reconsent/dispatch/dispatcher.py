@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from reconsent.campaigns.notices import message_context
@@ -133,12 +133,26 @@ class Dispatcher:
         }
 
     def due_ranges(self, wave_id: int, now: datetime, size: int) -> list[tuple[int, int]]:
-        """Id ranges of at most ``size`` due requests: what one batch task handles."""
+        """Id ranges of at most ``size`` due requests (what one batch task handles), by keyset:
+        a tick holds one pair of ids per batch, never the list of every due id."""
+        ranges: list[tuple[int, int]] = []
+        after = 0
         with unit_of_work(self.engine) as session:
-            ids = session.scalars(
-                select(REQUESTS.c.id).where(due(wave_id, now)).order_by(REQUESTS.c.id)
-            ).all()
-        return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+            while True:
+                ids = (
+                    select(REQUESTS.c.id)
+                    .where(due(wave_id, now), REQUESTS.c.id > after)
+                    .order_by(REQUESTS.c.id)
+                )
+                lo = session.scalar(ids.limit(1))
+                if lo is None:
+                    return ranges
+                hi = session.scalar(ids.offset(size - 1).limit(1)) or session.scalar(
+                    select(func.max(REQUESTS.c.id)).where(due(wave_id, now), REQUESTS.c.id > after)
+                )
+                assert hi is not None  # lo itself is due
+                ranges.append((lo, hi))
+                after = hi
 
     def advance(self, wave_id: int, lo: int, hi: int, now: datetime) -> BatchReport:
         report = BatchReport()

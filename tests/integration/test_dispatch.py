@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from reconsent.kernel.vocab import (
 )
 from reconsent.settings import Settings
 from tests.conftest import make_settings
+from tests.support import factories
 from tests.support.dispatch_waves import tick, wave_with
 from tests.support.fakes import RecordingAdapter, adapters
 
@@ -310,3 +312,29 @@ def test_a_paced_channel_is_claimed_one_chunk_at_a_time(
     assert len(fakes[Channel.EMAIL].sent) == 7
     assert max(claimed_when_sent) == 2
     assert len({m.request_id for m in fakes[Channel.EMAIL].sent}) == 7
+
+
+def test_due_ranges_are_found_by_keyset_and_cover_every_due_request_once(
+    engine: Engine, settings: Settings, clock: FixedClock
+) -> None:
+    now = clock.now()
+    with unit_of_work(engine) as s:
+        p = factories.add_catalog(s, now)
+        wave = factories.add_wave(s, now)
+        ids = []
+        for n in range(23):
+            c = factories.add_contact(s, now, f"r{n}")
+            factories.consent_to_channels(s, now, c, p, now - timedelta(days=900))
+            request = factories.add_request(s, now, wave, c)
+            if n % 5 == 4:  # not due yet: left out of every range
+                request.next_action_at = now + timedelta(days=1)
+            else:
+                ids.append(request.id)
+        wave_id = wave.id
+    d = Dispatcher(engine, settings, {})
+    ranges = d.due_ranges(wave_id, now, 5)
+    covered = [i for i in ids if any(lo <= i <= hi for lo, hi in ranges)]
+    assert covered == ids and len(ranges) == 4  # 19 due: 5 + 5 + 5 + 4
+    assert all(hi < lo for (_, hi), (lo, _) in itertools.pairwise(ranges))
+    assert [r for r in ranges if r[0] == ids[0]] == [ranges[0]] and ranges[-1][1] == ids[-1]
+    assert d.due_ranges(wave_id, now, 1000) == [(ids[0], ids[-1])]
