@@ -1,6 +1,9 @@
 """Benchmark: planning a wave over 1,000,000 contacts on SQLite and PostgreSQL.
 
-    python -m bench.planning_bench [--contacts 1000000]
+    python -m bench.planning_bench [--contacts 1000000] [--databases sqlite,postgres]
+                                   [--out planning]
+
+    python -m bench.planning_bench --contacts 10000000 --databases postgres --out planning-10m
 
 For each database: bulk-load the synthetic base (bench/dataset.py), then in
 fresh processes (so peak RSS is the planner's own) time
@@ -154,18 +157,21 @@ def _prepare(url: str, contacts: int) -> dict[str, Any]:
     return {**counts, "load_seconds": load_seconds}
 
 
-def bench(contacts: int) -> list[dict[str, Any]]:
+def bench(
+    contacts: int, databases: tuple[str, ...] = ("sqlite", "postgres")
+) -> list[dict[str, Any]]:
     from tests.support.postgres import running_postgres
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+        targets = [("SQLite", f"sqlite:///{tmp}/bench.db")] if "sqlite" in databases else []
         with running_postgres() as server:
             import psycopg
 
             with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE bench")
-            targets.append(("PostgreSQL 15", server.url("bench")))
+            if "postgres" in databases:
+                targets.append(("PostgreSQL 15", server.url("bench")))
             for name, url in targets:
                 prepared = _prepare(url, contacts)
                 reference = _run_worker("reference", url)
@@ -184,9 +190,9 @@ def bench(contacts: int) -> list[dict[str, Any]]:
     return rows
 
 
-def write(rows: list[dict[str, Any]]) -> None:
+def write(rows: list[dict[str, Any]], out: str = "planning") -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "planning.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / f"{out}.json").write_text(json.dumps(rows, indent=2))
     lines = [
         "| database | contacts | consent rows | raw INSERT...SELECT | reconsent plan_wave | ratio | "
         "CPU ratio | requests created | peak RSS (plan) | load (1 min) |",
@@ -200,19 +206,21 @@ def write(rows: list[dict[str, Any]]) -> None:
             f"{r['reconsent']['rows']:,} | {r['reconsent']['peak_rss_mb']} MB | "
             f"{r['reference']['load_1min'][0]}-{r['reconsent']['load_1min'][1]} |"
         )
-    (RESULTS / "planning.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
+    parser.add_argument("--out", default="planning", help="bench/results/OUT.md and OUT.json")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "URL"))
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(_worker(*args.worker)))
         return
-    write(bench(args.contacts))
+    write(bench(args.contacts, tuple(args.databases.split(","))), args.out)
 
 
 if __name__ == "__main__":
