@@ -162,8 +162,8 @@ class Settings(RecordSettings, RetentionSettings, PortalCodeSettings, BaseSettin
     )
     send_rate_per_second: dict[str, float] = Field(
         default_factory=dict,
-        description='Per-channel pacing per process, JSON: {"sms": 1, "ivr": 0.5} (a long code '
-        "sends about 1 SMS/s). Unset: as fast as the provider accepts.",
+        description='Per-channel pacing, JSON: {"sms": 1, "ivr": 0.5} (a long code sends about '
+        "1 SMS/s), shared by every worker on the database. Unset: as fast as accepted.",
     )
     receipt_signing_key: SecretStr | None = Field(
         default=None,

@@ -54,6 +54,7 @@ from reconsent.dispatch.handover import HandoverPlan, hand_over, watermark
 from reconsent.dispatch.message_links import Links
 from reconsent.dispatch.pacing import Pacer
 from reconsent.dispatch.send_results import record_results
+from reconsent.dispatch.shared_pacing import SharedBuckets
 from reconsent.eligibility.rpo_register import rpo_consulted
 from reconsent.eligibility.send_gate import load_gates, send_rules
 from reconsent.kernel.errors import ConfigError
@@ -112,17 +113,15 @@ class Dispatcher:
         adapters: Mapping[Channel, ChannelAdapter],
         *,
         sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.adapters = adapters
         self.keys = settings.link_signing_keys()
-        #: Per-channel pacing, per dispatcher: the runtime keeps one dispatcher per
-        #: process, so pacing holds across the batches (and the threads) of that process.
-        self.pacer = Pacer(
-            settings.send_rate_per_second, adapters, sleep=sleep, monotonic=monotonic
-        )
+        #: Pacing shared through the database by every dispatcher on it (every worker).
+        rates, shared = settings.send_rate_per_second, SharedBuckets(engine)
+        self.pacer = Pacer(rates, adapters, sleep=sleep, monotonic=clock, shared=shared)
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
         #: Local holidays per municipality, built once (the calling hours of each person).
         self.calendar = settings.patron_calendar()

@@ -2,9 +2,11 @@
 
 A paced channel (``RECONSENT_SEND_RATE_PER_SECOND``, e.g. a long code's 1 SMS/s)
 is claimed one provider call's worth at a time, and each chunk is released by a
-token bucket shared by the dispatcher's batches and threads (the runtime keeps
-one dispatcher per process). Claiming a thousand SMS at once would keep the last
-of them waiting ~17 minutes at 1/s, past their claim lease.
+token bucket. With ``shared`` (the dispatcher's database: ``shared_pacing.py``) the
+bucket is one for every process and machine on that database, so two workers send
+at the rate, not twice it; without, it is this process's (its batches and threads:
+the runtime keeps one dispatcher per process). Claiming a thousand SMS at once
+would keep the last of them waiting ~17 minutes at 1/s, past their claim lease.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
+from reconsent.dispatch.shared_pacing import SharedBuckets
 from reconsent.kernel.ports import ChannelAdapter
 from reconsent.kernel.rules.token_bucket import TokenBucket
 from reconsent.kernel.vocab import Channel
@@ -28,9 +31,11 @@ class Pacer:
         *,
         sleep: Callable[[float], None],
         monotonic: Callable[[], float],
+        shared: SharedBuckets | None = None,
     ) -> None:
         self.adapters = adapters
         self.sleep, self.monotonic = sleep, monotonic
+        self.shared = shared
         self._lock = threading.Lock()
         self.buckets = {
             Channel(name): TokenBucket(rate, max(1.0, rate)) for name, rate in rates.items()
@@ -66,7 +71,9 @@ class Pacer:
         for start in range(0, len(messages), size):
             chunk = list(messages[start : start + size])
             wait = 0.0
-            if bucket is not None:
+            if bucket is not None and self.shared is not None:
+                wait = self.shared.reserve(channel, bucket, len(chunk), self.monotonic())
+            elif bucket is not None:
                 with self._lock:
                     wait = bucket.reserve(len(chunk), self.monotonic())
             if wait > 0:

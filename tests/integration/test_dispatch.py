@@ -277,7 +277,7 @@ def test_rate_limit_paces_a_channel(
         slept.append(seconds)
         fake_time[0] += seconds
 
-    d = Dispatcher(engine, settings, fakes, sleep=sleep, monotonic=lambda: fake_time[0])
+    d = Dispatcher(engine, settings, fakes, sleep=sleep, clock=lambda: fake_time[0])
     for lo, hi in d.due_ranges(wave_id, clock.now(), 100):
         d.advance(wave_id, lo, hi, clock.now())
     assert len(fakes[Channel.EMAIL].sent) == 6
@@ -305,7 +305,7 @@ def test_a_paced_channel_is_claimed_one_chunk_at_a_time(
             )
 
     fakes[Channel.EMAIL].outcome = outcome
-    d = Dispatcher(engine, settings, fakes, sleep=lambda _s: None, monotonic=lambda: 0.0)
+    d = Dispatcher(engine, settings, fakes, sleep=lambda _s: None, clock=lambda: 0.0)
     for lo, hi in d.due_ranges(wave_id, clock.now(), 100):
         d.advance(wave_id, lo, hi, clock.now())
     # Four chunks (2+2+2+1), each claimed just before it left: never more than one chunk.
