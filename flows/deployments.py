@@ -45,6 +45,7 @@ def build_deployments(interval: timedelta) -> list[Any]:
         tick_active_waves.to_deployment(
             name=f"every-{minutes}-minutes",
             interval=interval,
+            concurrency_limit=1,  # one sweep at a time; a late one waits for the last
             description="Advance every open wave: send what is due, escalate, expire.",
             tags=["reconsent", "schedule"],
         ),

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, tags, task
 from sqlalchemy import select
 
+from flows.wave_slots import wave_slot
 from flows.wave_tick import wave_tick
 from models import Wave
 from reconsent.campaigns.wave_artifacts import database_tag
@@ -104,17 +105,23 @@ def tick_active_waves() -> dict[str, Any]:
     the fresh links people asked for, the rights notices still pending, the CRM webhooks
     that are due, and take the day's ledger checkpoint."""
     results: dict[str, Any] = {}
+    busy: list[int] = []  # being ticked by another sweep: the next sweep takes them
     for wave_id in active_waves_task():
-        with tags(f"wave-{wave_id}"):
-            results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
+        with wave_slot(wave_id) as free:
+            if not free:
+                busy.append(wave_id)
+                continue
+            with tags(f"wave-{wave_id}"):
+                results[str(wave_id)] = wave_tick(wave_id)["funnel"]["requests"]
     renewals = link_renewals_task()
     notices = rights_notices_task()
     crm = crm_webhooks_task()
     checkpoint = ledger_checkpoint_task()
     get_run_logger().info(
-        "ticked %d wave(s); link renewals %s; rights notices %s; CRM webhooks %s; "
+        "ticked %d wave(s) (%d busy); link renewals %s; rights notices %s; CRM webhooks %s; "
         "ledger checkpoint %s",
         len(results),
+        len(busy),
         renewals,
         notices,
         crm,
@@ -122,6 +129,7 @@ def tick_active_waves() -> dict[str, Any]:
     )
     return {
         "waves": results,
+        "busy": busy,
         "renewals": renewals,
         "rights_notices": notices,
         "crm_webhooks": crm,

@@ -188,3 +188,24 @@ def test_a_promoted_dry_run_sends_and_a_clone_starts_as_a_draft(
     assert wave_tick(wave_id, now)["activity"]["sent"] == {"email": 2}
     with unit_of_work(engine) as s:
         assert s.scalar(select(func.count()).select_from(SendAttempt)) == 2
+
+
+def test_a_sweep_skips_a_wave_another_sweep_is_ticking_and_the_next_sweep_takes_it(
+    flow_env: Path, engine: Engine, clock: FixedClock
+) -> None:
+    from flows.sweep import tick_active_waves
+    from flows.wave_slots import wave_slot
+
+    now = clock.now()
+    busy = _wave(engine, now, people=2)
+    with unit_of_work(engine) as s:
+        other = factories.add_wave(s, now, name="Other wave").id
+    with wave_slot(busy) as mine:  # another sweep (another worker) is ticking it
+        assert mine
+        first = tick_active_waves()
+    assert first["busy"] == [busy] and str(busy) not in first["waves"]
+    assert first["waves"][str(other)]["active"] == 2  # the others go on
+    with unit_of_work(engine) as s:
+        assert s.get_one(Wave, busy).status is WaveStatus.DRAFT  # not even planned
+    second = tick_active_waves()  # the slot is free again
+    assert second["busy"] == [] and second["waves"][str(busy)]["active"] == 2
