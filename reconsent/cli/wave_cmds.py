@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,9 @@ def plan(
     now = parse_time(at) or SystemClock().now()
     with session() as s:
         wave = get_wave(s, wave_id)
-        report = preflight(s, wave, now, rpo_validity_days=settings().rpo_validity_days).as_dict()
+        with _working(f"wave {wave_id}: classifying the base..."):
+            days = settings().rpo_validity_days
+            report = preflight(s, wave, now, rpo_validity_days=days).as_dict()
         report["status"] = wave.status.value
     if as_json:
         print_json(report)
@@ -118,12 +121,18 @@ def tick(
             soft_wrap=True,
         )
         return
-    result = wave_tick(wave_id, parse_time(at))
+    with _working(f"wave {wave_id}: planning if new, then sending what is due..."):
+        result = wave_tick(wave_id, parse_time(at))
     if as_json:
         print_json(result)
         return
     _print_activity(result["activity"])
     _print_funnel(result["funnel"])
+
+
+def _working(what: str) -> AbstractContextManager[object]:
+    """A spinner on a terminal while a long step runs (nothing when output is piped)."""
+    return console.status(shown(what)) if console.is_terminal else nullcontext()
 
 
 def _needs_approval(wave: Any) -> bool:
