@@ -12,6 +12,7 @@ Deployments, named so a person reading the UI knows what runs:
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -28,45 +29,67 @@ from reconsent.kernel.errors import ConfigError
 DEFAULT_API = "http://127.0.0.1:4200/api"
 
 
-def build_deployments(interval: timedelta) -> list[Any]:
-    from flows.launch import launch_wave
-    from flows.retention import apply_retention_flow
-    from flows.sweep import tick_active_waves
-    from flows.wave_control import control_wave_flow
-    from flows.wave_tick import wave_tick
-
+def deployment_specs(interval: timedelta) -> list[tuple[str, dict[str, Any]]]:
+    """Each deployment as (its flow's entrypoint, what the deployment says): served by
+    :func:`build_deployments`, or registered on a work pool (``flows/work_pool.py``)."""
     minutes = max(1, int(interval.total_seconds() // 60))
     return [
-        launch_wave.to_deployment(
-            name="launch-a-wave",
-            description="Create a re-consent wave from the form and run its first tick.",
-            tags=["reconsent", "launcher"],
+        (
+            "flows/launch.py:launch_wave",
+            {
+                "name": "launch-a-wave",
+                "description": "Create a re-consent wave from the form and run its first tick.",
+                "tags": ["reconsent", "launcher"],
+            },
         ),
-        tick_active_waves.to_deployment(
-            name=f"every-{minutes}-minutes",
-            interval=interval,
-            concurrency_limit=1,  # one sweep at a time; a late one waits for the last
-            description="Advance every open wave: send what is due, escalate, expire.",
-            tags=["reconsent", "schedule"],
+        (
+            "flows/sweep.py:tick_active_waves",
+            {
+                "name": f"every-{minutes}-minutes",
+                "interval": interval,
+                "concurrency_limit": 1,  # one sweep at a time; a late one waits for the last
+                "description": "Advance every open wave: send what is due, escalate, expire.",
+                "tags": ["reconsent", "schedule"],
+            },
         ),
-        wave_tick.to_deployment(
-            name="tick-one-wave",
-            description="Advance one wave now (idempotent: only what is due happens).",
-            tags=["reconsent", "manual"],
+        (
+            "flows/wave_tick.py:wave_tick",
+            {
+                "name": "tick-one-wave",
+                "description": "Advance one wave now (idempotent: only what is due happens).",
+                "tags": ["reconsent", "manual"],
+            },
         ),
-        control_wave_flow.to_deployment(
-            name="control-a-wave",
-            description="Pause, resume, cancel, approve or decline the audience of, edit or "
-            "promote a wave (who and why are kept in its audit).",
-            tags=["reconsent", "manual"],
+        (
+            "flows/wave_control.py:control_wave_flow",
+            {
+                "name": "control-a-wave",
+                "description": "Pause, resume, cancel, approve or decline the audience of, "
+                "edit or promote a wave (who and why are kept in its audit).",
+                "tags": ["reconsent", "manual"],
+            },
         ),
-        apply_retention_flow.to_deployment(
-            name="daily",
-            cron="0 3 * * *",
-            description="Minimise whom the retention policy no longer lets us keep (counts only).",
-            tags=["reconsent", "schedule", "retention"],
+        (
+            "flows/retention.py:apply_retention_flow",
+            {
+                "name": "daily",
+                "cron": "0 3 * * *",
+                "description": "Minimise whom the retention policy no longer lets us keep "
+                "(counts only).",
+                "tags": ["reconsent", "schedule", "retention"],
+            },
         ),
     ]
+
+
+def build_deployments(interval: timedelta) -> list[Any]:
+    """The deployments ``reconsent deploy`` serves from this process."""
+    deployments = []
+    for entrypoint, spec in deployment_specs(interval):
+        path, name = entrypoint.split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        deployments.append(getattr(module, name).to_deployment(**spec))
+    return deployments
 
 
 def api_healthy(api_url: str) -> bool:

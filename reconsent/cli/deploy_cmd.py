@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import typer
 
@@ -31,15 +32,35 @@ def _check_database(cfg: Settings) -> None:
         )
 
 
+def _register(pool: str, every: timedelta, ui: str) -> None:
+    from flows.work_pool import register_on_pool
+
+    for name, _deployment_id in register_on_pool(pool, every):
+        console.print(f"registered {name} on work pool {pool}")
+    console.print(
+        f"Prefect UI: {ui}. Start workers (each on a machine with this project, its "
+        f"RECONSENT_* settings and the database): prefect worker start --pool {pool}",
+        soft_wrap=True,
+    )
+
+
 def deploy(
     interval: str = typer.Option("5m", help="How often every open wave is ticked."),
     start_server: bool = typer.Option(
         True, help="Start `prefect server start` on 127.0.0.1:4200 unless one answers."
     ),
+    work_pool: str | None = typer.Option(
+        None,
+        "--work-pool",
+        help="Register the deployments on this process work pool (made if missing) and "
+        "exit: `prefect worker start --pool NAME` runs them, as many workers as wanted.",
+    ),
 ) -> None:
-    """Serve the launcher, the scheduled tick of every open wave, and a manual tick.
+    """Serve the launcher, the scheduled tick of every open wave, a manual tick, the
+    wave controls and the daily retention; or register them on a work pool.
 
-    Runs until interrupted (Ctrl-C); the Prefect UI shows the runs and their artifacts.
+    Serving runs until interrupted (Ctrl-C); the Prefect UI shows the runs and their
+    artifacts.
     """
     from flows.deployments import DEFAULT_API, build_deployments, ensure_server
 
@@ -54,6 +75,9 @@ def deploy(
     from prefect import serve
 
     ui = api.removesuffix("/api")
+    if work_pool is not None:
+        _register(work_pool, every, ui)
+        return
     console.print(
         f"Prefect UI: {ui}  (deployments: launch-wave, tick-active-waves, wave-tick, "
         "apply-retention)"

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -105,3 +106,48 @@ def test_launcher_form_runs_a_wave_on_a_served_deployment(
     assert artifact_key(wave_id, "Served wave", served_env, "steps") in keys
     engine.dispose()
     assert os.environ["RECONSENT_DATABASE_URL"] == served_env
+
+
+def test_deploy_on_a_work_pool_registers_every_deployment_for_workers(
+    prefect_harness: None,
+) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from flows.work_pool import PROJECT, register_on_pool
+
+    first = register_on_pool("reconsent-test-pool", timedelta(minutes=5))
+    again = register_on_pool("reconsent-test-pool", timedelta(minutes=5))  # idempotent
+    assert (
+        [name for name, _ in first]
+        == [name for name, _ in again]
+        == [
+            "launch-wave/launch-a-wave",
+            "tick-active-waves/every-5-minutes",
+            "wave-tick/tick-one-wave",
+            "control-wave/control-a-wave",
+            "apply-retention/daily",
+        ]
+    )
+    assert [i for _, i in first] == [i for _, i in again]  # updated, not duplicated
+
+    async def registered() -> tuple[str, list[tuple[str | None, str | None, Any]]]:
+        async with get_client() as client:
+            pool = await client.read_work_pool("reconsent-test-pool")
+            found = [await client.read_deployment(i) for _, i in first]
+        return pool.type, [
+            (
+                d.work_pool_name,
+                d.entrypoint,
+                d.global_concurrency_limit and d.global_concurrency_limit.limit,
+            )
+            for d in found
+        ]
+
+    pool_type, deployments = asyncio.run(registered())
+    assert pool_type == "process"
+    assert {pool for pool, _, _ in deployments} == {"reconsent-test-pool"}
+    assert deployments[2][1] == "flows/wave_tick.py:wave_tick"
+    assert deployments[1][2] == 1  # one sweep at a time
+    assert (PROJECT / "flows" / "wave_tick.py").exists()
