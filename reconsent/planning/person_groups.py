@@ -78,21 +78,19 @@ def _shared_postgres(session: Session) -> list[Identity]:
     the table all-visible). A 32-bit ``hashtext`` of each sorts in a fraction of
     that. The few different addresses with equal 32-bit hashes only add candidates:
     groups are made from the full hashes."""
-    keys = []
+    shared = []
     for column in (Contact.email_hash, Contact.phone_hash):
         key = func.hashtext(column, type_=Integer)
-        keys.append(
-            (key, select(key).where(column.is_not(None)).group_by(key).having(func.count() > 1))
-        )
+        repeated = select(key).where(column.is_not(None)).group_by(key).having(func.count() > 1)
+        # In the statement, not as a list of values: PostgreSQL looks each row's key up in
+        # a hashed subplan. A parameter array is searched row by row (10M contacts with
+        # ~20,000 colliding keys: 12 minutes instead of seconds).
+        shared.append(key.in_(repeated.scalar_subquery()))
     session.execute(text("SET LOCAL enable_hashagg = off"))  # sort the 32-bit keys
-    shared = [(key, list(session.scalars(query))) for key, query in keys]
-    session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
-    wanted = [among(session, key, values) for key, values in shared if values]
-    if not wanted:
-        return []
     rows = session.execute(
-        select(Contact.id, Contact.email_hash, Contact.phone_hash).where(or_(*wanted))
-    )
+        select(Contact.id, Contact.email_hash, Contact.phone_hash).where(or_(*shared))
+    ).all()
+    session.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
     return [Identity(cid, email, phone) for cid, email, phone in rows]
 
 
