@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from prefect.client.orchestration import get_client
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError  # what sync raises
 from prefect.concurrency.sync import concurrency
 
 from reconsent.campaigns.wave_artifacts import database_tag
@@ -18,8 +19,8 @@ from reconsent.wiring import get_runtime
 
 __all__ = ["slot_name", "wave_slot"]
 
-#: How long a sweep waits for a wave's slot before it counts the wave busy.
-WAIT_SECONDS = 1.0
+#: How long the Prefect API may take to answer (a slow server is not a busy wave).
+API_SECONDS = 60.0
 
 
 def slot_name(wave_id: int) -> str:
@@ -33,12 +34,16 @@ def wave_slot(wave_id: int) -> Iterator[bool]:
     name = slot_name(wave_id)
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(name, 1)
+        # Held already: busy, without an acquisition that Prefect would log as failed.
+        if client.read_global_concurrency_limit_by_name(name).active_slots >= 1:
+            yield False
+            return
     with ExitStack() as held:
-        try:
+        try:  # one try, never a wait for the holder (max_retries=0)
             held.enter_context(
-                concurrency(name, occupy=1, timeout_seconds=WAIT_SECONDS, strict=True)
+                concurrency(name, occupy=1, timeout_seconds=API_SECONDS, max_retries=0, strict=True)
             )
-        except TimeoutError:
+        except ConcurrencySlotAcquisitionError:  # taken between the read and the try
             yield False
             return
         yield True

@@ -19,7 +19,7 @@ from models.crm_webhooks import CrmWebhookEndpoint as CrmWebhookEndpoint
 from models.evidence_keys import EvidenceKey as EvidenceKey
 from models.fingerprints import KeyFingerprint as KeyFingerprint
 from models.identity_codes import OneTimeCode as OneTimeCode
-from models.pacing import PacingBucket as PacingBucket
+from models.pacing_buckets import PacingBucket as PacingBucket
 from models.rights import RightsNotice as RightsNotice
 from models.rights import RightsRequest as RightsRequest
 from models.rights import RightsRequestEvent as RightsRequestEvent
