@@ -6,6 +6,7 @@ README shows the same set-up with a Prefect server on PostgreSQL.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -68,27 +69,39 @@ def test_two_workers_tick_one_wave_from_a_work_pool_and_send_each_request_once(
     ids = [run.id for run in runs if isinstance(run, FlowRun)]  # sync: runs, not coroutines
     assert len(ids) == 2
     prefect = str(Path(sys.executable).with_name("prefect"))
-    workers = [
+    outputs = [(tmp_path / f"worker-{n}.log").open("wb") for n in range(2)]
+    workers = [  # logs to files: a full pipe would stall a worker
         subprocess.Popen(
-            [prefect, "worker", "start", "--pool", pool, "--run-once", "--limit", "1"],
+            [prefect, "worker", "start", "--pool", pool, "--limit", "1"],
             env=env,
             cwd=PROJECT,
-            stdout=subprocess.PIPE,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
-        for _ in range(2)
+        for out in outputs
     ]
-    logs = [worker.communicate(timeout=240)[0].decode(errors="replace") for worker in workers]
-    assert all(w.returncode == 0 for w in workers), logs
 
-    async def states() -> list[str]:
+    async def final_states() -> list[str]:
+        # Polling the API for the runs' states, bounded: each worker polls the pool on
+        # its own schedule, so either may take either run.
         async with get_client() as client:
-            done = [await client.read_flow_run(i) for i in ids]
-        return [r.state.type.value if r.state else "?" for r in done]
+            for _ in range(360):
+                found = [await client.read_flow_run(i) for i in ids]
+                if all(r.state and r.state.is_final() for r in found):
+                    return [r.state.type.value if r.state else "?" for r in found]
+                await asyncio.sleep(0.5)
+        return ["timeout"]
 
-    import asyncio
-
-    assert asyncio.run(states()) == ["COMPLETED", "COMPLETED"], logs
+    try:
+        states = asyncio.run(final_states())
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker, out in zip(workers, outputs, strict=True):
+            worker.wait(timeout=60)
+            out.close()
+        logs = [(tmp_path / f"worker-{n}.log").read_text(errors="replace") for n in range(2)]
+    assert states == ["COMPLETED", "COMPLETED"], logs
     index = [json.loads(line) for line in (outbox / "index.jsonl").read_text().splitlines()]
     assert len(index) == PEOPLE
     assert len({entry["request_id"] for entry in index}) == PEOPLE  # each request once
