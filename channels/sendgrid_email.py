@@ -88,13 +88,17 @@ def build_payload(
 def _envelope(context: MessageContext, from_email: str, from_name: str | None) -> dict[str, Any]:
     """What every personalization of a context shares: sender, subject, bodies, tracking off."""
     template = render_email_template(context)
+    return _mail(from_email, from_name, template.subject, template.text, template.html)
+
+
+def _mail(
+    from_email: str, from_name: str | None, subject: str, text: str, html: str
+) -> dict[str, Any]:
+    """Sender, subject, both bodies, click and open tracking off."""
     return {
         "from": _address(from_email, from_name),
-        "subject": template.subject,
-        "content": [
-            {"type": "text/plain", "value": template.text},
-            {"type": "text/html", "value": template.html},
-        ],
+        "subject": subject,
+        "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
         "tracking_settings": {
             "click_tracking": {"enable": False, "enable_text": False},
             "open_tracking": {"enable": False},
@@ -114,16 +118,7 @@ def notice_payload(
     assert msg.notice is not None
     notice = msg.notice
     return {
-        "from": _address(from_email, from_name),
-        "subject": notice.subject,
-        "content": [
-            {"type": "text/plain", "value": notice.text},
-            {"type": "text/html", "value": notice.html},
-        ],
-        "tracking_settings": {
-            "click_tracking": {"enable": False, "enable_text": False},
-            "open_tracking": {"enable": False},
-        },
+        **_mail(from_email, from_name, notice.subject, notice.text, notice.html),
         "personalizations": [
             {
                 "to": [_address(msg.to, msg.to_name)],

@@ -103,10 +103,10 @@ def tick(
 
     with session() as s:  # a wave that does not exist: one line, before Prefect starts
         wave = get_wave(s, wave_id)
-        if wave.status is WaveStatus.DRAFT and _needs_approval(wave):
-            # Its first plan only publishes the preflight: no Prefect run to wait in.
-            from reconsent.planning.planner import plan_wave
+        from reconsent.planning.planner import awaits_approval, plan_wave
 
+        if awaits_approval(wave):
+            # Its first plan only publishes the preflight: no Prefect run to wait in.
             plan_wave(
                 s,
                 wave,
@@ -133,14 +133,6 @@ def tick(
 def _working(what: str) -> AbstractContextManager[object]:
     """A spinner on a terminal while a long step runs (nothing when output is piped)."""
     return console.status(shown(what)) if console.is_terminal else nullcontext()
-
-
-def _needs_approval(wave: Any) -> bool:
-    from reconsent.campaigns.waves import wave_config
-
-    config = wave_config(wave)
-    approval = (wave.plan_summary or {}).get("approval")
-    return config.require_approval and not config.dry_run and not approval
 
 
 @wave_app.command("status")

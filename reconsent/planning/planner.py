@@ -84,6 +84,19 @@ def _fold(wave: Wave, rows: Iterable[Any]) -> Preflight:
     return report
 
 
+def awaits_approval(wave: Wave) -> bool:
+    """A draft that sends only once a person approved its audience (never a dry run)."""
+    config = wave_config(wave)
+    approval = (wave.plan_summary or {}).get("approval")
+    approved = bool(approval and approval.get("approved"))
+    return (
+        wave.status is WaveStatus.DRAFT
+        and config.require_approval
+        and not config.dry_run
+        and not approved
+    )
+
+
 def plan_wave(
     session: Session, wave: Wave, now: datetime, *, rpo_validity_days: int = RPO_VALIDITY_DAYS
 ) -> Preflight:
@@ -95,8 +108,7 @@ def plan_wave(
     """
     config = wave_config(wave)
     approval = (wave.plan_summary or {}).get("approval")
-    approved = bool(approval and approval.get("approved"))
-    awaiting = wave.status is WaveStatus.DRAFT and config.require_approval and not approved
+    awaiting = awaits_approval(wave)
     if wave.status is WaveStatus.DRAFT and not config.dry_run and not awaiting:
         with classified(session, wave, now, rpo_consulted(session, now, rpo_validity_days)) as rows:
             report = _fold(wave, counts(session, rows))
@@ -109,7 +121,7 @@ def plan_wave(
             wave.status = WaveStatus.PLANNED  # dry run: planned, never sent
             wave.planned_at = now
     summary = report.as_dict()
-    summary["awaiting_approval"] = awaiting and not config.dry_run
+    summary["awaiting_approval"] = awaiting
     if summary["awaiting_approval"]:
         wave.status = WaveStatus.AWAITING_APPROVAL
     if approval:
