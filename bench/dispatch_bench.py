@@ -22,9 +22,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -34,14 +31,10 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from bench.emulator_server import emulator_process
+
 RESULTS = Path(__file__).resolve().parent / "results"
 API_KEY = "SG.bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _prepare(url: str, n: int) -> int:
@@ -202,23 +195,31 @@ def _dispatch(settings: Any, wave_id: int, workers: int) -> float:
     return time.perf_counter() - started
 
 
+def product_env(settings: Any) -> dict[str, str]:
+    """The ``RECONSENT_*`` environment of ``settings`` (a tick or worker process's)."""
+    return {
+        "RECONSENT_DATABASE_URL": settings.database_url,
+        "RECONSENT_DATA_DIR": str(settings.data_dir),
+        "RECONSENT_SIGNING_KEYS": "bench-key",
+        "RECONSENT_ADDRESS_HASH_KEY": "bench",
+        "RECONSENT_EVIDENCE_KEY": "bench-evidence",
+        "RECONSENT_PORTAL_BASE_URL": settings.portal_base_url,
+        "RECONSENT_CHANNEL_MODE": "providers",
+        "RECONSENT_SENDGRID_API_KEY": API_KEY,
+        "RECONSENT_SENDGRID_API_HOST": settings.sendgrid_api_host,
+        "RECONSENT_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "RECONSENT_TWILIO_AUTH_TOKEN": "x",
+        "RECONSENT_SMS_FROM": "Bench",
+        "RECONSENT_VOICE_FROM": "+390212345678",
+    }
+
+
 def _flow(settings: Any, wave_id: int) -> float:
     from bench.dataset import NOW
 
     os.environ.update(
         {
-            "RECONSENT_DATABASE_URL": settings.database_url,
-            "RECONSENT_DATA_DIR": str(settings.data_dir),
-            "RECONSENT_SIGNING_KEYS": "bench-key",
-            "RECONSENT_ADDRESS_HASH_KEY": "bench",
-            "RECONSENT_PORTAL_BASE_URL": settings.portal_base_url,
-            "RECONSENT_CHANNEL_MODE": "providers",
-            "RECONSENT_SENDGRID_API_KEY": API_KEY,
-            "RECONSENT_SENDGRID_API_HOST": settings.sendgrid_api_host,
-            "RECONSENT_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "RECONSENT_TWILIO_AUTH_TOKEN": "x",
-            "RECONSENT_SMS_FROM": "Bench",
-            "RECONSENT_VOICE_FROM": "+390212345678",
+            **product_env(settings),
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
@@ -239,65 +240,56 @@ def bench(n: int, workers: int) -> list[dict[str, Any]]:
     from tests.support.postgres import running_postgres
 
     rows: list[dict[str, Any]] = []
-    port = _free_port()
-    emulator = subprocess.Popen([sys.executable, "-m", "bench.emulator_server", str(port), API_KEY])
-    sendgrid = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{sendgrid}/__stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with tempfile.TemporaryDirectory() as tmp, running_postgres() as pg:
-            import psycopg
+    with (
+        emulator_process(API_KEY) as sendgrid,
+        tempfile.TemporaryDirectory() as tmp,
+        running_postgres() as pg,
+    ):
+        import psycopg
 
-            with psycopg.connect(pg.url().replace("+psycopg", ""), autocommit=True) as conn:
-                for name in ("bench_sg", "bench_flow"):
-                    conn.execute(f"CREATE DATABASE {name}")
-            cases = [
-                ("file outbox", "SQLite", f"sqlite:///{tmp}/outbox.db", None),
-                ("SendGrid adapter + emulator", "SQLite", f"sqlite:///{tmp}/sendgrid.db", sendgrid),
-                ("SendGrid adapter + emulator", "PostgreSQL 15", pg.url("bench_sg"), sendgrid),
-            ]
-            for channel, database, url, host in cases:
-                wave_id = _prepare(url, n)
-                before = _stats(sendgrid)
-                seconds = _dispatch(_settings(url, tmp, host), wave_id, workers)
-                after = _stats(sendgrid)
-                row = {
-                    "path": channel,
-                    "database": database,
-                    "processes": workers,
-                    "requests": n,
-                    "seconds": round(seconds, 2),
-                    "per_second": round(n / seconds),
-                    "provider_calls": after["calls"] - before["calls"],
-                    "delivered": after["personalizations"] - before["personalizations"],
-                }
-                if host is None:
-                    row["delivered"] = sum(1 for _ in Path(f"{tmp}/var/outbox/email").glob("*.eml"))
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-            url = f"sqlite:///{tmp}/flow.db"
+        with psycopg.connect(pg.url().replace("+psycopg", ""), autocommit=True) as conn:
+            for name in ("bench_sg", "bench_flow"):
+                conn.execute(f"CREATE DATABASE {name}")
+        cases = [
+            ("file outbox", "SQLite", f"sqlite:///{tmp}/outbox.db", None),
+            ("SendGrid adapter + emulator", "SQLite", f"sqlite:///{tmp}/sendgrid.db", sendgrid),
+            ("SendGrid adapter + emulator", "PostgreSQL 15", pg.url("bench_sg"), sendgrid),
+        ]
+        for channel, database, url, host in cases:
             wave_id = _prepare(url, n)
-            seconds = _flow(_settings(url, tmp, sendgrid), wave_id)
-            rows.append(
-                {
-                    "path": "SendGrid, whole tick as a Prefect flow run",
-                    "database": "SQLite",
-                    "processes": 1,
-                    "requests": n,
-                    "seconds": round(seconds, 2),
-                    "per_second": round(n / seconds),
-                    "provider_calls": None,
-                    "delivered": None,
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+            before = _stats(sendgrid)
+            seconds = _dispatch(_settings(url, tmp, host), wave_id, workers)
+            after = _stats(sendgrid)
+            row = {
+                "path": channel,
+                "database": database,
+                "processes": workers,
+                "requests": n,
+                "seconds": round(seconds, 2),
+                "per_second": round(n / seconds),
+                "provider_calls": after["calls"] - before["calls"],
+                "delivered": after["personalizations"] - before["personalizations"],
+            }
+            if host is None:
+                row["delivered"] = sum(1 for _ in Path(f"{tmp}/var/outbox/email").glob("*.eml"))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        url = f"sqlite:///{tmp}/flow.db"
+        wave_id = _prepare(url, n)
+        seconds = _flow(_settings(url, tmp, sendgrid), wave_id)
+        rows.append(
+            {
+                "path": "SendGrid, whole tick as a Prefect flow run",
+                "database": "SQLite",
+                "processes": 1,
+                "requests": n,
+                "seconds": round(seconds, 2),
+                "per_second": round(n / seconds),
+                "provider_calls": None,
+                "delivered": None,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 

@@ -5,8 +5,14 @@ dispatcher being measured: ``python -m bench.emulator_server PORT API_KEY``.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +36,27 @@ def build(api_key: str) -> Starlette:
         )
 
     return Starlette(routes=[Route("/__stats", stats), Mount("/", emulator.app())])
+
+
+@contextlib.contextmanager
+def emulator_process(api_key: str) -> Iterator[str]:
+    """This emulator in a process of its own until the block ends; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    process = subprocess.Popen([sys.executable, "-m", "bench.emulator_server", str(port), api_key])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/__stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,16 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from sqlalchemy.exc import OperationalError
 
+from flows.batch_fanout import advance_ranges, batch_runner
 from reconsent.campaigns.funnel import complete_if_done, wave_funnel
 from reconsent.campaigns.wave_artifacts import artifact_key, tick_markdown
 from reconsent.campaigns.wave_report import wave_report
 from reconsent.campaigns.waves import get_wave, wave_config
 from reconsent.db import unit_of_work
-from reconsent.dispatch.batch_report import BatchReport
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.rules.wave_lifecycle import SENDS_NOTHING
 from reconsent.kernel.vocab import WaveStatus
@@ -68,6 +69,7 @@ def due_batches_task(wave_id: int, now: datetime) -> list[tuple[int, int]]:
 @task(
     name="advance-batch",
     task_run_name="advance wave {wave_id} requests {lo}-{hi}",
+    cache_policy=NO_CACHE,  # every run sends what is due now: a cached report sends nothing
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=_retry_on_database_hiccup,
@@ -120,16 +122,7 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
         logger.info("wave %s is %s: nothing is sent", wave_id, status.value)
     activity: dict[str, dict[str, int]] = {}  # stays empty when no batch ran
     if not dry_run and status not in SENDS_NOTHING:
-        report, batches = BatchReport(), due_batches_task(wave_id, at)
-        progress = create_progress_artifact(
-            0.0, description=f"Wave {wave_id}: batches of this tick done (%)"
-        )
-        assert isinstance(progress, UUID)  # a sync flow: the call itself, not a coroutine
-        for done, (lo, hi) in enumerate(batches, start=1):
-            report.merge(BatchReport.from_dict(advance_batch_task(wave_id, lo, hi, at)))
-            update_progress_artifact(progress, 100.0 * done / len(batches))
-        if batches:
-            activity = report.as_dict()
+        activity = _advance_due(wave_id, at)
     funnel = summarise_task(wave_id, at)
     logger.info("wave %s: %s", wave_id, {k: sum(v.values()) for k, v in activity.items()})
     _publish(wave_id, plan, activity, dry_run)
@@ -140,6 +133,30 @@ def wave_tick(wave_id: int, now: datetime | None = None) -> dict[str, Any]:
         "activity": activity,
         "funnel": funnel,
     }
+
+
+def _advance_due(wave_id: int, at: datetime) -> dict[str, dict[str, int]]:
+    """Every due batch of the wave as a submitted ``advance-batch`` task run (threads of
+    this process, or Prefect task workers: ``flows/batch_fanout.py``), with a progress
+    artifact; the merged report (empty when nothing was due)."""
+    cfg = get_runtime().settings
+    batches = due_batches_task(wave_id, at)
+    if not batches:
+        return {}
+    # SQLite has one writer at a time: parallel batches there would only wait on its lock.
+    window = 1 if cfg.database_url.startswith("sqlite") else cfg.tick_concurrency
+    runner, where = batch_runner(cfg.tick_batch_runner, window, advance_batch_task)
+    get_run_logger().info("wave %s: %d batch(es) on %s", wave_id, len(batches), where)
+    progress = create_progress_artifact(
+        0.0, description=f"Wave {wave_id}: batches of this tick done (%)"
+    )
+    assert isinstance(progress, UUID)  # a sync flow: the call itself, not a coroutine
+
+    def done(count: int) -> None:
+        update_progress_artifact(progress, 100.0 * count / len(batches))
+
+    report = advance_ranges(runner, advance_batch_task, wave_id, batches, at, window, done)
+    return report.as_dict()
 
 
 def _publish(

@@ -22,6 +22,7 @@ from reconsent.key_files import dev_key
 from reconsent.portal_code_settings import PortalCodeSettings
 from reconsent.record_settings import RecordSettings
 from reconsent.settings_retention import RetentionSettings
+from reconsent.tick_settings import TickSettings
 
 
 class ChannelMode(StrEnum):
@@ -30,7 +31,7 @@ class ChannelMode(StrEnum):
     PROVIDERS = "providers"  # always the providers: missing credentials are an error
 
 
-class Settings(RecordSettings, RetentionSettings, PortalCodeSettings, BaseSettings):
+class Settings(RecordSettings, RetentionSettings, PortalCodeSettings, TickSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONSENT_", env_file=".env", extra="ignore", validate_default=True
     )

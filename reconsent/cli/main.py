@@ -28,6 +28,7 @@ from reconsent.cli import (
     wave_control_cmds,
     wave_report_cmds,
     webhooks_cmds,
+    worker_cmd,
 )
 from reconsent.cli.context import errors, shown
 from reconsent.kernel.errors import ReconsentError
@@ -64,6 +65,7 @@ app.command("api")(api_cmds.api)
 app.command("config")(system_cmds.show_config)
 app.command("demo")(demo_cmd.demo)
 app.command("deploy")(deploy_cmd.deploy)
+app.command("worker")(worker_cmd.worker)
 
 
 def main() -> None:

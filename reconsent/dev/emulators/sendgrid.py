@@ -25,6 +25,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,8 @@ class RecordedMailRequest:
     headers: dict[str, str]
     body: Any  # the parsed JSON, or None when it was not JSON
     message_id: str | None = None
+    #: When it arrived (``time.monotonic``): pacing is measured where the mail lands.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def accepted(self) -> bool:
