@@ -28,7 +28,7 @@ from reconsent.campaigns.funnel import complete_if_done, wave_funnel
 from reconsent.campaigns.wave_artifacts import artifact_key, tick_markdown
 from reconsent.campaigns.wave_report import wave_report
 from reconsent.campaigns.waves import get_wave, wave_config
-from reconsent.db import unit_of_work
+from reconsent.db import is_postgres, unit_of_work
 from reconsent.kernel.clock import ensure_utc
 from reconsent.kernel.rules.wave_lifecycle import SENDS_NOTHING
 from reconsent.kernel.vocab import WaveStatus
@@ -139,12 +139,13 @@ def _advance_due(wave_id: int, at: datetime) -> dict[str, dict[str, int]]:
     """Every due batch of the wave as a submitted ``advance-batch`` task run (threads of
     this process, or Prefect task workers: ``flows/batch_fanout.py``), with a progress
     artifact; the merged report (empty when nothing was due)."""
-    cfg = get_runtime().settings
+    runtime = get_runtime()
+    cfg = runtime.settings
     batches = due_batches_task(wave_id, at)
     if not batches:
         return {}
     # SQLite has one writer at a time: parallel batches there would only wait on its lock.
-    window = 1 if cfg.database_url.startswith("sqlite") else cfg.tick_concurrency
+    window = cfg.tick_concurrency if is_postgres(runtime.engine) else 1
     runner, where = batch_runner(cfg.tick_batch_runner, window, advance_batch_task)
     get_run_logger().info("wave %s: %d batch(es) on %s", wave_id, len(batches), where)
     progress = create_progress_artifact(

@@ -34,7 +34,7 @@ class _Future:
 
 
 class _Runner:
-    def __init__(self, failing: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, failing: frozenset[int] = frozenset()) -> None:
         self.failing = failing
         self.submitted: list[dict[str, Any]] = []
         self.in_flight = self.most_in_flight = 0
@@ -72,7 +72,7 @@ def test_every_range_is_one_submitted_run_a_window_at_a_time_and_reports_add_up(
 
 
 def test_a_failed_batch_stops_new_submissions_waits_for_those_in_flight_and_fails() -> None:
-    runner = _Runner(failing={11})
+    runner = _Runner(failing=frozenset({11}))
     with pytest.raises(RuntimeError, match="batch 11 failed"):
         advance_ranges(cast(TaskRunner[Any], runner), fake_batch, 7, RANGES, NOW, 2)
     # 1 and 11 in flight; 1 done, 21 submitted; 11 fails: nothing more is submitted.
